@@ -1,0 +1,389 @@
+"""Theory values, P* extraction, seed bootstrap and power-law fits."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from srhm import scaling, theory
+from srhm.scaling import Crossing, collapse, crossing, crossing_batch, fit_power_law, p_star_table, paper_rule
+
+EMPTY = -1
+
+
+# --------------------------------------------------------------------------------------------- theory
+
+
+def enumerate_inputs(n_c: int, m: int, s: int, L: int, s0: int, sparsity: str) -> set[tuple[int, ...]]:
+    """Every input the sparse hierarchy can generate, by explicit expansion of a small grammar."""
+    n_symbols = max(n_c, 2)
+    while n_symbols**s < m * max(n_c, n_symbols):
+        n_symbols += 1
+    tuples = list(itertools.product(range(n_symbols), repeat=s))
+    rules = {feature: tuples[feature * m : (feature + 1) * m] for feature in range(n_symbols)}
+    width = s * (s0 + 1)
+    if sparsity == "A":
+        slot_sets = [
+            tuple(i * (s0 + 1) + offset for i, offset in enumerate(offsets))
+            for offsets in itertools.product(range(s0 + 1), repeat=s)
+        ]
+    else:
+        slot_sets = list(itertools.combinations(range(width), s))
+
+    def expand(symbol: int, depth: int) -> set[tuple[int, ...]]:
+        if depth == 0:
+            return {(symbol,)}
+        empty_block = (EMPTY,) * width ** (depth - 1)
+        expansions = set()
+        for rule in rules[symbol]:
+            children = [expand(child, depth - 1) for child in rule]
+            for slots in slot_sets:
+                for chosen in itertools.product(*children):
+                    blocks = [empty_block] * width
+                    for slot, block in zip(slots, chosen):
+                        blocks[slot] = block
+                    expansions.add(sum(blocks, ()))
+        return expansions
+
+    return set().union(*(expand(label, L) for label in range(n_c)))
+
+
+@pytest.mark.parametrize(
+    "n_c, m, s, L, s0, sparsity",
+    [(2, 2, 2, 2, 1, "A"), (2, 2, 2, 2, 1, "B"), (1, 2, 2, 3, 0, "A"), (2, 3, 2, 1, 2, "B"), (2, 2, 3, 1, 1, "A")],
+)
+def test_p_max_matches_brute_force_enumeration(n_c, m, s, L, s0, sparsity):
+    inputs = enumerate_inputs(n_c, m, s, L, s0, sparsity)
+    assert {len(x) for x in inputs} == {theory.input_dim(s, L, s0)}
+    assert theory.p_max(n_c, m, s, L, s0, sparsity) == len(inputs)
+
+
+def test_p_max_is_exact_beyond_64_bits_and_reduces_to_the_rhm():
+    value = theory.p_max(n_c=10, m=10, s=2, L=3, s0=6)
+    assert isinstance(value, int) and value > 2**63
+    assert value == 10 * (10 * 7**2) ** 7
+    for s0 in range(4):  # the authors' hard-coded s = 2 form
+        assert theory.p_max(8, 8, 2, 3, s0) == ((s0 + 1) ** 2 * 8) ** (2**3 - 1) * 8
+    d = theory.input_dim(3, 2)
+    assert theory.p_max(4, 16, 3, 2, 0, "A") == theory.p_max(4, 16, 3, 2, 0, "B") == 4 * 16 ** int((d - 1) // 2)
+    assert theory.n_arrangements(2, 1, "A") == 4 and theory.n_arrangements(2, 1, "B") == 6
+
+
+def test_dimension_fraction_and_predictions_known_values():
+    assert theory.input_dim(2, 2, 2) == 36 and theory.input_dim(2, 2, 1) == 16 and theory.input_dim(2, 3) == 8
+    assert theory.relevant_fraction(2, 2) == pytest.approx(1 / 9)
+    assert theory.p_star_rhm(10, 10, 2) == 1000
+    assert theory.p_star_lcn(10, 10, 2, 2, 2) == pytest.approx(2 * 9 * 1000)
+    assert theory.p_star_lcn(4, 16, 3, 3, 1) == pytest.approx(3**1.5 * 8 * 4 * 16**3)
+    assert theory.p_star_cnn(10, 10, 2, 2) == 9000
+    assert theory.p_star_cnn(6, 6, 3, 4) == 25 * 6 * 6**3
+    np.testing.assert_allclose(theory.input_dim(2, np.array([1, 2, 3]), 1), [4, 16, 64])
+    np.testing.assert_allclose(theory.predicted_p_star("CNN", 6, 6, 2, np.array([2, 3]), 1), [4 * 216, 4 * 1296])
+    assert theory.sparsity_factor("lcn", 2, 3) == 27 and theory.sparsity_factor("cnn", 2, 3) == 9
+
+
+@pytest.mark.parametrize("s, m, L, s0", [(2, 10, 2, 2), (3, 16, 3, 4), (5, 10**4, 2, 1)])
+def test_eq5_equals_the_lcn_prediction(s, m, L, s0):
+    F, d = theory.relevant_fraction(s0, L), theory.input_dim(s, L, s0)
+    assert theory.eq5_p_star_over_nc(F, d, m, s) * 7 == pytest.approx(theory.p_star_lcn(7, m, s, L, s0), rel=1e-10)
+
+
+@pytest.mark.parametrize("s, m, direction", [(5, 10**4, 1), (5, 2, -1), (9, 2, -1), (4, 2, 0), (2, 2, 1)])
+def test_eq5_increases_with_F_at_fixed_d_iff_m_exceeds_sqrt_s(s, m, direction):
+    F = np.linspace(0.2, 1.0, 9)
+    steps = np.diff(np.log(theory.eq5_p_star_over_nc(F, 100.0, m, s)))
+    if direction == 0:
+        np.testing.assert_allclose(steps, 0, atol=1e-12)
+    else:
+        assert np.all(np.sign(steps) == direction)
+
+
+def test_fig5_map_keeps_points_with_at_least_one_patch():
+    points = theory.fig5_map()
+    F_grid, d_grid = np.meshgrid(theory.FIG5_F, theory.FIG5_D)
+    assert theory.FIG5_F.size == 10 and theory.FIG5_D[[0, -1]].tolist() == [20, 124]
+    assert points.F.size == np.count_nonzero(F_grid * d_grid >= 5) < F_grid.size
+    assert np.all(points.F * points.d >= 5)
+    np.testing.assert_allclose(points.p_star_over_nc, theory.eq5_p_star_over_nc(points.F, points.d, 10**4, 5))
+
+
+def test_sensitivity_thresholds_follow_the_paper_table():
+    assert theory.sensitivity_thresholds("lcn", 2, 3) == (0.30, 0.10)
+    assert theory.sensitivity_thresholds("LCN", 3, 2) == (0.50, 0.10)
+    assert theory.sensitivity_thresholds("cnn", 2, 2) == (0.40, 0.20)
+    assert theory.sensitivity_thresholds("cnn", 3, 2) == (0.50, 0.20)
+    assert theory.sensitivity_thresholds("cnn", 2, 3) == (0.20, 0.20)
+    assert theory.sensitivity_thresholds("fcn", 2, 2) == (0.30, 0.10)
+    assert theory.EPS_STAR == 0.10
+    for arch, s, L in [("lcn", 4, 2), ("cnn", 2, 4), ("vgg", 2, 2)]:
+        with pytest.raises(ValueError, match="arch|thresholds"):
+            theory.sensitivity_thresholds(arch, s, L)
+
+
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda: theory.p_max(10, 10, 1, 2), "s"),
+        (lambda: theory.p_max(10, 10, 2, 2, 1, "C"), "sparsity"),
+        (lambda: theory.input_dim(2, 0), "L"),
+        (lambda: theory.relevant_fraction(-1, 2), "s0"),
+        (lambda: theory.p_star_lcn(10, 2.5, 2, 2, 1), "m"),
+        (lambda: theory.p_star_cnn(0, 10, 2, 1), "n_c"),
+        (lambda: theory.eq5_p_star_over_nc(1.5, 36, 10, 2), "F"),
+        (lambda: theory.predicted_p_star("fcn", 10, 10, 2, 2, 1), "arch"),
+    ],
+)
+def test_theory_rejects_bad_parameters_by_name(call, name):
+    with pytest.raises(ValueError, match=name):
+        call()
+
+
+# ------------------------------------------------------------------------------------- P* extraction
+
+def sigmoid(P, centre, width=1.0, top=0.9):
+    """A test-error-like curve falling from `top` to 0 around `centre`, logistic in log P."""
+    return top / (1 + np.exp((np.log(P) - np.log(centre)) / width))
+
+
+def sigmoid_crossing(centre, width=1.0, top=0.9, threshold=0.1):
+    return centre * math.exp(width * math.log(top / threshold - 1))
+
+
+def test_crossing_is_exact_for_a_curve_linear_in_log_p():
+    P = np.logspace(2, 4, 9)
+    values = 1 - 0.25 * np.log10(P)  # 0.5 at P = 100, 0 at P = 10^4
+    result = crossing(P, values, 0.1)
+    assert result == Crossing(pytest.approx(10**3.6), "ok")
+
+
+def test_crossing_of_a_sigmoid_is_within_the_linear_interpolation_bound():
+    width, top, threshold = 0.5, 0.9, 0.1
+    truth = sigmoid_crossing(1000.0, width, top, threshold)
+    # in u = log P, interpolation misplaces the crossing by at most h^2/8 max|y''| / |y'(u*)|
+    max_curvature = top / (6 * math.sqrt(3) * width**2)
+    slope_at_crossing = threshold * (1 - threshold / top) / width
+    for n_points in (15, 29, 57):
+        P = np.logspace(2, 4, n_points)
+        estimate = crossing(P, sigmoid(P, 1000.0, width, top), threshold)
+        step = math.log(P[1] / P[0])
+        assert estimate.flag == "ok"
+        assert abs(math.log(estimate.p_star / truth)) <= step**2 / 8 * max_curvature / slope_at_crossing
+
+
+def test_crossing_of_a_noisy_sigmoid_takes_the_last_crossing():
+    P = np.logspace(2, 4, 21)
+    rng = np.random.default_rng(3)
+    values = sigmoid(P, 1500.0, width=0.3) + rng.normal(0, 0.02, P.size)
+    values[2] = 0.1  # an early dip to the threshold, before the curve has fallen
+    truth = sigmoid_crossing(1500.0, width=0.3)
+    result = crossing(P, values, 0.1)
+    assert result.flag == "multiple_crossings"
+    assert abs(math.log(result.p_star / truth)) < math.log(P[1] / P[0])
+    assert paper_rule(P, values, 0.1).p_star == P[2]  # the nearest-point rule is fooled by the dip
+
+
+def test_crossing_flags_and_nan_handling():
+    P = np.array([1.0, 10.0, 100.0, 1000.0])
+    assert crossing(P, [0.9, 0.8, 0.7, 0.6], 0.1) == (pytest.approx(math.nan, nan_ok=True), "never_below")
+    assert crossing(P, [0.05, 0.04, 0.03, 0.0], 0.1).flag == "below_at_min_P"
+    assert crossing(P, [0.9, 0.05, 0.04, 0.3], 0.1).flag == "above_at_max_P"
+    assert crossing(P, [np.nan, 0.9, np.nan, np.nan], 0.1).flag == "too_few_points"
+    for values in ([0.9, 0.8, 0.7, 0.6], [0.05, 0.04, 0.03, 0.0], [0.9, 0.05, 0.04, 0.3]):
+        assert math.isnan(crossing(P, values, 0.1).p_star)
+    # a value exactly at the threshold counts as reached
+    assert crossing(P, [0.9, 0.5, 0.1, 0.0], 0.1) == (pytest.approx(100.0), "ok")
+    # NaN points are dropped: the crossing is interpolated across the gap, in log P
+    assert crossing(P, [0.5, np.nan, np.nan, 0.0], 0.25) == (pytest.approx(math.sqrt(1000.0)), "ok")
+    # a NaN away from the crossing changes nothing
+    assert crossing(P, [0.9, np.nan, 0.3, 0.0], 0.1) == crossing(P, [0.9, 0.6, 0.3, 0.0], 0.1)
+
+
+def test_crossing_batch_matches_single_curves():
+    P = np.logspace(1, 3, 12)
+    curves = np.stack([sigmoid(P, c) for c in (20.0, 50.0, 100.0, 5000.0)] + [np.full(12, 0.01)])
+    p_star, flags = crossing_batch(P, curves, 0.1)
+    for row, value, flag in zip(curves, p_star, flags):
+        single = crossing(P, row, 0.1)
+        assert single.flag == flag
+        assert single.p_star == pytest.approx(value, nan_ok=True)
+    assert list(flags) == ["ok", "ok", "ok", "never_below", "below_at_min_P"]
+
+
+@pytest.mark.parametrize(
+    "P, values, threshold, message",
+    [
+        ([1.0, 10.0, 5.0], [0.9, 0.5, 0.0], 0.1, "ascending"),
+        ([0.0, 10.0, 100.0], [0.9, 0.5, 0.0], 0.1, "positive"),
+        ([1.0, 10.0], [0.9, 0.5, 0.0], 0.1, "one per P"),
+        ([1.0, 10.0, 100.0], [0.9, np.inf, 0.0], 0.1, "infinit"),
+        ([1.0, 10.0, 100.0], [0.9, 0.5, 0.0], np.nan, "threshold"),
+    ],
+)
+def test_extraction_rejects_bad_input(P, values, threshold, message):
+    with pytest.raises(ValueError, match=message):
+        crossing(P, values, threshold)
+    with pytest.raises(ValueError, match=message):
+        paper_rule(P, values, threshold)
+
+
+def test_paper_rule_takes_the_nearest_grid_point_within_tolerance():
+    P = np.array([100.0, 200.0, 400.0, 800.0])
+    assert paper_rule(P, [0.8, 0.3, 0.12, 0.01], 0.1) == (400.0, "ok")
+    assert paper_rule(P, [0.8, 0.3, np.nan, 0.01], 0.1) == (800.0, "ok")
+    assert paper_rule(P, [0.8, 0.15, 0.05, 0.0], 0.1) == (200.0, "ok")  # tie: the smaller P
+    rejected = paper_rule(P, [0.9, 0.85, 0.5, 0.25], 0.1)
+    assert math.isnan(rejected.p_star) and rejected.flag == "outside_tolerance"
+    assert paper_rule(P, [0.9, 0.85, 0.5, 0.25], 0.1, tolerance=0.2) == (800.0, "ok")
+    assert paper_rule(P, [np.nan] * 4, 0.1).flag == "too_few_points"
+
+
+# ------------------------------------------------------------------------------------ seed bootstrap
+
+def synthetic_runs(n_seeds: dict[tuple[str, int], int], spread: dict[tuple[str, int], float]) -> pd.DataFrame:
+    """Tidy runs whose test error and S_2 are sigmoids with a seed-dependent centre."""
+    P = np.logspace(2, 4, 15)
+    rng = np.random.default_rng(11)
+    rows = []
+    for (arch, L), seeds in n_seeds.items():
+        for seed in range(seeds):
+            centre = 1000.0 * L * math.exp(spread[arch, L] * rng.normal())
+            for p, error, sens in zip(P, sigmoid(P, centre, 0.3), sigmoid(P, centre, 0.3, top=1.0)):
+                rows.append({"arch": arch, "L": L, "seed": seed, "P": p, "test_error": error, "S_2_1": sens})
+    return pd.DataFrame(rows)
+
+
+def test_p_star_table_point_estimates_and_degenerate_single_seed():
+    runs = synthetic_runs({("lcn", 2): 1, ("lcn", 3): 6}, {("lcn", 2): 0.0, ("lcn", 3): 0.3})
+    thresholds = {"test_error": theory.EPS_STAR, "S_2_1": lambda g: theory.sensitivity_thresholds(g["arch"], 2, g["L"])[0]}
+    table = p_star_table(runs, ["arch", "L"], thresholds, n_boot=200)
+    assert list(table["L"]) == [2, 3] and list(table["n_seeds"]) == [1, 6]
+    assert list(table["single_seed"]) == [True, False]
+    assert list(table["S_2_1_threshold"]) == [0.3, 0.3]
+
+    single = table.iloc[0]
+    assert single["test_error_p_star"] == pytest.approx(sigmoid_crossing(2000.0, 0.3), rel=0.02)
+    assert single["S_2_1_p_star"] == pytest.approx(sigmoid_crossing(2000.0, 0.3, top=1.0, threshold=0.3), rel=0.02)
+    for name in scaling.PERCENTILES:
+        assert single[f"test_error_boot_{name}"] == single["test_error_p_star"]
+    assert single["test_error_cross_fraction"] == 1.0 and single["test_error_flag"] == "ok"
+
+    several = table.iloc[1]
+    group = runs[runs["L"] == 3]
+    mean_curve = group.groupby("P")["test_error"].mean()
+    expected = crossing(mean_curve.index.to_numpy(), mean_curve.to_numpy(), 0.1)
+    assert several["test_error_p_star"] == pytest.approx(expected.p_star)
+    assert several["test_error_p_star_paper"] in set(group["P"])
+    assert several["test_error_boot_lo95"] <= several["test_error_boot_lo68"] <= several["test_error_boot_median"]
+    assert several["test_error_boot_median"] <= several["test_error_boot_hi68"] <= several["test_error_boot_hi95"]
+    assert several["test_error_boot_hi95"] > several["test_error_boot_lo95"]
+
+
+def test_p_star_table_interval_widens_with_seed_noise_and_is_deterministic():
+    sizes = {("cnn", 2): 8, ("lcn", 2): 8}
+    runs = synthetic_runs(sizes, {("cnn", 2): 0.6, ("lcn", 2): 0.05})
+    table = p_star_table(runs, ["arch", "L"], {"test_error": 0.1}, n_boot=300, seed=4)
+    width = np.log(table["test_error_boot_hi95"] / table["test_error_boot_lo95"])
+    noisy, quiet = width[table["arch"] == "cnn"].item(), width[table["arch"] == "lcn"].item()
+    assert noisy > 3 * quiet > 0
+    pd.testing.assert_frame_equal(table, p_star_table(runs, ["arch", "L"], {"test_error": 0.1}, n_boot=300, seed=4))
+    other = p_star_table(runs, ["arch", "L"], {"test_error": 0.1}, n_boot=300, seed=5)
+    assert not np.allclose(other["test_error_boot_lo95"], table["test_error_boot_lo95"])
+
+
+def test_p_star_table_reports_groups_that_never_cross():
+    runs = synthetic_runs({("lcn", 2): 3}, {("lcn", 2): 0.1})
+    runs["test_error"] += 0.5
+    row = p_star_table(runs, ["arch"], {"test_error": 0.1}, n_boot=50).iloc[0]
+    assert row["test_error_flag"] == "never_below" and math.isnan(row["test_error_p_star"])
+    assert row["test_error_cross_fraction"] == 0.0 and math.isnan(row["test_error_boot_median"])
+    assert row["test_error_paper_flag"] == "outside_tolerance"
+
+
+def test_p_star_table_rejects_bad_tables():
+    runs = synthetic_runs({("lcn", 2): 2}, {("lcn", 2): 0.1})
+    with pytest.raises(ValueError, match="S_2_2"):
+        p_star_table(runs, ["arch"], {"S_2_2": 0.3})
+    with pytest.raises(ValueError, match="duplicate"):
+        p_star_table(pd.concat([runs, runs.iloc[:1]]), ["arch"], {"test_error": 0.1})
+    with pytest.raises(ValueError, match="n_boot"):
+        p_star_table(runs, ["arch"], {"test_error": 0.1}, n_boot=0)
+    with pytest.raises(ValueError, match="test_error"):
+        p_star_table(runs, ["arch"], {"test_error": lambda g: None})
+
+
+# -------------------------------------------------------------------------------------------- fits
+
+
+def test_fit_recovers_a_planted_power_law_exactly_without_noise():
+    x = np.logspace(2, 6, 12)
+    fit = fit_power_law(x, 2.5 * x**1.3)
+    assert fit.flag == "ok" and fit.n_points == 12 and fit.n_dropped == 0
+    assert fit.slope == pytest.approx(1.3) and fit.prefactor == pytest.approx(2.5)
+    assert fit.slope_ci95 == pytest.approx((1.3, 1.3))
+    unit = fit_power_law(x, 3.5 * x)
+    assert unit.unit_slope_prefactor == pytest.approx(3.5) and unit.unit_slope_prefactor_ci68 == pytest.approx((3.5, 3.5))
+
+
+def test_fit_confidence_interval_covers_the_truth_about_95_percent_of_the_time():
+    rng = np.random.default_rng(2024)
+    slope, prefactor, n_repeats = 1.0, 2.5, 200
+    covered = np.zeros(3)
+    for repeat in range(n_repeats):
+        x = np.exp(rng.uniform(np.log(1e2), np.log(1e6), 40))
+        y = prefactor * x**slope * np.exp(rng.normal(0, 0.3, x.size))
+        fit = fit_power_law(x, y, n_boot=400, seed=repeat)
+        covered += [
+            fit.slope_ci95[0] <= slope <= fit.slope_ci95[1],
+            fit.prefactor_ci95[0] <= prefactor <= fit.prefactor_ci95[1],
+            fit.unit_slope_prefactor_ci95[0] <= prefactor <= fit.unit_slope_prefactor_ci95[1],
+        ]
+    assert np.all((0.88 <= covered / n_repeats) & (covered / n_repeats <= 0.99)), covered / n_repeats
+
+
+def test_fit_drops_nan_counts_them_and_flags_small_samples():
+    x = np.array([1e2, 1e3, np.nan, 1e4, 1e5])
+    y = np.array([2e2, 2e3, 5.0, np.nan, 2e5])
+    fit = fit_power_law(x, y)
+    assert (fit.n_points, fit.n_dropped, fit.flag) == (3, 2, "ok")
+    assert fit.slope == pytest.approx(1.0) and fit.unit_slope_prefactor == pytest.approx(2.0)
+    small = fit_power_law([1.0, 2.0, np.nan], [1.0, 2.0, 3.0])
+    assert small.flag == "too_few_points" and math.isnan(small.slope) and math.isnan(small.slope_ci95[1])
+    flat = fit_power_law([5.0, 5.0, 5.0], [1.0, 2.0, 3.0])
+    assert flat.flag == "constant_x" and math.isnan(flat.slope) and flat.unit_slope_prefactor == pytest.approx(6 ** (1 / 3) / 5)
+
+
+def test_fit_serialises_to_strict_json_and_is_deterministic():
+    rng = np.random.default_rng(0)
+    x = np.logspace(2, 5, 10)
+    y = x * np.exp(rng.normal(0, 0.2, 10))
+    fit = fit_power_law(x, y, seed=3)
+    assert fit == fit_power_law(x, y, seed=3) != fit_power_law(x, y, seed=4)
+    restored = json.loads(json.dumps(fit.to_dict(), allow_nan=False))
+    assert restored["slope"] == fit.slope and restored["slope_ci68"] == list(fit.slope_ci68)
+    assert json.loads(json.dumps(fit_power_law([1.0], [1.0]).to_dict(), allow_nan=False))["slope"] is None
+
+
+def test_fit_rejects_bad_input():
+    with pytest.raises(ValueError, match="y must be positive"):
+        fit_power_law([1.0, 2.0, 3.0], [1.0, -2.0, 3.0])
+    with pytest.raises(ValueError, match="equal length"):
+        fit_power_law([1.0, 2.0, 3.0], [1.0, 2.0])
+    with pytest.raises(ValueError, match="n_boot"):
+        fit_power_law([1.0, 2.0, 3.0], [1.0, 2.0, 3.0], n_boot=0)
+
+
+def test_collapse_divides_by_the_prediction():
+    s0 = np.array([0, 1, 2, 4])
+    scale = theory.p_star_cnn(6, 6, 2, s0)
+    np.testing.assert_allclose(collapse(scale, scale), 1.0)
+    np.testing.assert_allclose(collapse(2 * scale, scale), 2.0)
+    np.testing.assert_allclose(collapse(900.0, theory.sparsity_factor("lcn", 2, 2)), 100.0)
+    with pytest.raises(ValueError, match="scale"):
+        collapse(100.0, 0.0)
+    with pytest.raises(ValueError, match="P must"):
+        collapse(-1.0, 2.0)
