@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,9 +114,13 @@ class SRHM:
 
     @property
     def name(self) -> str:
-        """Readable dataset id, e.g. v8_nc8_m8_s2_L3_s02_A_seed0."""
-        return (f"v{self.v}_nc{self.n_classes}_m{self.m}_s{self.s}_L{self.L}_s0{self.s0}"
-                f"_{self.sparsity}_seed{self.seed}")
+        """Readable dataset id, e.g. v8_nc8_m8_s2_L3_s02_A_seed0 (see `dataset_name`)."""
+        return dataset_name(**self.params)
+
+    @classmethod
+    def from_name(cls, name: str) -> SRHM:
+        """The instance whose `name` is `name`."""
+        return cls(**parse_dataset_name(name))
 
     @property
     def patch(self) -> int:
@@ -292,6 +297,23 @@ def _first_occurrences(keys: np.ndarray) -> np.ndarray:
     if keys.ndim == 2:
         keys = np.ascontiguousarray(keys).view(np.dtype((np.void, keys.dtype.itemsize * keys.shape[1]))).ravel()
     return np.sort(np.unique(keys, return_index=True)[1])
+
+
+_NAME = re.compile(r"v(?P<v>\d+)_nc(?P<n_classes>\d+)_m(?P<m>\d+)_s(?P<s>\d+)_L(?P<L>\d+)_s0(?P<s0>\d+)"
+                   r"_(?P<sparsity>[A-Z])_seed(?P<seed>\d+)")
+
+
+def dataset_name(*, v, n_classes, m, s, L, s0, sparsity, seed) -> str:
+    """Readable id of an SRHM dataset, e.g. v8_nc8_m8_s2_L3_s02_A_seed0 (s02 reads s0 = 2)."""
+    return f"v{v}_nc{n_classes}_m{m}_s{s}_L{L}_s0{s0}_{sparsity}_seed{seed}"
+
+
+def parse_dataset_name(name: str) -> dict:
+    """Inverse of `dataset_name`."""
+    match = _NAME.fullmatch(name)
+    if match is None:
+        raise ValueError(f"dataset name {name!r} does not read like v8_nc8_m8_s2_L3_s02_A_seed0")
+    return {k: (v if k == "sparsity" else int(v)) for k, v in match.groupdict().items()}
 
 
 def check_parameters(*, v, n_classes, m, s, L, s0, sparsity, seed) -> None:

@@ -1,0 +1,43 @@
+"""srhm-repro: data -> train -> measure -> collect -> analyse -> figures -> report.
+
+    snakemake --cores all                      # the default reduced reproduction (config.yaml)
+    snakemake --cores all --config preset=paper
+    snakemake -n                               # what would run
+"""
+
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import min_version
+
+from srhm.config import resolve
+from srhm.plan import Plan
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+try:
+    # config.yaml (or the preset it names) plus --config overrides, validated once, defaults filled in
+    resolved = resolve(config, workflow.config_settings.overwrite_config)
+    PLAN = Plan.from_config(resolved)
+except ValueError as error:
+    raise WorkflowError(f"invalid config: {error}") from None
+config.clear()
+config.update(resolved)
+
+RESULTS = "results"
+# Rules call the library through its command line; PYTHONPATH makes it importable in any job
+# environment (conda or not) without installing the package there.
+SRHM = f"PYTHONPATH={Path(workflow.basedir) / 'workflow'}${{PYTHONPATH:+:$PYTHONPATH}} python -m srhm"
+
+
+include: "workflow/rules/data.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        [f"{RESULTS}/{dataset.path}" for dataset in PLAN.datasets.values()],

@@ -1,0 +1,143 @@
+"""Config validation, presets and the expansion of a config into datasets, ensembles and runs."""
+
+import copy
+
+import pytest
+import yaml
+
+from srhm import theory
+from srhm.config import resolve
+from srhm.plan import Plan, p_grid
+
+BASE = {
+    "test_size": 1000,
+    "experiments": {
+        "lcn": {"arch": "lcn", "s": 2, "L": 2, "v": [4, 6], "s0": [1, 2], "seeds": [0, 1], "width": 64,
+                "P": {"relative_to": "lcn", "from": 0.5, "to": 4, "points": 4}},
+        "cnn": {"arch": "cnn", "s": 2, "L": 2, "v": 4, "s0": 1, "seeds": [0],
+                "P": {"values": [300, 100, 300]}},
+    },
+    "figures": {},
+}
+
+
+def plan_of(config: dict) -> Plan:
+    return Plan.from_config(resolve(config))
+
+
+def test_defaults_are_filled_in():
+    config = resolve(BASE)
+    assert config["train"]["batch_per_class"] == 4 and config["train"]["base_lr"] is None
+    assert config["experiments"]["cnn"]["sparsity"] == "A" and config["experiments"]["cnn"]["train"]["eval_every"] == 10
+    assert config["device"] == "auto" and config["error_convention"] == "best"
+    assert "train" not in BASE, "resolve does not modify its argument"
+
+
+def test_relative_grid_spans_the_prediction():
+    grid = p_grid({"relative_to": "lcn", "from": 0.5, "to": 4, "points": 4}, arch="lcn", n_classes=6, m=6, s=2,
+                  L=2, s0=2)
+    prediction = theory.p_star_lcn(6, 6, 2, 2, 2)
+    assert len(grid) == 4 and grid[0] == round(0.5 * prediction) and grid[-1] == round(4 * prediction)
+    ratios = [b / a for a, b in zip(grid, grid[1:])]
+    assert max(ratios) / min(ratios) < 1.01, "log-spaced"
+    assert p_grid({"values": [300, 100, 300]}, arch="cnn", n_classes=4, m=4, s=2, L=2, s0=1) == [100, 300]
+
+
+def test_plan_datasets_runs_and_ensembles():
+    plan = plan_of(BASE)
+    lcn = plan.experiments["lcn"]
+    assert len(lcn.runs) == 2 * 2 * 2 * 4  # v x s0 x seeds x P
+    assert {run.model for run in lcn.runs} == {"lcn_H64"}
+    run = lcn.runs[0]
+    assert run.dir == f"runs/{run.dataset.name}/lcn_H64/P{run.P}_seed{run.seed}"
+    # one pool per (SRHM parameters, seed), sized for its largest P plus the test set
+    for dataset in plan.datasets.values():
+        biggest = max(r.P for e in plan.experiments.values() for r in e.runs if r.dataset.name == dataset.name)
+        assert dataset.pool_size == biggest + dataset.n_test
+        assert dataset.pool_size <= theory.p_max(dataset.n_classes, dataset.m, dataset.s, dataset.L, dataset.s0)
+    # the cnn experiment shares the v4 s0=1 seed-0 dataset with the lcn one
+    assert plan.experiments["cnn"].runs[0].dataset.name == "v4_nc4_m4_s2_L2_s01_A_seed0"
+    # ensembles: one per (model, SRHM family), holding every P and seed
+    assert len(plan.ensembles) == 4 + 1
+    ensemble = plan.ensembles["lcn_H64__v4_nc4_m4_s2_L2_s01_A"]
+    assert len(ensemble.runs) == 2 * 4 and [d.seed for d in ensemble.datasets] == [0, 1]
+    assert sum(len(e.runs) for e in plan.ensembles.values()) == len({r for e in plan.experiments.values() for r in e.runs})
+
+
+def test_grid_points_beyond_p_max_are_dropped_and_reported():
+    config = copy.deepcopy(BASE)
+    config["experiments"]["cnn"] = {"arch": "cnn", "s": 2, "L": 2, "v": 4, "s0": 0,
+                                    "P": {"values": [50, 100, 250]}}
+    plan = plan_of(config)
+    exp = plan.experiments["cnn"]
+    p_max = theory.p_max(4, 4, 2, 2, 0)  # 256: the test set is capped at P_max // 5 = 51
+    assert [r.P for r in exp.runs] == [50, 100] and exp.dropped == (("v4_nc4_m4_s2_L2_s00_A_seed0", 250),)
+    assert exp.runs[0].dataset.n_test == p_max // 5
+
+
+def test_common_architectures_train_alone():
+    config = copy.deepcopy(BASE)
+    config["experiments"] = {"vgg": {"arch": "vgg11", "s": 2, "L": 2, "v": 4, "s0": 2, "seeds": [0, 1],
+                                     "P": {"values": [400, 800]}}}
+    plan = plan_of(config)
+    assert len(plan.ensembles) == 4 and all(len(e.runs) == 1 for e in plan.ensembles.values())
+    assert all(r.model == "vgg11" for r in plan.experiments["vgg"].runs)
+
+
+def _set(path: str, value):
+    """A config edit: set the dotted key `path` to `value`."""
+    def edit(config):
+        *parents, last = path.split(".")
+        node = config
+        for key in parents:
+            node = node[key]
+        node[last] = value
+    return edit
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (_set("experiments.lcn.colour", "red"), r"experiments.lcn: Additional properties .*'colour'"),
+        (_set("experiments.lcn.v", "four"), r"experiments.lcn.v"),
+        (_set("device", "tpu"), r"device: 'tpu' is not one of"),
+        (_set("experiments.lcn.P", {"values": [10], "points": 3}), r"experiments.lcn.P"),
+        (_set("experiments.lcn.P", {"values": [10**9]}), r"experiments.lcn.P: every P of the grid exceeds"),
+        (_set("experiments.cnn", dict(BASE["experiments"]["lcn"], v=4, s0=1, seeds=[0], train={"base_lr": 0.5},
+                                      P={"values": [int(0.5 * theory.p_star_lcn(4, 4, 2, 2, 1))]})),
+         r"also trained by another experiment with a different train protocol"),
+    ],
+)
+def test_bad_configs_name_the_key(edit, message):
+    config = copy.deepcopy(BASE)
+    edit(config)
+    with pytest.raises(ValueError, match=message):
+        plan_of(config)
+
+
+@pytest.mark.parametrize(
+    "edits, message",
+    [
+        ([_set("experiments.lcn.n_classes", 2), _set("experiments.lcn.m", 5)],
+         r"experiments.lcn: m=5 must be <= v\*\*\(s-1\)"),
+        ([_set("experiments.cnn.arch", "vgg11"), _set("experiments.cnn.width", 64)],
+         r"experiments.cnn.width must be null"),
+    ],
+)
+def test_inconsistent_values_name_the_key(edits, message):
+    config = copy.deepcopy(BASE)
+    for edit in edits:
+        edit(config)
+    with pytest.raises(ValueError, match=message):
+        plan_of(config)
+
+
+def test_presets_replace_experiments_and_keep_command_line_overrides(tmp_path):
+    preset = {"test_size": 77, "experiments": {"tiny": BASE["experiments"]["cnn"]}, "figures": {}}
+    (tmp_path / "smoke.yaml").write_text(yaml.safe_dump(preset))
+    config = dict(BASE, preset="smoke", device="cpu")
+    resolved = resolve(config, overrides={"device": "cpu", "test_size": 55}, presets_dir=tmp_path)
+    assert list(resolved["experiments"]) == ["tiny"], "the preset's experiments replace the default ones"
+    assert resolved["test_size"] == 55 and resolved["device"] == "cpu", "command-line overrides win"
+    with pytest.raises(ValueError, match="preset: no preset file"):
+        resolve(dict(BASE, preset="paper"), presets_dir=tmp_path)

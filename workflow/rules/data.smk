@@ -1,0 +1,20 @@
+# Sample the pool of each dataset: train sets are its prefixes, the test set its tail.
+
+
+rule dataset:
+    output:
+        f"{RESULTS}/data/{{dataset}}.npz",
+    params:
+        size=lambda wildcards: PLAN.datasets[wildcards.dataset].pool_size,
+    log:
+        f"{RESULTS}/logs/data/{{dataset}}.log",
+    wildcard_constraints:
+        dataset=r"v\d+_nc\d+_m\d+_s\d+_L\d+_s0\d+_[AB]_seed\d+",
+    threads: 1
+    resources:
+        mem_mb=lambda wildcards: 500 + 4 * PLAN.datasets[wildcards.dataset].pool_size * PLAN.datasets[wildcards.dataset].d // 10**6,
+        runtime=10,
+    conda:
+        "../../envs/srhm.yaml"
+    shell:
+        "{SRHM} dataset {wildcards.dataset} --size {params.size} --out {output} > {log} 2>&1"

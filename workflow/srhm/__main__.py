@@ -1,0 +1,3 @@
+from srhm.cli import main
+
+main()

@@ -1,0 +1,212 @@
+"""The experiment plan: every dataset, training ensemble and run that a config asks for.
+
+A validated config (see workflow/schemas/config.schema.yaml) is expanded here, without Snakemake,
+into plain records with readable output paths. Constraints that a JSON schema cannot express
+(SRHM parameters, P grids against P_max, clashing runs) raise ValueError naming the config key.
+
+Paths, relative to the results directory:
+    data/{dataset}.npz                              the pool of one dataset (train prefixes, test tail)
+    runs/{dataset}/{model}/P{P}_seed{seed}/         one training run
+where dataset reads like v8_nc8_m8_s2_L3_s02_A_seed0 and model like lcn_H256 (arch and width).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+import numpy as np
+
+from srhm import theory
+from srhm.data import check_parameters, dataset_name
+from srhm.models.build import HIERARCHICAL, default_width
+
+TEST_FRACTION_CAP = 5  # the test set holds at most P_max / 5 points, as in the authors' code
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One SRHM pool: `pool_size` distinct samples, the last `n_test` of them the test set."""
+
+    v: int
+    n_classes: int
+    m: int
+    s: int
+    L: int
+    s0: int
+    sparsity: str
+    seed: int
+    pool_size: int
+    n_test: int
+
+    @property
+    def srhm_params(self) -> dict:
+        return dict(v=self.v, n_classes=self.n_classes, m=self.m, s=self.s, L=self.L, s0=self.s0,
+                    sparsity=self.sparsity, seed=self.seed)
+
+    @property
+    def name(self) -> str:
+        return dataset_name(**self.srhm_params)
+
+    @property
+    def d(self) -> int:
+        return (self.s * (self.s0 + 1)) ** self.L
+
+    @property
+    def path(self) -> str:
+        return f"data/{self.name}.npz"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One network trained on the first P samples of a dataset."""
+
+    dataset: Dataset
+    arch: str
+    width: int | None
+    P: int
+    seed: int
+
+    @property
+    def model(self) -> str:
+        """Readable model id: the architecture, and its width for LCN/CNN/FCN."""
+        return self.arch if self.width is None else f"{self.arch}_H{self.width}"
+
+    @property
+    def dir(self) -> str:
+        return f"runs/{self.dataset.name}/{self.model}/P{self.P}_seed{self.seed}"
+
+
+@dataclass(frozen=True)
+class Ensemble:
+    """Runs trained together in one job: one architecture and SRHM family, all P and seeds."""
+
+    arch: str
+    width: int | None
+    family: str  # dataset name without its seed
+    protocol: tuple[tuple[str, object], ...]
+    runs: tuple[Run, ...]
+
+    @property
+    def id(self) -> str:
+        """e.g. lcn_H256__v4_nc4_m4_s2_L2_s01_A, or vgg11__..._P7400_seed0 for a single-member net."""
+        if len(self.runs) == 1 and self.arch not in HIERARCHICAL:
+            return f"{self.runs[0].model}__{self.family}_P{self.runs[0].P}_seed{self.runs[0].seed}"
+        return f"{self.runs[0].model}__{self.family}"
+
+    @property
+    def datasets(self) -> tuple[Dataset, ...]:
+        return tuple(sorted({run.dataset for run in self.runs}, key=lambda d: d.seed))
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A named group of runs from the config, with the grid points P_max forced out."""
+
+    name: str
+    arch: str
+    runs: tuple[Run, ...]
+    dropped: tuple[tuple[str, int], ...] = field(default=())  # (dataset, P) above P_max - n_test
+
+
+@dataclass(frozen=True)
+class Plan:
+    datasets: dict[str, Dataset]
+    ensembles: dict[str, Ensemble]
+    experiments: dict[str, Experiment]
+
+    @classmethod
+    def from_config(cls, config: dict) -> Plan:
+        """Expand a schema-validated config (defaults filled in) into datasets, runs and ensembles."""
+        expanded = {name: _expand_experiment(name, exp, config) for name, exp in config["experiments"].items()}
+        datasets = _size_pools(point for points, _, _ in expanded.values() for point in points)
+        protocols: dict[str, tuple] = {}
+        experiments = {}
+        for name, (points, protocol, dropped) in expanded.items():
+            arch = config["experiments"][name]["arch"]
+            runs = tuple(Run(datasets[dataset_name(**params)], arch, width, P, seed)
+                         for params, _, width, P, seed in points)
+            for run in runs:
+                if protocols.setdefault(run.dir, protocol) != protocol:
+                    raise ValueError(f"experiments.{name}: run {run.dir} is also trained by another experiment "
+                                     "with a different train protocol; give one of them another width or seed")
+            experiments[name] = Experiment(name, arch, runs, tuple(dropped))
+        groups: dict[tuple, set[Run]] = {}
+        for run in (run for exp in experiments.values() for run in exp.runs):
+            family = run.dataset.name.rsplit("_seed", 1)[0]
+            single = run.dir if run.arch not in HIERARCHICAL else ""  # BatchNorm nets train alone
+            groups.setdefault((run.arch, run.width, family, protocols[run.dir], single), set()).add(run)
+        ensembles = {}
+        for (arch, width, family, protocol, _), runs in sorted(groups.items(), key=lambda item: str(item[0])):
+            ensemble = Ensemble(arch, width, family, protocol, tuple(sorted(runs, key=lambda r: (r.seed, r.P))))
+            ensembles[ensemble.id] = ensemble
+        return cls(datasets, ensembles, experiments)
+
+
+def p_grid(grid: dict, *, arch: str, n_classes: int, m: int, s: int, L: int, s0: int) -> list[int]:
+    """The training-set sizes of a `P` config entry for one SRHM instance (sorted, distinct)."""
+    if "values" in grid:
+        return sorted(set(grid["values"]))
+    scale = {
+        "lcn": lambda: theory.p_star_lcn(n_classes, m, s, L, s0),
+        "cnn": lambda: theory.p_star_cnn(n_classes, m, L, s0),
+        "rhm": lambda: theory.p_star_rhm(n_classes, m, L),
+        "none": lambda: 1.0,
+    }[grid["relative_to"]]()
+    values = np.geomspace(grid["from"] * scale, grid["to"] * scale, grid["points"])
+    return sorted({max(1, int(round(float(p)))) for p in values})
+
+
+# One planned run before pools are sized: (SRHM params, n_test, width, P, seed).
+_Point = tuple[dict, int, "int | None", int, int]
+
+
+def _expand_experiment(name: str, exp: dict, config: dict) -> tuple[list[_Point], tuple, list[tuple[str, int]]]:
+    """Planned runs of one experiment, its train protocol and the (dataset, P) that P_max forbids."""
+    protocol = tuple(sorted({**config["train"], **exp.get("train", {})}.items()))
+    points, dropped = [], []
+    for v, s, L, s0, seed in itertools.product(*(_as_list(exp[k]) for k in ("v", "s", "L", "s0", "seeds"))):
+        m = v ** (s - 1) if exp.get("m") is None else exp["m"]
+        n_classes = v if exp.get("n_classes") is None else exp["n_classes"]
+        params = dict(v=v, n_classes=n_classes, m=m, s=s, L=L, s0=s0, sparsity=exp["sparsity"], seed=seed)
+        try:
+            check_parameters(**params)
+        except ValueError as error:
+            raise ValueError(f"experiments.{name}: {error}") from None
+        p_max = theory.p_max(n_classes, m, s, L, s0, exp["sparsity"])
+        n_test = min(config["test_size"], p_max // TEST_FRACTION_CAP)
+        if n_test < 1:
+            raise ValueError(f"experiments.{name}: {dataset_name(**params)} has P_max = {p_max}, "
+                             "too few samples for a test set")
+        width = _width(name, exp, L)
+        for P in p_grid(exp["P"], arch=exp["arch"], n_classes=n_classes, m=m, s=s, L=L, s0=s0):
+            if P > p_max - n_test:
+                dropped.append((dataset_name(**params), P))
+            else:
+                points.append((params, n_test, width, P, seed))
+    if not points:
+        raise ValueError(f"experiments.{name}.P: every P of the grid exceeds P_max - test size")
+    return points, protocol, dropped
+
+
+def _width(name: str, exp: dict, L: int) -> int | None:
+    if exp["arch"] not in HIERARCHICAL:
+        if exp.get("width") is not None:
+            raise ValueError(f"experiments.{name}.width must be null for {exp['arch']}: "
+                             "the common architectures have fixed channel counts")
+        return None
+    return default_width(exp["arch"], L) if exp.get("width") is None else exp["width"]
+
+
+def _size_pools(points) -> dict[str, Dataset]:
+    """One Dataset per name, its pool just large enough for its largest P plus its test set."""
+    need: dict[str, tuple[dict, int, int]] = {}
+    for params, n_test, _, P, _ in points:
+        name = dataset_name(**params)
+        largest = need.get(name, (params, n_test, 0))[2]
+        need[name] = (params, n_test, max(largest, P))
+    return {name: Dataset(**params, pool_size=P + n_test, n_test=n_test)
+            for name, (params, n_test, P) in sorted(need.items())}
+
+
+def _as_list(value) -> list:
+    return list(value) if isinstance(value, list) else [value]
