@@ -20,13 +20,16 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from srhm import theory
 from srhm.io import atomic_path
 from srhm.streams import stream
+
+if TYPE_CHECKING:
+    import torch
 
 EMPTY = -1
 SPARSITIES = ("A", "B")
@@ -282,6 +285,8 @@ def encode(x: np.ndarray | torch.Tensor, v: int, encoding: str = "whitened") -> 
     position is 1 on its symbol and -a elsewhere and an empty position is -a everywhere.
     The authors trained every model on "whitened" inputs; it is the default.
     """
+    import torch  # deferred: sampling a dataset needs no torch, and importing it takes seconds
+
     if encoding not in ENCODINGS:
         raise ValueError(f"encoding={encoding!r} must be one of {ENCODINGS}")
     x = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x).long()
