@@ -51,7 +51,7 @@ class ResNet1d(nn.Module):
         super().__init__()
         if d < MIN_LENGTH:
             raise ValueError(f"d must be >= {MIN_LENGTH} for {name}: its final avg_pool1d({POOL_WIDTH}) "
-                             f"needs a last stage of length >= {POOL_WIDTH}")
+                             f"needs a last stage of length >= {POOL_WIDTH}, got d={d}")
         self.conv1 = nn.Conv1d(v, STAGE_CHANNELS[0], kernel_size=3, padding=1, bias=False)
         self.bn1 = nn.BatchNorm1d(STAGE_CHANNELS[0])
         self.relu = nn.ReLU()

@@ -25,7 +25,8 @@ class VGG1d(nn.Module):
     def __init__(self, name: str, *, v: int, d: int, n_classes: int):
         super().__init__()
         if d < MIN_LENGTH:
-            raise ValueError(f"d must be >= {MIN_LENGTH} for {name}: its {CONFIGS[name].count(POOL)} max-pools halve it")
+            raise ValueError(f"d must be >= {MIN_LENGTH} for {name}: its {CONFIGS[name].count(POOL)} max-pools "
+                             f"halve it, got d={d}")
         layers: list[nn.Module] = []
         channels = v
         for entry in CONFIGS[name]:
