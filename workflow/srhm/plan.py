@@ -18,7 +18,7 @@ import numpy as np
 
 from srhm import theory
 from srhm.data import check_parameters, dataset_name
-from srhm.models.build import HIERARCHICAL, default_width
+from srhm.architectures import HIERARCHICAL, default_width
 
 TEST_FRACTION_CAP = 5  # the test set holds at most P_max / 5 points, as in the authors' code
 

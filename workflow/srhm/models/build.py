@@ -1,36 +1,19 @@
-"""Choosing and building a network: the architecture names, default widths and argument checks."""
+"""Building a network by architecture name, with argument checks."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import partial
-from numbers import Integral
 
 from torch import nn
 
+from srhm.architectures import ARCHITECTURES, HIERARCHICAL, check_arch, check_int, default_width
 from srhm.models.efficientnet import EfficientNetB0
 from srhm.models.ensemble import EnsembleNet
 from srhm.models.hierarchical import HierarchicalNet
 from srhm.models.resnet import ResNet1d
 from srhm.models.single import SingleMemberNet
 from srhm.models.vgg import VGG1d
-
-HIERARCHICAL = ("lcn", "cnn", "fcn")
-COMMON = ("vgg11", "vgg16", "resnet18", "resnet34", "efficientnetb0")
-ARCHITECTURES = HIERARCHICAL + COMMON
-PAPER_WIDTH = 512
-FCN_DEEP_WIDTH = 256
-
-
-def default_width(arch: str, L: int) -> int | None:
-    """H of SPEC §4: 512 for LCN/CNN; FCN 512 for L <= 2 and 256 for L >= 3; None for the common nets,
-    whose channel counts are fixed by their architecture."""
-    _check_arch(arch)
-    _check_int("L", L, 1)
-    if arch == "fcn" and L >= 3:
-        return FCN_DEEP_WIDTH
-    return PAPER_WIDTH if arch in HIERARCHICAL else None
-
 
 def build_model(arch: str, *, v: int, n_classes: int, s: int, s0: int, L: int, width: int | None = None,
                 init_seeds: Sequence[int] = (0,), bias: bool = True) -> EnsembleNet:
@@ -40,17 +23,17 @@ def build_model(arch: str, *, v: int, n_classes: int, s: int, s0: int, L: int, w
     and bias switches the hidden-layer biases; both apply to the hierarchical nets only. The common nets
     (BatchNorm) take exactly one init seed, width=None and bias=True.
     """
-    _check_arch(arch)
-    v, n_classes, s, s0, L = (_check_int(name, value, minimum) for name, value, minimum in (
+    check_arch(arch)
+    v, n_classes, s, s0, L = (check_int(name, value, minimum) for name, value, minimum in (
         ("v", v, 1), ("n_classes", n_classes, 2), ("s", s, 1), ("s0", s0, 0), ("L", L, 1)))
     if isinstance(init_seeds, (str, bytes)) or not isinstance(init_seeds, Sequence) or len(init_seeds) == 0:
         raise ValueError(f"init_seeds must be a non-empty sequence of seeds, got {init_seeds!r}")
-    init_seeds = tuple(_check_int("each of init_seeds", seed, 0) for seed in init_seeds)
+    init_seeds = tuple(check_int("each of init_seeds", seed, 0) for seed in init_seeds)
     if not isinstance(bias, bool):
         raise ValueError(f"bias must be True or False, got {bias!r}")
     d = (s * (s0 + 1)) ** L
     if arch in HIERARCHICAL:
-        width = _check_int("width", default_width(arch, L) if width is None else width, 1)
+        width = check_int("width", default_width(arch, L) if width is None else width, 1)
         return HierarchicalNet(arch, v=v, n_classes=n_classes, s=s, s0=s0, L=L, width=width,
                                init_seeds=init_seeds, bias=bias)
     if len(init_seeds) != 1:
@@ -73,15 +56,3 @@ def _common_body(arch: str, *, v: int, d: int, n_classes: int) -> tuple[partial[
     else:
         make_body, hidden_type = partial(EfficientNetB0, v=v, n_classes=n_classes), nn.Sigmoid
     return make_body, hidden_type
-
-
-def _check_arch(arch: str) -> None:
-    if arch not in ARCHITECTURES:
-        raise ValueError(f"arch must be one of {ARCHITECTURES}, got {arch!r}")
-
-
-def _check_int(name: str, value: object, minimum: int) -> int:
-    """`value` as an int, or a ValueError naming `name` unless it is an integer >= minimum."""
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
