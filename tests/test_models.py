@@ -100,6 +100,11 @@ def test_member_state_dict_round_trip(arch):
     single = build_model(arch, **SMALL, width=8, init_seeds=(999,))
     single.load_state_dict(ensemble.member_state_dict(1))
     assert torch.equal(single(x[1:2])[0], logits[1])
+    restacked = build_model(arch, **SMALL, width=8, init_seeds=(7, 7, 7))
+    restacked.load_member_states([ensemble.member_state_dict(e) for e in range(3)])
+    assert torch.equal(restacked(x), logits)
+    with pytest.raises(ValueError, match="one state dict per member"):
+        restacked.load_member_states([ensemble.member_state_dict(0)])
 
 
 @pytest.mark.parametrize("arch", HIERARCHICAL)

@@ -57,6 +57,15 @@ class EnsembleNet(nn.Module):
             raise ValueError(f"e must be a member index in [0, {self.n_members}), got {e!r}")
         return self._member_state(int(e))
 
+    def load_member_states(self, states: Sequence[dict[str, Tensor]]) -> None:
+        """Load one `member_state_dict`-style state per member: the inverse of member_state_dict."""
+        if len(states) != self.n_members:
+            raise ValueError(f"states must hold one state dict per member ({self.n_members}), got {len(states)}")
+        if self.n_members == 1:
+            self.load_state_dict(states[0])
+        else:
+            self.load_state_dict({name: torch.cat([state[name] for state in states]) for name in states[0]})
+
     def _evaluate(self, x: Tensor, members: Tensor | None, record: dict[str, Tensor] | None) -> Tensor:
         """Logits [E', B, n_classes]; store each hidden layer's output in `record` when it is a dict."""
         raise NotImplementedError
