@@ -1,0 +1,317 @@
+"""Training engine: learning, ensemble = single runs, resume, stopped members, SGD semantics, spec errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from srhm import SRHM, Batch, encode, theory
+from srhm.io import read_json
+from srhm.models import build_model
+from srhm.protocol import MemberSpec, TrainSpec, paper_base_lr, paper_lr_scale
+from srhm.streams import stream
+from srhm.train import EnsembleTrainer, train_ensemble
+
+SMALL = dict(v=3, n_classes=3, s=2, s0=1, L=2)  # m = 3, d = 16, P_max = 5184
+M = 3
+N_TEST = 1000
+RUNTIME = dict(threads=1, progress_every_s=1e9)
+WALL_FIELDS = ("wall_time_s", "ensemble_wall_time_s", "out_dir", "spec", "n_members", "device", "code_version")
+
+
+@pytest.fixture(scope="module")
+def pools(tmp_path_factory) -> dict[int, str]:
+    """Two pools of the small SRHM (grammar and sample seeds 0 and 1), 5000 distinct samples each."""
+    folder = tmp_path_factory.mktemp("pools")
+    paths = {}
+    for seed in (0, 1):
+        ds = SRHM(m=M, seed=seed, **SMALL)
+        path = folder / f"{ds.name}.npz"
+        ds.sample(5000, seed=seed).save(path, **ds.params)
+        paths[seed] = str(path)
+    return paths
+
+
+def make_spec(tmp_path, pools, members, **fields) -> TrainSpec:
+    """members: (pool seed, P, seed) triples; out_dirs are tmp_path/<prefix>P<P>_seed<seed>_pool<pool>."""
+    prefix = fields.pop("prefix", "")
+    specs = [MemberSpec(pool=pools[pool], P=P, seed=seed, out_dir=str(tmp_path / f"{prefix}P{P}_seed{seed}_pool{pool}"))
+             for pool, P, seed in members]
+    return TrainSpec(**{**SMALL, "n_test": N_TEST, "members": specs, **RUNTIME, **fields})
+
+
+def comparable(metrics: dict) -> dict:
+    """Metrics without the fields that depend on wall time, placement or the ensemble around a member."""
+    return {k: v for k, v in metrics.items() if k not in WALL_FIELDS}
+
+
+def load_weights(out_dir) -> dict:
+    return torch.load(f"{out_dir}/model.pt", weights_only=True)
+
+
+# ------------------------------------------------------------------------------------------ learning
+
+
+@pytest.mark.parametrize("arch, p_star", [("lcn", theory.p_star_lcn(3, M, 2, 2, 1)), ("cnn", theory.p_star_cnn(3, M, 2, 1))])
+def test_learns_small_srhm_at_ten_times_p_star(tmp_path, pools, arch, p_star):
+    """At P = 10 P* (2160 for the LCN, 1080 for the CNN) the best test error falls below 10%."""
+    P = int(10 * p_star)
+    assert P + N_TEST <= 5000 <= SRHM(m=M, **SMALL).P_max
+    spec = make_spec(tmp_path, pools, [(0, P, 0)], arch=arch, width=64, max_epochs=12, eval_every=4)
+    (metrics,) = train_ensemble(spec)
+    assert metrics["best_test_error"] < 0.10
+    assert metrics["protocol"]["lr"] == pytest.approx(paper_base_lr(arch, 2, 1, 2) * 64)
+    assert metrics["curves"]["train_loss"][-1] < metrics["curves"]["train_loss"][0]
+
+
+# ------------------------------------------------------------------------------------- ensembles
+
+
+MIXED = [(0, 30, 0), (0, 50, 1), (1, 30, 0), (1, 41, 2)]  # different P (partial last batches), pools, seeds
+
+
+@pytest.mark.parametrize("arch", ["lcn", "cnn", "fcn"])
+def test_ensemble_members_reproduce_single_runs(tmp_path, pools, arch):
+    """Each member of a mixed ensemble trains as it would alone: same curves and epochs, weights close."""
+    common = dict(arch=arch, width=16, base_lr=0.05, max_epochs=40, eval_every=4, loss_threshold=0.05)
+    ensemble = train_ensemble(make_spec(tmp_path, pools, MIXED, prefix="ens_", **common))
+    assert len({m["epochs"] for m in ensemble}) > 1, "members should stop at different epochs"
+    for member, together in zip(MIXED, ensemble):
+        (alone,) = train_ensemble(make_spec(tmp_path, pools, [member], prefix="one_", **common))
+        assert alone["epochs"] == together["epochs"] and alone["steps"] == together["steps"]
+        assert alone["curves"]["eval_epoch"] == together["curves"]["eval_epoch"]
+        np.testing.assert_allclose(together["curves"]["train_loss"], alone["curves"]["train_loss"], rtol=1e-4)
+        np.testing.assert_allclose(together["curves"]["test_loss"], alone["curves"]["test_loss"], rtol=1e-4)
+        np.testing.assert_allclose(together["curves"]["test_error"], alone["curves"]["test_error"], atol=2 / N_TEST)
+        weights_together, weights_alone = load_weights(together["out_dir"]), load_weights(alone["out_dir"])
+        for key, value in weights_alone["final"].items():
+            torch.testing.assert_close(weights_together["final"][key], value, rtol=1e-4, atol=1e-5)
+
+
+def test_stopped_member_no_longer_changes(tmp_path, pools):
+    """Once a member stops, its weights stay bit-identical while the others keep training."""
+    spec = make_spec(tmp_path, pools, [(0, 12, 0), (0, 60, 1)], arch="lcn", width=16, base_lr=0.1,
+                     max_epochs=40, loss_threshold=0.05)
+    trainer = EnsembleTrainer(spec)
+    while trainer.active[0]:
+        trainer.run(max_steps=1)
+    assert trainer.active[1], "the larger member should still be training"
+    at_stop, steps_at_stop = trainer.member_state(0), trainer.steps.copy()
+    trainer.run()
+    assert trainer.steps[1] > steps_at_stop[1] and trainer.steps[0] == steps_at_stop[0]
+    trainer.finish()
+    final = load_weights(spec.members[0].out_dir)["final"]
+    assert final.keys() == at_stop.keys()
+    assert all(torch.equal(final[k], at_stop[k]) for k in at_stop)
+
+
+# ---------------------------------------------------------------------------------------- resume
+
+
+@pytest.mark.parametrize("interruptions", [(7,), (3, 40)])
+def test_resume_after_interruption_is_bit_identical(tmp_path, pools, interruptions):
+    """A trainer dropped after k steps (its last checkpoint saved) and resumed ends exactly as an uninterrupted run."""
+    members = [(0, 24, 0), (1, 37, 1), (0, 12, 2)]
+    common = dict(arch="lcn", width=16, base_lr=0.1, max_epochs=30, eval_every=3, loss_threshold=0.05)
+    reference = train_ensemble(make_spec(tmp_path, pools, members, prefix="ref_", **common))
+    spec = make_spec(tmp_path, pools, members, prefix="res_", checkpoint=str(tmp_path / "ck.pt"), **common)
+    for steps in interruptions:
+        trainer = EnsembleTrainer(spec)
+        assert not trainer.run(max_steps=steps)
+        trainer.save_checkpoint()
+        del trainer
+    assert (tmp_path / "ck.pt").is_file()
+    resumed = train_ensemble(spec)
+    assert not (tmp_path / "ck.pt").exists(), "the checkpoint is deleted once the outputs are written"
+    for ref, res in zip(reference, resumed):
+        assert comparable(ref) == comparable(res)
+        w_ref, w_res = load_weights(ref["out_dir"]), load_weights(res["out_dir"])
+        for which in ("final", "best"):
+            assert all(torch.equal(w_ref[which][k], w_res[which][k]) for k in w_ref[which])
+
+
+def test_checkpoint_of_another_spec_is_refused(tmp_path, pools):
+    spec = make_spec(tmp_path, pools, [(0, 24, 0)], arch="lcn", width=8, checkpoint=str(tmp_path / "ck.pt"))
+    trainer = EnsembleTrainer(spec)
+    trainer.run(max_steps=2)
+    trainer.save_checkpoint()
+    other = dataclasses.replace(spec, base_lr=0.5)
+    with pytest.raises(ValueError, match="different training spec"):
+        EnsembleTrainer(other)
+    EnsembleTrainer(dataclasses.replace(spec, progress_every_s=5.0))  # runtime fields may change
+
+
+# ---------------------------------------------------------------------------------- SGD semantics
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 0.01])
+def test_steps_follow_torch_sgd_on_the_member_order(tmp_path, pools, weight_decay):
+    """Re-train one member with torch.optim.SGD on batches cut from its ("order", seed) permutations."""
+    P, batch_size, epochs, lr = 30, 12, 3, 0.05
+    spec = make_spec(tmp_path, pools, [(0, P, 4)], arch="cnn", width=8, base_lr=lr, lr_scale=1.0,
+                     weight_decay=weight_decay, batch_size=batch_size, max_epochs=epochs, loss_threshold=1e-9)
+    (metrics,) = train_ensemble(spec)
+    pool, _ = Batch.load(pools[0])
+    x, y = encode(pool.x[:P], 3), torch.from_numpy(pool.y[:P])
+    net = build_model("cnn", **SMALL, width=8, init_seeds=(4,))
+    optimiser = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9)
+    order, epoch_losses = stream("order", 4), []
+    for _ in range(epochs):
+        permutation, total = order.permutation(P), 0.0
+        for begin in range(0, P, batch_size):
+            rows = torch.from_numpy(permutation[begin : begin + batch_size])
+            loss = F.cross_entropy(net(x[rows][None])[0], y[rows])
+            total += loss.item() * len(rows)
+            penalty = sum(p.pow(2).mean() for p in net.parameters())
+            optimiser.zero_grad()
+            (loss + weight_decay * penalty).backward()
+            optimiser.step()
+        epoch_losses.append(total / P)
+    final = load_weights(spec.members[0].out_dir)["final"]
+    for key, value in net.state_dict().items():
+        torch.testing.assert_close(final[key], value, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(metrics["curves"]["train_loss"], epoch_losses, rtol=1e-5)
+    assert metrics["steps"] == epochs * math.ceil(P / batch_size)
+
+
+# ---------------------------------------------------------------------------------------- outputs
+
+
+def test_outputs_and_metrics(tmp_path, pools):
+    spec = make_spec(tmp_path, pools, [(0, 40, 0), (1, 25, 3)], arch="lcn", width=8, max_epochs=23, eval_every=5)
+    returned = train_ensemble(spec)
+    for member, metrics in zip(spec.members, returned):
+        assert read_json(f"{member.out_dir}/metrics.json") == json.loads(json.dumps(metrics))
+        curves = metrics["curves"]
+        assert metrics["epochs"] == len(curves["train_loss"]) == len(curves["epoch"]) == 23
+        assert curves["eval_epoch"] == [5, 10, 15, 20, 23]
+        assert len(curves["test_error"]) == len(curves["test_loss"]) == len(curves["eval_epoch"])
+        assert metrics["steps"] == 23 * math.ceil(member.P / 12)
+        assert metrics["best_test_error"] == min(curves["test_error"]) <= metrics["final_test_error"]
+        assert metrics["final_test_error"] == curves["test_error"][-1]
+        assert curves["eval_epoch"][curves["test_error"].index(metrics["best_test_error"])] == metrics["best_epoch"]
+        assert metrics["stop_reason"] == "max epochs"
+        assert metrics["P"] == member.P and metrics["seed"] == member.seed and metrics["pool"] == member.pool
+        assert metrics["seeds"]["order_stream"] == ["order", member.seed]
+        assert metrics["dataset"]["v"] == 3 and metrics["dataset"]["size"] == 5000
+        assert metrics["protocol"]["batch_size"] == 12 and metrics["protocol"]["momentum"] == 0.9
+        assert metrics["protocol"]["lr"] == paper_base_lr("lcn", 2, 1, 2) * paper_lr_scale("lcn", 8)
+        assert metrics["device"] == "cpu" and metrics["code_version"]["srhm"]
+        assert metrics["wall_time_s"] > 0
+        log = (tmp_path / member.out_dir / "train.log").read_text().splitlines()
+        assert len(log) == len(curves["eval_epoch"]) + 1 and "stopped at epoch 23" in log[-1]
+        saved = load_weights(member.out_dir)
+        for which in ("final", "best"):
+            net = build_model(**saved["model"], init_seeds=(0,))
+            net.load_state_dict(saved[which])
+    # The best weights reproduce the best test error.
+    member, metrics = spec.members[0], returned[0]
+    pool, _ = Batch.load(member.pool)
+    net = build_model(**load_weights(member.out_dir)["model"], init_seeds=(0,))
+    net.load_state_dict(load_weights(member.out_dir)["best"])
+    with torch.no_grad():
+        logits = net(encode(pool.x[-N_TEST:], 3)[None])[0]
+    error = (logits.argmax(-1) != torch.from_numpy(pool.y[-N_TEST:])).double().mean().item()
+    assert error == pytest.approx(metrics["best_test_error"], abs=1e-12)
+
+
+def test_batch_norm_nets_train_members_in_lockstep(tmp_path, pools):
+    """The BatchNorm (and dropout) nets hold one member per network; two members match their single runs."""
+    common = dict(arch="efficientnetb0", max_epochs=1, n_test=200)
+    members = [(0, 24, 0), (1, 12, 1)]
+    together = train_ensemble(make_spec(tmp_path, pools, members, prefix="ens_", **common))
+    for member, metrics in zip(members, together):
+        (alone,) = train_ensemble(make_spec(tmp_path, pools, [member], prefix="one_", **common))
+        assert comparable(alone) == comparable(metrics)
+        assert metrics["protocol"]["weight_decay"] == 5e-4 and metrics["protocol"]["lr"] == pytest.approx(6.4e-3)
+
+
+# ------------------------------------------------------------------------------------- bad specs
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (dict(arch="transformer"), "arch must be one of"),
+        (dict(batch_size=0), "batch_size must be an integer >= 1"),
+        (dict(width=0), "width must be an integer >= 1"),
+        (dict(base_lr=-0.1), "base_lr must be a finite number > 0"),
+        (dict(momentum=1.0), "momentum must lie in"),
+        (dict(max_epochs=0), "max_epochs"),
+        (dict(n_test=0), "n_test"),
+        (dict(encoding="binary"), "encoding must be one of"),
+        (dict(members=()), "members must be a non-empty list"),
+        (dict(arch="vgg11", width=64), "width must be None for vgg11"),
+        (dict(arch="cnn", s=3, s0=5), "base_lr: the paper's CNN table has no entry"),
+    ],
+)
+def test_bad_spec_fields_raise(tmp_path, pools, change, message):
+    base = make_spec(tmp_path, pools, [(0, 24, 0)], arch="lcn").to_dict()
+    with pytest.raises(ValueError, match=message):
+        TrainSpec.from_dict({**base, **change})
+
+
+@pytest.mark.parametrize(
+    "members, fields, message",
+    [
+        ([(0, 4001, 0)], {}, r"members\[0\].P=4001 exceeds pool size - n_test"),
+        ([(0, 24, 0), (1, 4500, 0)], {}, r"members\[1\].P=4500 exceeds"),
+        ([(0, 24, 0)], dict(v=4, n_classes=4), "was made with v=3, the spec has v=4"),
+        ([(0, 24, 0)], dict(s0=2), "was made with s0=1"),
+        ([(0, 25, 0)], dict(arch="resnet18", batch_size=12), "last batch of one sample"),
+        ([(0, 24, 0)], dict(device="tpu"), "device must be"),
+    ],
+)
+def test_bad_members_raise_before_training(tmp_path, pools, members, fields, message):
+    spec = make_spec(tmp_path, pools, members, **{"arch": "lcn", **fields})
+    with pytest.raises(ValueError, match=message):
+        train_ensemble(spec)
+    assert not any(tmp_path.iterdir()), "nothing may be written before the spec is validated"
+
+
+def test_missing_pool_duplicate_out_dir_and_unknown_field(tmp_path, pools):
+    spec = make_spec(tmp_path, pools, [(0, 24, 0)], arch="lcn")
+    with pytest.raises(ValueError, match=r"members\[0\].pool: no such file"):
+        train_ensemble(dataclasses.replace(spec, members=(dataclasses.replace(spec.members[0], pool="nope.npz"),)))
+    with pytest.raises(ValueError, match="out_dir must be distinct"):
+        dataclasses.replace(spec, members=spec.members * 2)
+    with pytest.raises(ValueError, match=r"unknown train spec fields \['lr'\]"):
+        TrainSpec.from_dict({**spec.to_dict(), "lr": 0.1})
+    with pytest.raises(ValueError, match="members\\[\\].P must be an integer >= 1"):
+        MemberSpec(pool="a.npz", P=0, seed=0, out_dir="x")
+
+
+def test_spec_round_trips_through_json(tmp_path, pools):
+    spec = make_spec(tmp_path, pools, [(0, 24, 0), (1, 30, 5)], arch="cnn", width=32, checkpoint="ck.pt")
+    assert TrainSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
+
+
+# -------------------------------------------------------------------------------- paper protocol
+
+
+@pytest.mark.parametrize(
+    "arch, s, s0, L, lr",
+    [("lcn", 2, 1, 2, 0.01), ("lcn", 2, 4, 3, 0.003), ("lcn", 3, 0, 2, 0.003),
+     ("cnn", 2, 1, 2, 0.1), ("cnn", 2, 4, 2, 0.03), ("cnn", 2, 6, 2, 0.01), ("cnn", 2, 0, 3, 0.01),
+     ("cnn", 2, 2, 3, 0.01), ("cnn", 2, 4, 3, 0.003), ("cnn", 2, 6, 3, 0.001), ("cnn", 3, 2, 2, 0.01),
+     ("cnn", 3, 6, 2, 3e-4), ("fcn", 2, 2, 2, 0.01), ("fcn", 2, 4, 2, 0.003), ("fcn", 2, 1, 3, 0.003),
+     ("fcn", 2, 4, 3, 0.001), ("resnet18", 2, 2, 2, 1e-4)],
+)
+def test_paper_learning_rate_table(arch, s, s0, L, lr):
+    assert paper_base_lr(arch, s, s0, L) == lr
+
+
+def test_paper_defaults_resolve(tmp_path, pools):
+    lcn = make_spec(tmp_path, pools, [(0, 24, 0)], arch="lcn").protocol()
+    assert (lcn.width, lcn.lr, lcn.weight_decay, lcn.batch_size, lcn.loss_threshold, lcn.max_epochs) == (
+        512, 0.01 * 512, 0.0, 12, 1e-3, 10_000)
+    vgg = make_spec(tmp_path, pools, [(0, 24, 0)], arch="vgg16").protocol()
+    assert (vgg.width, vgg.lr, vgg.weight_decay, vgg.loss_threshold, vgg.max_epochs) == (None, 1e-4 * 64, 5e-4, 1e-2, 250)
+    fcn = make_spec(tmp_path, pools, [(0, 24, 0)], arch="fcn", L=3, s0=0).protocol()
+    assert (fcn.width, fcn.lr, fcn.loss_threshold) == (256, 0.003 * 256, 1e-2)

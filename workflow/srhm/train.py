@@ -1,0 +1,573 @@
+"""The training engine: SGD with momentum on an ensemble of members trained in lockstep (SPEC §5).
+
+Every member follows the protocol of training it alone:
+- each epoch is a fresh permutation of its P training indices, drawn from its ("order", seed) stream,
+  cut into consecutive batches of `batch_size` (the last one may be smaller);
+- one step minimises the mean cross-entropy over the member's batch (+ weight_decay x sum over
+  parameter tensors of mean(p^2)) with torch.optim.SGD's momentum rule, buf = mu buf + grad,
+  p -= lr buf (the first step has buf = grad);
+- at the end of each of its epochs it records the epoch's mean training loss over its P samples and
+  stops once that is below `loss_threshold` or at `max_epochs`; the test error is evaluated every
+  `eval_every` epochs and at the stop, and the weights at the best test error are kept.
+
+LCN/CNN/FCN members share one stacked network; the stacked parameters of different members never mix
+(members have separate cursors, partial batches are zero-weighted rows, and a stopped member is left
+out of the forward pass and has its momentum zeroed, so its weights stay exactly as at its stop).
+The BatchNorm nets hold one member per network and step in lockstep.
+
+The whole state is checkpointed every `checkpoint_every_s` seconds and before the outputs are written;
+a job restarted with the same spec resumes from it and ends with bit-identical weights and metrics on CPU.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import time
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+import srhm
+from srhm.data import Batch, encode
+from srhm.io import atomic_path, write_json
+from srhm.models import EnsembleNet, build_model
+from srhm.models.build import HIERARCHICAL
+from srhm.protocol import TrainSpec
+from srhm.streams import stream, torch_seed
+
+CHECKPOINT_FORMAT = 1
+DROPOUT_TYPES = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.FeatureAlphaDropout)
+POOL_METADATA = ("v", "n_classes", "s", "s0", "L")
+"""Pool metadata entries that must agree with the spec when the pool file records them."""
+
+
+def train_ensemble(spec: TrainSpec) -> list[dict]:
+    """Train every member of `spec` to its stop, resuming from spec.checkpoint if it exists.
+
+    Writes model.pt, metrics.json and train.log into each member's out_dir, deletes the checkpoint
+    and returns the members' metrics in member order.
+    """
+    trainer = EnsembleTrainer(spec)
+    trainer.run()
+    return trainer.finish()
+
+
+def resolve_device(device: str) -> torch.device:
+    """"auto" -> CUDA when available, else CPU; otherwise the named device, which must exist."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError as error:
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}") from error
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} was asked for but CUDA is not available")
+    if resolved.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+    if resolved.type == "cuda" and resolved.index is not None and resolved.index >= torch.cuda.device_count():
+        raise ValueError(f"device={device!r}: only {torch.cuda.device_count()} CUDA devices are visible")
+    return resolved
+
+
+@dataclass
+class Pools:
+    """The members' data as symbols (int8, EMPTY = -1), loaded once per distinct pool file.
+
+    train_x: [N, d] the training prefixes of all pools, concatenated; train_y: [N]
+    offset: [M] row of member m's pool prefix in train_x
+    test_x: [n_pools, n_test, d] each pool's last n_test samples; test_y: [n_pools, n_test]
+    pool: [M] index of member m's pool in test_x
+    metadata: per pool, its path and scalar metadata
+    """
+
+    train_x: Tensor
+    train_y: Tensor
+    offset: np.ndarray
+    test_x: Tensor
+    test_y: Tensor
+    pool: np.ndarray
+    metadata: list[dict]
+
+    def to(self, device: torch.device) -> Pools:
+        return dataclasses.replace(self, **{name: getattr(self, name).to(device)
+                                            for name in ("train_x", "train_y", "test_x", "test_y")})
+
+
+def load_pools(spec: TrainSpec) -> Pools:
+    """Read and check every pool of `spec` (ValueError naming the member and the constraint)."""
+    paths = list(dict.fromkeys(m.pool for m in spec.members))
+    needed = {path: max(m.P for m in spec.members if m.pool == path) for path in paths}
+    train_x, train_y, test_x, test_y, metadata = [], [], [], [], []
+    for path in paths:
+        index = next(i for i, m in enumerate(spec.members) if m.pool == path)
+        if not Path(path).is_file():
+            raise ValueError(f"members[{index}].pool: no such file {path!r}")
+        batch, meta = Batch.load(path)
+        _check_pool(spec, path, index, batch, meta)
+        n = len(batch)
+        for i, member in enumerate(spec.members):
+            if member.pool == path and member.P > n - spec.n_test:
+                raise ValueError(f"members[{i}].P={member.P} exceeds pool size - n_test = {n} - {spec.n_test} "
+                                 f"= {n - spec.n_test} for {path!r} (train and test must be disjoint)")
+        train_x.append(torch.from_numpy(batch.x[: needed[path]].astype(np.int8)))
+        train_y.append(torch.from_numpy(batch.y[: needed[path]].astype(np.int64)))
+        test_x.append(torch.from_numpy(batch.x[n - spec.n_test :].astype(np.int8)))
+        test_y.append(torch.from_numpy(batch.y[n - spec.n_test :].astype(np.int64)))
+        metadata.append({"pool": path, "size": n,
+                         **{k: _plain(value) for k, value in meta.items() if np.ndim(value) == 0}})
+    starts = np.cumsum([0] + [needed[path] for path in paths[:-1]])
+    pool = np.array([paths.index(m.pool) for m in spec.members])
+    return Pools(train_x=torch.cat(train_x), train_y=torch.cat(train_y), offset=starts[pool],
+                 test_x=torch.stack(test_x), test_y=torch.stack(test_y), pool=pool, metadata=metadata)
+
+
+def _check_pool(spec: TrainSpec, path: str, index: int, batch: Batch, meta: dict) -> None:
+    where = f"members[{index}].pool {path!r}"
+    for name in POOL_METADATA:
+        if name in meta and int(meta[name]) != getattr(spec, name):
+            raise ValueError(f"{where} was made with {name}={int(meta[name])}, the spec has {name}={getattr(spec, name)}")
+    if batch.x.ndim != 2 or batch.x.shape[1] != spec.d:
+        raise ValueError(f"{where} holds inputs of shape {list(batch.x.shape)}, the spec needs [N, d={spec.d}] "
+                         f"(d = (s(s0+1))^L)")
+    if batch.x.size and (batch.x.min() < -1 or batch.x.max() >= spec.v):
+        raise ValueError(f"{where} holds symbols outside -1..v-1 = -1..{spec.v - 1}")
+    if batch.y.size and (batch.y.min() < 0 or batch.y.max() >= spec.n_classes):
+        raise ValueError(f"{where} holds labels outside 0..n_classes-1 = 0..{spec.n_classes - 1}")
+
+
+def check_batch_norm_batches(spec: TrainSpec) -> None:
+    """BatchNorm cannot train on a batch of one sample: reject P % batch_size == 1 for the common nets."""
+    if spec.arch in HIERARCHICAL:
+        return
+    batch_size = spec.protocol().batch_size
+    for i, member in enumerate(spec.members):
+        if batch_size > 1 and member.P % batch_size == 1:
+            raise ValueError(f"members[{i}].P={member.P} leaves a last batch of one sample with batch_size="
+                             f"{batch_size}, which {spec.arch}'s BatchNorm cannot train on")
+
+
+class NoiseRng:
+    """The torch RNG state that drives a network's dropout, swapped in around its training steps."""
+
+    def __init__(self, device: torch.device, seed: int):
+        self.device = device
+        self.state = torch.Generator(device).manual_seed(seed).get_state()
+
+    @contextmanager
+    def active(self) -> Iterator[None]:
+        cuda = self.device.type == "cuda"
+        index = self.device.index if self.device.index is not None else torch.cuda.current_device() if cuda else 0
+        with torch.random.fork_rng(devices=[index] if cuda else [], device_type="cuda"):
+            if cuda:
+                torch.cuda.set_rng_state(self.state, index)
+            else:
+                torch.set_rng_state(self.state)
+            yield
+            self.state = torch.cuda.get_rng_state(index) if cuda else torch.get_rng_state()
+
+
+@dataclass
+class Group:
+    """One network and the members it holds: members[slot] is the global index of each stacked slot."""
+
+    net: EnsembleNet
+    members: np.ndarray
+    momentum: list[Tensor]
+    noise: NoiseRng | None
+    params: list[Tensor] = dataclasses.field(init=False)
+    per_member_numel: list[int] = dataclasses.field(init=False)
+    live_members: Tensor | None = dataclasses.field(init=False, default=None)  # [E'] global indices
+    live_slots: Tensor | None = dataclasses.field(init=False, default=None)  # [E'] slots, None when all live
+    live_mask: Tensor | None = dataclasses.field(init=False, default=None)  # [E] 1.0 for live slots
+
+    def __post_init__(self) -> None:
+        self.params = list(self.net.parameters())
+        self.per_member_numel = [p.numel() // self.net.n_members for p in self.params]
+
+
+@dataclass
+class MemberRecord:
+    """What a member has done so far: curves, best test error and weights, stop, log lines."""
+
+    train_loss: list[float] = dataclasses.field(default_factory=list)
+    eval_epoch: list[int] = dataclasses.field(default_factory=list)
+    test_error: list[float] = dataclasses.field(default_factory=list)
+    test_loss: list[float] = dataclasses.field(default_factory=list)
+    best_error: float = float("inf")
+    best_epoch: int = 0
+    best_state: dict[str, Tensor] | None = None
+    stop_reason: str | None = None
+    wall_at_stop: float | None = None
+    log: list[str] = dataclasses.field(default_factory=list)
+
+
+class EnsembleTrainer:
+    """Trains the members of a TrainSpec in lockstep; see the module docstring.
+
+    EnsembleTrainer(spec) validates the pools, builds the networks (or resumes from the checkpoint),
+    run(max_steps) advances, save_checkpoint() saves, finish() writes the outputs.
+    """
+
+    def __init__(self, spec: TrainSpec):
+        self._start = time.perf_counter()
+        self.spec = spec
+        self.protocol = spec.protocol()
+        check_batch_norm_batches(spec)
+        self.device = resolve_device(spec.device)
+        pools = load_pools(spec)
+        if spec.threads is not None:
+            torch.set_num_threads(spec.threads)
+        self.pools = pools.to(self.device)
+        table = encode(torch.arange(-1, spec.v)[None], spec.v, spec.encoding)[0]  # [v, v+1]
+        self.code = table.T.contiguous().to(self.device)  # row j: encoding of symbol j - 1
+        members = spec.members
+        self.n_members = len(members)
+        self.P = np.array([m.P for m in members], dtype=np.int64)
+        self.groups = self._build_groups()
+        self.group_of = np.empty(self.n_members, dtype=np.int64)
+        self.slot_of = np.empty(self.n_members, dtype=np.int64)
+        for g, group in enumerate(self.groups):
+            self.group_of[group.members] = g
+            self.slot_of[group.members] = np.arange(len(group.members))
+        self.cursor = np.zeros(self.n_members, dtype=np.int64)
+        self.epoch = np.zeros(self.n_members, dtype=np.int64)
+        self.steps = np.zeros(self.n_members, dtype=np.int64)
+        self.active = np.ones(self.n_members, dtype=bool)
+        self.order_rngs = [stream("order", m.seed) for m in members]
+        self.perm = np.zeros((self.n_members, int(self.P.max())), dtype=np.int64)
+        for e in range(self.n_members):
+            self._new_permutation(e)
+        self.epoch_loss = torch.zeros(self.n_members, dtype=torch.float64, device=self.device)
+        self.records = [MemberRecord() for _ in members]
+        self.total_steps = 0
+        self._wall_before = 0.0
+        if spec.checkpoint is not None and Path(spec.checkpoint).is_file():
+            self._restore(spec.checkpoint)
+        self._refresh_selections()
+        self._last_checkpoint = self._last_progress = time.perf_counter()
+
+    # ---- public --------------------------------------------------------------------------------
+    @property
+    def finished(self) -> bool:
+        return not self.active.any()
+
+    @property
+    def wall_time(self) -> float:
+        """Seconds of wall time spent on this training, over all resumed runs."""
+        return self._wall_before + time.perf_counter() - self._start
+
+    def run(self, max_steps: int | None = None) -> bool:
+        """Advance until every member has stopped, or for at most max_steps steps; True when finished."""
+        taken = 0
+        while not self.finished and (max_steps is None or taken < max_steps):
+            self._step()
+            taken += 1
+            now = time.perf_counter()
+            if self.spec.checkpoint is not None and now - self._last_checkpoint >= self.spec.checkpoint_every_s:
+                self.save_checkpoint()
+            if now - self._last_progress >= self.spec.progress_every_s:
+                self._last_progress = now
+                self._print_progress()
+        return self.finished
+
+    def member_state(self, e: int) -> dict[str, Tensor]:
+        """Member e's current weights as a CPU state dict of a one-member network."""
+        group = self.groups[self.group_of[e]]
+        return {k: v.cpu() for k, v in group.net.member_state_dict(int(self.slot_of[e])).items()}
+
+    def save_checkpoint(self) -> None:
+        """Write the whole training state to spec.checkpoint, atomically."""
+        if self.spec.checkpoint is None:
+            raise ValueError("checkpoint is None in the spec: there is nowhere to save")
+        state = {
+            "format": CHECKPOINT_FORMAT,
+            "spec": self.spec.to_dict(),
+            "nets": [g.net.state_dict() for g in self.groups],
+            "momentum": [g.momentum for g in self.groups],
+            "noise": [None if g.noise is None else g.noise.state for g in self.groups],
+            **{name: torch.from_numpy(getattr(self, name)) for name in ("cursor", "epoch", "steps", "active", "perm")},
+            "order_rngs": [rng.bit_generator.state for rng in self.order_rngs],
+            "epoch_loss": self.epoch_loss,
+            "records": [dataclasses.asdict(r) for r in self.records],
+            "total_steps": self.total_steps,
+            "wall_time": self.wall_time,
+        }
+        with atomic_path(self.spec.checkpoint) as tmp:
+            torch.save(state, tmp)
+        self._last_checkpoint = time.perf_counter()
+
+    def finish(self) -> list[dict]:
+        """Write every member's model.pt, metrics.json and train.log; delete the checkpoint; return the metrics."""
+        if not self.finished:
+            raise RuntimeError(f"{int(self.active.sum())} members are still training; call run() first")
+        if self.spec.checkpoint is not None:
+            self.save_checkpoint()
+        environment = {"device": str(self.device), "torch_version": torch.__version__,
+                       "code_version": {"srhm": srhm.__version__, "git_commit": _git_commit()}}
+        all_metrics = []
+        for e, member in enumerate(self.spec.members):
+            metrics = self._metrics(e, environment)
+            out = Path(member.out_dir)
+            with atomic_path(out / "model.pt") as tmp:
+                torch.save({"final": self.member_state(e),
+                            "best": {k: v.cpu() for k, v in self.records[e].best_state.items()},
+                            "model": self.spec.model_kwargs()}, tmp)
+            write_json(out / "metrics.json", metrics)
+            with atomic_path(out / "train.log") as tmp:
+                tmp.write_text("\n".join(self.records[e].log) + "\n")
+            all_metrics.append(metrics)
+        if self.spec.checkpoint is not None:
+            Path(self.spec.checkpoint).unlink(missing_ok=True)
+        return all_metrics
+
+    # ---- set-up --------------------------------------------------------------------------------
+    def _build_groups(self) -> list[Group]:
+        """One stacked network for LCN/CNN/FCN; one network per member for the BatchNorm nets."""
+        seeds = [m.seed for m in self.spec.members]
+        kwargs = self.spec.model_kwargs()
+        if self.spec.arch in HIERARCHICAL:
+            partition = [np.arange(self.n_members)]
+        else:
+            partition = [np.array([e]) for e in range(self.n_members)]
+        groups = []
+        for members in partition:
+            net = build_model(**kwargs, init_seeds=tuple(seeds[e] for e in members)).to(self.device).train()
+            stochastic = any(isinstance(module, DROPOUT_TYPES) for module in net.modules())
+            if stochastic and len(members) != 1:
+                raise ValueError(f"{self.spec.arch} uses dropout and cannot stack members")
+            noise = NoiseRng(self.device, torch_seed("order", seeds[members[0]], 1)) if stochastic else None
+            momentum = [torch.zeros_like(p) for p in net.parameters()]
+            groups.append(Group(net=net, members=members, momentum=momentum, noise=noise))
+        return groups
+
+    def _restore(self, path: str) -> None:
+        state = torch.load(path, map_location=self.device, weights_only=True)
+        if state.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(f"checkpoint {path!r} has format {state.get('format')!r}, expected {CHECKPOINT_FORMAT}")
+        if not TrainSpec.from_dict(state["spec"]).same_training(self.spec):
+            raise ValueError(f"checkpoint {path!r} was written for a different training spec; delete it to restart")
+        with torch.no_grad():
+            for group, net_state, momentum, noise in zip(self.groups, state["nets"], state["momentum"], state["noise"]):
+                group.net.load_state_dict(net_state)
+                torch._foreach_copy_(group.momentum, momentum)
+                if group.noise is not None:
+                    group.noise.state = noise.cpu() if self.device.type == "cpu" else noise
+        for name in ("cursor", "epoch", "steps", "active", "perm"):
+            setattr(self, name, state[name].cpu().numpy().copy())
+        for rng, rng_state in zip(self.order_rngs, state["order_rngs"]):
+            rng.bit_generator.state = rng_state
+        self.epoch_loss.copy_(state["epoch_loss"])
+        self.records = [MemberRecord(**r) for r in state["records"]]
+        self.total_steps = state["total_steps"]
+        self._wall_before = state["wall_time"]
+
+    def _refresh_selections(self) -> None:
+        """Per group: the active slots for the net (None when all are) and their members, as device tensors."""
+        for group in self.groups:
+            live = self.active[group.members]
+            group.live_members = torch.from_numpy(group.members[live]).to(self.device)
+            group.live_slots = None if live.all() else torch.from_numpy(np.flatnonzero(live)).to(self.device)
+            group.live_mask = torch.from_numpy(live).to(self.device, torch.float32)
+
+    def _new_permutation(self, e: int) -> None:
+        self.perm[e, : self.P[e]] = self.order_rngs[e].permutation(self.P[e])
+
+    def _encode(self, symbols: Tensor) -> Tensor:
+        """int8 symbols [..., d] -> float inputs [..., v, d], exactly as srhm.data.encode."""
+        return self.code[symbols.long() + 1].transpose(-1, -2)
+
+    # ---- training ------------------------------------------------------------------------------
+    def _step(self) -> None:
+        for group in self.groups:
+            live = group.members[self.active[group.members]]
+            if live.size:
+                self._group_step(group, live)
+        self.total_steps += 1
+        ended = np.flatnonzero(self.active & (self.cursor >= self.P))
+        if ended.size:
+            self._end_epochs(ended)
+
+    def _group_step(self, group: Group, live: np.ndarray) -> None:
+        """One SGD step of the live members of `group` on their next batch."""
+        start, P = self.cursor[live], self.P[live]
+        n_real = np.minimum(self.protocol.batch_size, P - start)
+        columns = np.arange(n_real.max())
+        valid = columns < n_real[:, None]  # [E', B]
+        position = np.minimum(start[:, None] + columns, P[:, None] - 1)
+        rows = self.perm[live[:, None], position] + self.pools.offset[live, None]
+        rows = torch.from_numpy(rows).to(self.device)
+        weight = torch.from_numpy(valid / n_real[:, None]).to(self.device, torch.float32)
+        x, y = self._encode(self.pools.train_x[rows]), self.pools.train_y[rows]
+        with group.noise.active() if group.noise is not None else nullcontext():
+            logits = group.net(x, group.live_slots)
+        per_sample = F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none").view_as(weight)
+        grads = torch.autograd.grad((per_sample * weight).sum(), group.params)
+        with torch.no_grad():
+            sums = (per_sample * (weight > 0)).sum(1, dtype=torch.float64)
+            self.epoch_loss.index_add_(0, group.live_members, sums)
+            if self.protocol.weight_decay:
+                grads = self._add_weight_decay(group, grads)
+            torch._foreach_mul_(group.momentum, self.protocol.momentum)
+            torch._foreach_add_(group.momentum, grads)
+            torch._foreach_add_(group.params, group.momentum, alpha=-self.protocol.lr)
+        self.cursor[live] += n_real
+        self.steps[live] += 1
+
+    def _add_weight_decay(self, group: Group, grads: tuple[Tensor, ...]) -> list[Tensor]:
+        """grad of weight_decay x sum_p mean(p^2) over each live member's own parameters."""
+        decayed = []
+        for grad, p, numel in zip(grads, group.params, group.per_member_numel):
+            if group.live_slots is not None:
+                p = p * group.live_mask.view(-1, *[1] * (p.ndim - 1))
+            decayed.append(grad.add(p, alpha=2 * self.protocol.weight_decay / numel))
+        return decayed
+
+    def _end_epochs(self, ended: np.ndarray) -> None:
+        """Record the epoch losses of the members that finished an epoch; evaluate, stop or reshuffle them."""
+        ended_t = torch.from_numpy(ended).to(self.device)
+        losses = (self.epoch_loss[ended_t] / torch.from_numpy(self.P[ended]).to(self.device)).tolist()
+        self.epoch_loss[ended_t] = 0
+        self.cursor[ended] = 0
+        self.epoch[ended] += 1
+        stopping, due = {}, []
+        for e, loss in zip(ended, losses):
+            self.records[e].train_loss.append(loss)
+            if not np.isfinite(loss):
+                stopping[e] = "non-finite loss"
+            elif loss < self.protocol.loss_threshold:
+                stopping[e] = "loss threshold"
+            elif self.epoch[e] >= self.protocol.max_epochs:
+                stopping[e] = "max epochs"
+            if e in stopping or self.epoch[e] % self.protocol.eval_every == 0:
+                due.append(e)
+        if due:
+            self._evaluate(np.array(due))
+        for e in ended:
+            if e in stopping:
+                self._stop(e, stopping[e])
+            else:
+                self._new_permutation(e)
+        if stopping:
+            self._refresh_selections()
+
+    def _stop(self, e: int, reason: str) -> None:
+        group, slot = self.groups[self.group_of[e]], self.slot_of[e]
+        for buffer in group.momentum:
+            (buffer if group.net.n_members == 1 else buffer[slot]).zero_()
+        self.active[e] = False
+        record = self.records[e]
+        record.stop_reason, record.wall_at_stop = reason, self.wall_time
+        self._log(e, f"stopped at epoch {self.epoch[e]} ({reason}): best test error {record.best_error:.4f} "
+                     f"at epoch {record.best_epoch}, final {record.test_error[-1]:.4f}")
+
+    # ---- evaluation ----------------------------------------------------------------------------
+    @torch.no_grad()
+    def _evaluate(self, due: np.ndarray) -> None:
+        """Test error and loss of the `due` members on their pools' test sets; keep the best weights."""
+        for group in self.groups:
+            members = due[np.isin(due, group.members)]
+            if not members.size:
+                continue
+            errors, losses = self._test(group, members)
+            for e, error, loss in zip(members, errors, losses):
+                record = self.records[e]
+                record.eval_epoch.append(int(self.epoch[e]))
+                record.test_error.append(error)
+                record.test_loss.append(loss)
+                if error < record.best_error:
+                    record.best_error, record.best_epoch = error, int(self.epoch[e])
+                    record.best_state = group.net.member_state_dict(int(self.slot_of[e]))
+                self._log(e, f"epoch {self.epoch[e]} step {self.steps[e]} train_loss {record.train_loss[-1]:.4e} "
+                             f"test_error {error:.4f} test_loss {loss:.4f} best {record.best_error:.4f}")
+
+    def _test(self, group: Group, members: np.ndarray) -> tuple[list[float], list[float]]:
+        """Mean test error and cross-entropy of `members` of `group`, in chunks of eval_batch samples."""
+        n_test = self.spec.n_test
+        pool = torch.from_numpy(self.pools.pool[members]).to(self.device)
+        slots = self.slot_of[members]
+        slots = None if np.array_equal(slots, np.arange(group.net.n_members)) else torch.from_numpy(slots).to(self.device)
+        chunk = max(1, self.spec.eval_batch // len(members))
+        wrong = torch.zeros(len(members), dtype=torch.float64, device=self.device)
+        loss = torch.zeros(len(members), dtype=torch.float64, device=self.device)
+        group.net.eval()
+        for begin in range(0, n_test, chunk):
+            x = self._encode(self.pools.test_x[pool, begin : begin + chunk])
+            y = self.pools.test_y[pool, begin : begin + chunk]
+            logits = group.net(x, slots)
+            wrong += (logits.argmax(-1) != y).sum(1)
+            loss += F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none").view_as(y).sum(1, dtype=torch.float64)
+        group.net.train()
+        return (wrong / n_test).tolist(), (loss / n_test).tolist()
+
+    # ---- reporting -----------------------------------------------------------------------------
+    def _label(self, e: int) -> str:
+        member = self.spec.members[e]
+        return f"[{Path(member.pool).stem} {self.spec.arch} P={member.P} seed={member.seed}]"
+
+    def _log(self, e: int, message: str) -> None:
+        line = f"{message} (wall {self.wall_time:.1f} s)"
+        self.records[e].log.append(line)
+        print(f"{self._label(e)} {line}", flush=True)
+
+    def _print_progress(self) -> None:
+        live = np.flatnonzero(self.active)
+        losses = [self.records[e].train_loss[-1] for e in live if self.records[e].train_loss]
+        loss_range = f"{min(losses):.2e}..{max(losses):.2e}" if losses else "-"
+        epochs = f"{self.epoch[live].min()}..{self.epoch[live].max()}" if live.size else "-"
+        print(f"[{self.wall_time:.0f} s] step {self.total_steps}: {live.size}/{self.n_members} members training, "
+              f"epochs {epochs}, last train losses {loss_range}", flush=True)
+
+    def _metrics(self, e: int, environment: dict) -> dict:
+        member, record = self.spec.members[e], self.records[e]
+        spec = self.spec.to_dict()
+        del spec["members"]
+        return {
+            "arch": self.spec.arch,
+            "P": member.P,
+            "seed": member.seed,
+            "seeds": {"member": member.seed, "init_stream": ["init", member.seed],
+                      "init_torch_seed": torch_seed("init", member.seed), "order_stream": ["order", member.seed]},
+            "pool": member.pool,
+            "out_dir": member.out_dir,
+            "dataset": self.pools.metadata[self.pools.pool[e]],
+            "model": self.spec.model_kwargs(),
+            "protocol": dataclasses.asdict(self.protocol),
+            "spec": spec,
+            "n_members": self.n_members,
+            "curves": {"epoch": list(range(1, len(record.train_loss) + 1)), "train_loss": record.train_loss,
+                       "eval_epoch": record.eval_epoch, "test_error": record.test_error,
+                       "test_loss": record.test_loss},
+            "best_test_error": record.best_error,
+            "best_epoch": record.best_epoch,
+            "final_test_error": record.test_error[-1],
+            "final_test_loss": record.test_loss[-1],
+            "final_train_loss": record.train_loss[-1],
+            "epochs": int(self.epoch[e]),
+            "steps": int(self.steps[e]),
+            "stop_reason": record.stop_reason,
+            "wall_time_s": record.wall_at_stop,
+            "ensemble_wall_time_s": self.wall_time,
+            **environment,
+        }
+
+
+def _plain(value: np.ndarray) -> object:
+    """A 0-d metadata array as a plain Python scalar."""
+    return np.asarray(value).item()
+
+
+def _git_commit() -> str | None:
+    """The commit of the checkout the package runs from, or None outside a git checkout."""
+    try:
+        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+                                text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() or None if result.returncode == 0 else None
