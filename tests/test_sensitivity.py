@@ -301,8 +301,8 @@ def test_wide_columns_name_layer_and_level():
     "changes, match",
     [(dict(chunk_size=0), "chunk_size"), (dict(chunk_size=2.5), "chunk_size"), (dict(seed=-1), "seed"),
      (dict(levels=[0]), "levels"), (dict(levels=[3]), "levels"), (dict(levels=[1, 1]), "levels"),
-     (dict(levels=[]), "levels"), (dict(encoding="onehot"), "encoding"), (dict(pairs="both"), "pairs"),
-     (dict(distinct=1), "distinct"), (dict(members=[2]), "members")],
+     (dict(levels=[]), "levels"), (dict(levels="1"), "levels"), (dict(encoding="onehot"), "encoding"),
+     (dict(pairs="both"), "pairs"), (dict(distinct=1), "distinct"), (dict(members=[2]), "members")],
 )
 def test_bad_arguments_raise(changes, match):
     ds = small_dataset()

@@ -76,7 +76,8 @@ class RunningCovariance:
         total = self.count + n
         delta = block_mean - self.mean
         self.mean = self.mean + delta * (n / total)
-        self.comoment = self.comoment + block_comoment + delta[:, :, None] * delta[:, None, :] * (self.count * n / total)
+        between = delta[:, :, None] * delta[:, None, :] * (self.count * n / total)
+        self.comoment = self.comoment + block_comoment + between
         self.count = total
 
     def covariance(self) -> Tensor:
@@ -84,14 +85,14 @@ class RunningCovariance:
         return self.comoment / (self.count - 1)
 
 
-def measure_sensitivities(net: EnsembleNet, ds: SRHM, probe: Batch, *, levels: Iterable[int] | None = None,
+def measure_sensitivities(net: EnsembleNet, ds: SRHM, probe: Batch, *, levels: Iterable[int] | int | None = None,
                           encoding: str = "whitened", chunk_size: int = 256, seed: int = 0, distinct: bool = False,
                           members: Sequence[int] | None = None, pairs: str = "all") -> pd.DataFrame:
     """S_{k,l} and D_{k,l} for every layer k, level l and member of `net`, as a tidy table.
 
     net: a network trained on `ds`; all selected `members` (default: all) are measured in the same passes,
     on the same probe points and the same transformed copies. probe: the N >= 2 base samples.
-    levels: subset of 1..L (default all). encoding: the input encoding the net was trained on.
+    levels: one level or a subset of 1..L (default all). encoding: the input encoding the net was trained on.
     chunk_size: probe points per forward pass, so memory is bounded whatever N. seed, distinct: passed
     to `SRHM.resample` (the transformed copies depend on them only). pairs: denominator convention.
 
@@ -205,20 +206,20 @@ class _ChunkedPasses:
         self.device, self.dtype = parameter.device, parameter.dtype
 
     def chunks(self, inputs: list[np.ndarray]) -> Iterator[dict[str, Tensor]]:
-        """Per chunk, each layer's activations [E', len(inputs), rows, F] (float64) on the same rows of every input."""
+        """Per chunk, each layer's activations [E', len(inputs), rows, F] on the same rows of every input."""
         for start in range(0, len(inputs[0]), self.chunk_size):
             symbols = np.concatenate([x[start:start + self.chunk_size] for x in inputs])
             rows = len(symbols) // len(inputs)
             encoded = self.ds.encode(symbols, self.encoding).to(device=self.device, dtype=self.dtype)
             activations = self.net.activations(encoded.expand(self.n_members, *encoded.shape), self.members)
-            yield {layer: f.reshape(self.n_members, len(inputs), rows, -1).double() for layer, f in activations.items()}
+            yield {layer: f.reshape(self.n_members, len(inputs), rows, -1) for layer, f in activations.items()}
 
     def layer_means(self, x: np.ndarray) -> dict[str, Tensor]:
         """Each layer's mean activation [E', F] over the points x [N, d]."""
         sums: dict[str, Tensor] = {}
         for activations in self.chunks([x]):
             for layer, f in activations.items():
-                sums[layer] = sums.get(layer, 0) + f[:, 0].sum(1)
+                sums[layer] = sums.get(layer, 0) + f[:, 0].double().sum(1)
         return {layer: total / len(x) for layer, total in sums.items()}
 
     def point_statistics(self, inputs: list[np.ndarray], means: dict[str, Tensor]) -> dict[str, RunningCovariance]:
@@ -227,9 +228,10 @@ class _ChunkedPasses:
         statistics: dict[str, RunningCovariance] = {}
         for activations in self.chunks(inputs):
             for layer, f in activations.items():
-                spread = (f[:, 0] - means[layer][:, None]).pow(2).sum(-1)  # [E', rows]
-                distances = (f[:, 1:] - f[:, :1]).pow(2).sum(-1)  # [E', T, rows]
-                point = torch.cat([spread[:, None], distances], 1).transpose(1, 2)  # [E', rows, 1 + T]
+                base = f[:, 0].double()  # [E', rows, F]; the copies are converted one at a time to bound memory
+                spread = (base - means[layer][:, None]).pow(2).sum(-1)  # [E', rows]
+                distances = [(f[:, t].double() - base).pow(2).sum(-1) for t in range(1, len(inputs))]
+                point = torch.stack([spread, *distances], -1)  # [E', rows, 1 + T]
                 statistics.setdefault(layer, RunningCovariance()).update(point)
         return statistics
 
@@ -249,11 +251,11 @@ def _check_compatible(net: EnsembleNet, ds: SRHM, probe: Batch) -> None:
         raise ValueError(f"probe must hold at least 2 samples (the denominator averages pairs), got {len(probe)}")
 
 
-def _check_levels(levels: Iterable[int] | None, L: int) -> list[int]:
+def _check_levels(levels: Iterable[int] | int | None, L: int) -> list[int]:
     """Sorted distinct levels in 1..L (all of them when None)."""
     if levels is None:
         return list(range(1, L + 1))
-    levels = list(levels)
+    levels = list(levels) if isinstance(levels, Iterable) and not isinstance(levels, str) else [levels]
     if not levels or any(isinstance(l, bool) or not isinstance(l, Integral) or not 1 <= l <= L for l in levels):
         raise ValueError(f"levels must be a non-empty collection of integers in 1..L={L}, got {levels!r}")
     if len(set(levels)) != len(levels):
