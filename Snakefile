@@ -5,13 +5,14 @@
     snakemake -n                               # what would run
 """
 
+import json
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version
 
 from srhm.config import resolve
-from srhm.plan import Plan
+from srhm.plan import Plan, train_spec
 
 min_version("9.0")
 
@@ -35,9 +36,12 @@ SRHM = f"PYTHONPATH={Path(workflow.basedir) / 'workflow'}${{PYTHONPATH:+:$PYTHON
 
 
 include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/measure.smk"
+include: "workflow/rules/analyse.smk"
 
 
 rule all:
     default_target: True
     input:
-        [f"{RESULTS}/{dataset.path}" for dataset in PLAN.datasets.values()],
+        [f"{RESULTS}/fits/{name}.json" for name in PLAN.experiments],

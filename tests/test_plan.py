@@ -28,9 +28,19 @@ def plan_of(config: dict) -> Plan:
 def test_defaults_are_filled_in():
     config = resolve(BASE)
     assert config["train"]["batch_per_class"] == 4 and config["train"]["base_lr"] is None
-    assert config["experiments"]["cnn"]["sparsity"] == "A" and config["experiments"]["cnn"]["train"]["eval_every"] == 10
+    assert config["experiments"]["cnn"]["sparsity"] == "A" and config["experiments"]["cnn"]["train"] == {}
     assert config["device"] == "auto" and config["error_convention"] == "best"
     assert "train" not in BASE, "resolve does not modify its argument"
+
+
+def test_experiment_train_overrides_only_the_keys_it_sets():
+    config = copy.deepcopy(BASE)
+    config["train"] = {"max_epochs": 50, "eval_every": 5}
+    config["experiments"]["cnn"]["train"] = {"eval_every": 2}
+    plan = plan_of(config)
+    protocols = {e.arch: dict(e.protocol) for e in plan.ensembles.values()}
+    assert protocols["cnn"]["eval_every"] == 2 and protocols["cnn"]["max_epochs"] == 50
+    assert protocols["lcn"]["eval_every"] == 5 and protocols["lcn"]["batch_per_class"] == 4
 
 
 def test_relative_grid_spans_the_prediction():

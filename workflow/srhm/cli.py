@@ -1,15 +1,22 @@
-"""`srhm <verb>`: the operations the workflow rules run, usable by hand.
+"""`srhm <verb>` (or `python -m srhm <verb>`): the operations the workflow rules run, usable by hand.
 
     srhm dataset v8_nc8_m8_s2_L3_s02_A_seed0 --size 20000 --out results/data/v8_nc8_m8_s2_L3_s02_A_seed0.npz
+    srhm train --spec spec.json
+    srhm measure RUN_DIR... --probe-size 1000
+    srhm collect RUN_DIR... --experiment lcn_s2 --out results/tables/lcn_s2.csv
+    srhm analyse results/tables/lcn_s2.csv --pstar results/tables/lcn_s2_pstar.csv --fits results/fits/lcn_s2.json
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
+from pathlib import Path
 
 from srhm.data import SRHM
+from srhm.io import write_csv, write_json
 
 
 def dataset(args: argparse.Namespace) -> None:
@@ -22,6 +29,54 @@ def dataset(args: argparse.Namespace) -> None:
           f"in {time.perf_counter() - start:.2f} s -> {args.out}")
 
 
+def train(args: argparse.Namespace) -> None:
+    """Train one ensemble described by a JSON train spec (a file path or the JSON text itself)."""
+    from srhm.protocol import TrainSpec
+    from srhm.train import train_ensemble
+
+    text = args.spec if args.spec.lstrip().startswith("{") else Path(args.spec).read_text()
+    spec = TrainSpec.from_dict(json.loads(text))
+    for metrics in train_ensemble(spec):
+        print(f"{metrics['out_dir']}: best test error {metrics['best_test_error']:.4f}, "
+              f"final {metrics['final_test_error']:.4f} after {metrics['epochs']} epochs ({metrics['stop_reason']})")
+
+
+def measure(args: argparse.Namespace) -> None:
+    """Measure S_{k,l} and D_{k,l} of trained runs; writes sensitivity.csv into each run directory."""
+    import torch
+
+    from srhm.runs import measure_runs
+
+    torch.set_num_threads(args.threads)
+    start = time.perf_counter()
+    measure_runs(args.runs, probe_size=args.probe_size, weights=args.weights, distinct=args.distinct)
+    print(f"measured {len(args.runs)} runs in {time.perf_counter() - start:.1f} s")
+
+
+def collect(args: argparse.Namespace) -> None:
+    """Collect runs into one tidy table (one row per run)."""
+    from srhm.runs import collect_runs
+
+    table = collect_runs(args.runs, args.experiment, error_convention=args.error_convention)
+    write_csv(args.out, table)
+    print(f"{args.experiment}: {len(table)} runs -> {args.out}")
+
+
+def analyse(args: argparse.Namespace) -> None:
+    """Sample complexities (P*, P*_S, P*_D with bootstrap intervals) and scaling fits of one table."""
+    import pandas as pd
+
+    from srhm.analysis import sample_complexities, scaling_fits
+
+    runs = pd.read_csv(args.table)
+    table = sample_complexities(runs, eps_star=args.eps_star, n_boot=args.bootstrap)
+    fits = scaling_fits(table, n_boot=args.bootstrap)
+    write_csv(args.pstar, table)
+    write_json(args.fits, {"table": str(args.table), "eps_star": args.eps_star, "fits": fits})
+    for name, fit in fits.items():
+        print(f"{name}: slope {fit['slope']} (95% CI {fit['slope_ci95']}), prefactor {fit['prefactor']}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="srhm", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -32,6 +87,34 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--size", type=int, required=True, help="number of distinct samples in the pool")
     p.add_argument("--out", required=True, help="output .npz path")
     p.set_defaults(run=dataset)
+
+    p = verbs.add_parser("train", help=train.__doc__)
+    p.add_argument("--spec", required=True, help="train spec: a JSON file or JSON text (srhm.protocol.TrainSpec)")
+    p.set_defaults(run=train)
+
+    p = verbs.add_parser("measure", help=measure.__doc__)
+    p.add_argument("runs", nargs="+", help="run directories (model.pt, metrics.json)")
+    p.add_argument("--probe-size", type=int, default=1000, help="base points: the head of each test set")
+    p.add_argument("--weights", choices=("best", "final"), default="best", help="which saved weights to measure")
+    p.add_argument("--distinct", action="store_true", help="force every redrawn synonym/position to change")
+    p.add_argument("--threads", type=int, default=1, help="torch threads")
+    p.set_defaults(run=measure)
+
+    p = verbs.add_parser("collect", help=collect.__doc__)
+    p.add_argument("runs", nargs="+", help="run directories (metrics.json, sensitivity.csv)")
+    p.add_argument("--experiment", required=True, help="experiment name written in the table")
+    p.add_argument("--error-convention", choices=("best", "final"), default="best",
+                   help="which test error the test_error column holds")
+    p.add_argument("--out", required=True, help="output CSV")
+    p.set_defaults(run=collect)
+
+    p = verbs.add_parser("analyse", help=analyse.__doc__)
+    p.add_argument("table", help="run table written by `srhm collect`")
+    p.add_argument("--eps-star", type=float, default=0.1, help="test-error threshold of P*")
+    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples")
+    p.add_argument("--pstar", required=True, help="output CSV of sample complexities")
+    p.add_argument("--fits", required=True, help="output JSON of scaling fits")
+    p.set_defaults(run=analyse)
 
     args = parser.parse_args(argv)
     try:

@@ -142,6 +142,23 @@ class Plan:
         return cls(datasets, ensembles, experiments)
 
 
+def train_spec(ensemble: Ensemble, config: dict, results: str) -> dict:
+    """The srhm.protocol.TrainSpec (as a dict) that trains `ensemble` under the workflow `config`."""
+    first = ensemble.runs[0].dataset
+    protocol = dict(ensemble.protocol)
+    return {
+        "arch": ensemble.arch, "v": first.v, "n_classes": first.n_classes, "s": first.s, "s0": first.s0, "L": first.L,
+        "n_test": first.n_test, "width": ensemble.width, "base_lr": protocol["base_lr"],
+        "batch_size": protocol["batch_per_class"] * first.n_classes, "loss_threshold": protocol["loss_threshold"],
+        "max_epochs": protocol["max_epochs"], "eval_every": protocol["eval_every"],
+        "checkpoint_every_s": protocol["checkpoint_seconds"], "encoding": config["encoding"],
+        "device": config["device"], "threads": config["threads"],
+        "checkpoint": f"{results}/checkpoints/{ensemble.id}.pt",
+        "members": [{"pool": f"{results}/{run.dataset.path}", "P": run.P, "seed": run.seed,
+                     "out_dir": f"{results}/{run.dir}"} for run in ensemble.runs],
+    }
+
+
 def p_grid(grid: dict, *, arch: str, n_classes: int, m: int, s: int, L: int, s0: int) -> list[int]:
     """The training-set sizes of a `P` config entry for one SRHM instance (sorted, distinct)."""
     if "values" in grid:

@@ -1,0 +1,47 @@
+# Per experiment: one tidy table of its runs, then sample complexities and scaling fits.
+
+
+def experiment_runs(wildcards):
+    return [f"{RESULTS}/{run.dir}" for run in PLAN.experiments[wildcards.experiment].runs]
+
+
+rule collect:
+    input:
+        lambda wildcards: [f"{run}/{name}" for run in experiment_runs(wildcards)
+                           for name in ("metrics.json", "sensitivity.csv")],
+    output:
+        f"{RESULTS}/tables/{{experiment}}.csv",
+    params:
+        runs=experiment_runs,
+    log:
+        f"{RESULTS}/logs/collect/{{experiment}}.log",
+    wildcard_constraints:
+        experiment=r"[A-Za-z0-9_\-]+(?<!_pstar)",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../../envs/srhm.yaml"
+    shell:
+        "{SRHM} collect {params.runs} --experiment {wildcards.experiment}"
+        " --error-convention {config[error_convention]} --out {output} > {log} 2>&1"
+
+
+rule analyse:
+    input:
+        f"{RESULTS}/tables/{{experiment}}.csv",
+    output:
+        pstar=f"{RESULTS}/tables/{{experiment}}_pstar.csv",
+        fits=f"{RESULTS}/fits/{{experiment}}.json",
+    log:
+        f"{RESULTS}/logs/analyse/{{experiment}}.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../../envs/srhm.yaml"
+    shell:
+        "{SRHM} analyse {input} --eps-star {config[eps_star]} --bootstrap {config[bootstrap]}"
+        " --pstar {output.pstar} --fits {output.fits} > {log} 2>&1"

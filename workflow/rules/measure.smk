@@ -1,0 +1,27 @@
+# Sensitivities S_{k,l}, D_{k,l} of every run, from its saved weights (one job per ensemble, so that
+# the runs of one dataset are measured in the same passes).
+
+for ensemble in PLAN.ensembles.values():
+
+    rule:
+        name:
+            f"sensitivity_{ensemble.id}"
+        input:
+            [f"{RESULTS}/{run.dir}/{name}" for run in ensemble.runs for name in ("model.pt", "metrics.json")],
+            [f"{RESULTS}/{dataset.path}" for dataset in ensemble.datasets],
+        output:
+            [f"{RESULTS}/{run.dir}/sensitivity.csv" for run in ensemble.runs],
+        params:
+            runs=[f"{RESULTS}/{run.dir}" for run in ensemble.runs],
+            distinct="--distinct" if config["distinct_resample"] else "",
+        log:
+            f"{RESULTS}/logs/sensitivity/{ensemble.id}.log",
+        threads: config["threads"]
+        resources:
+            mem_mb=2000,
+            runtime=30,
+        conda:
+            "../../envs/srhm.yaml"
+        shell:
+            "{SRHM} measure {params.runs} --probe-size {config[probe_size]} --weights {config[error_convention]}"
+            " --threads {threads} {params.distinct} > {log} 2>&1"

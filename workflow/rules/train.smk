@@ -1,0 +1,26 @@
+# One training job per ensemble: every P and seed of one model and SRHM family, trained together
+# (srhm.train stacks them into one batched network). Rules are generated per ensemble because each
+# ensemble writes its own list of run directories.
+
+for ensemble in PLAN.ensembles.values():
+
+    rule:
+        name:
+            f"train_{ensemble.id}"
+        input:
+            [f"{RESULTS}/{dataset.path}" for dataset in ensemble.datasets],
+        output:
+            [f"{RESULTS}/{run.dir}/{name}" for run in ensemble.runs for name in ("model.pt", "metrics.json")],
+        params:
+            spec=json.dumps(train_spec(ensemble, config, RESULTS)),
+        log:
+            f"{RESULTS}/logs/train/{ensemble.id}.log",
+        threads: config["threads"]
+        resources:
+            mem_mb=2000,
+            runtime=config["train_runtime_minutes"],
+            gpu=config["gpus_per_training"],
+        conda:
+            "../../envs/srhm.yaml"
+        shell:
+            "{SRHM} train --spec {params.spec:q} > {log} 2>&1"

@@ -1,0 +1,102 @@
+"""Trained runs on disk: measuring their sensitivities and collecting them into one table.
+
+A run directory holds model.pt ({"final", "best": state dicts, "model": build_model kwargs}),
+metrics.json (written by srhm.train) and, once measured, sensitivity.csv (srhm.sensitivity's tidy
+table for that run).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from srhm import theory
+from srhm.data import SRHM, Batch, parse_dataset_name
+from srhm.io import read_json, write_csv
+
+SENSITIVITY_FILE = "sensitivity.csv"
+WEIGHTS = ("best", "final")
+RUN_COLUMNS = ("experiment", "run", "dataset", "arch", "model", "width", "v", "n_classes", "m", "s", "L", "s0",
+               "sparsity", "seed", "P", "test_error", "test_error_best", "test_error_final", "epochs", "steps",
+               "stop_reason", "wall_time_s", "device", "p_star_rhm", "p_star_lcn", "p_star_cnn")
+
+
+def measure_runs(run_dirs: Sequence[str], *, probe_size: int, weights: str = "best", distinct: bool = False,
+                 chunk_size: int = 512) -> None:
+    """Write sensitivity.csv into every run directory.
+
+    Runs trained on the same pool are loaded into one ensemble and measured in the same passes, on
+    the same probe: the first `probe_size` test points of the pool (never trained on), transformed
+    with the resample streams of the pool's seed, so every run of a dataset sees the same copies.
+    weights: which saved weights to measure ("best" matches the paper's best-test-error convention).
+    """
+    import torch
+
+    from srhm.models import build_model
+    from srhm.sensitivity import measure_sensitivities
+
+    if weights not in WEIGHTS:
+        raise ValueError(f"weights={weights!r} must be one of {WEIGHTS}")
+    by_pool: dict[str, list[tuple[str, dict]]] = defaultdict(list)
+    for run_dir in run_dirs:
+        metrics = read_json(Path(run_dir) / "metrics.json")
+        by_pool[metrics["pool"]].append((run_dir, metrics))
+    for pool_path, runs in by_pool.items():
+        batch, _ = Batch.load(pool_path)
+        ds = SRHM.from_name(Path(pool_path).stem)
+        n_test = runs[0][1]["spec"]["n_test"]
+        probe = batch[len(batch) - n_test:][: min(probe_size, n_test)]
+        net = build_model(**runs[0][1]["model"], init_seeds=(0,) * len(runs))
+        net.load_member_states([torch.load(Path(d) / "model.pt", weights_only=True)[weights] for d, _ in runs])
+        table = measure_sensitivities(net, ds, probe, encoding=runs[0][1]["spec"]["encoding"], chunk_size=chunk_size,
+                                      seed=ds.seed, distinct=distinct)
+        for member, (run_dir, _) in enumerate(runs):
+            write_csv(Path(run_dir) / SENSITIVITY_FILE,
+                      table[table["member"] == member].assign(member=0, weights=weights))
+
+
+def collect_runs(run_dirs: Sequence[str], experiment: str, error_convention: str = "best") -> pd.DataFrame:
+    """One tidy row per run: parameters, test errors, training statistics, theory predictions and
+    every sensitivity in wide form (S_{k}_{l}, D_{k}_{l}, k = layer index or "out")."""
+    from srhm.sensitivity import wide_sensitivities
+
+    if error_convention not in WEIGHTS:
+        raise ValueError(f"error_convention={error_convention!r} must be one of {WEIGHTS}")
+    rows = []
+    for run_dir in run_dirs:
+        metrics = read_json(Path(run_dir) / "metrics.json")
+        dataset = Path(metrics["pool"]).stem
+        params = parse_dataset_name(dataset)
+        model = metrics["model"]
+        row = {
+            "experiment": experiment,
+            "run": str(run_dir),
+            "dataset": dataset,
+            "arch": metrics["arch"],
+            "model": Path(run_dir).parent.name,
+            "width": model["width"],
+            **{k: params[k] for k in ("v", "n_classes", "m", "s", "L", "s0", "sparsity")},
+            "seed": metrics["seed"],
+            "P": metrics["P"],
+            "test_error": metrics[f"{error_convention}_test_error"],
+            "test_error_best": metrics["best_test_error"],
+            "test_error_final": metrics["final_test_error"],
+            "epochs": metrics["epochs"],
+            "steps": metrics["steps"],
+            "stop_reason": metrics["stop_reason"],
+            "wall_time_s": metrics["wall_time_s"],
+            "device": metrics["device"],
+            "p_star_rhm": float(theory.p_star_rhm(params["n_classes"], params["m"], params["L"])),
+            "p_star_lcn": float(theory.p_star_lcn(params["n_classes"], params["m"], params["s"], params["L"],
+                                                  params["s0"])),
+            "p_star_cnn": float(theory.p_star_cnn(params["n_classes"], params["m"], params["L"], params["s0"])),
+        }
+        sensitivity = Path(run_dir) / SENSITIVITY_FILE
+        if sensitivity.is_file():
+            row.update(wide_sensitivities(pd.read_csv(sensitivity)).iloc[0].to_dict())
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    return table.sort_values(["arch", "v", "s", "L", "s0", "seed", "P"], kind="stable").reset_index(drop=True)
