@@ -39,9 +39,10 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/measure.smk"
 include: "workflow/rules/analyse.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
     default_target: True
     input:
-        [f"{RESULTS}/fits/{name}.json" for name in PLAN.experiments],
+        f"{RESULTS}/report.md",

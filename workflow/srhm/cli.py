@@ -5,6 +5,7 @@
     srhm measure RUN_DIR... --probe-size 1000
     srhm collect RUN_DIR... --experiment lcn_s2 --out results/tables/lcn_s2.csv
     srhm analyse results/tables/lcn_s2.csv --pstar results/tables/lcn_s2_pstar.csv --fits results/fits/lcn_s2.json
+    srhm report --config "$(cat config.json)" --out results/report.md
 """
 
 from __future__ import annotations
@@ -77,6 +78,18 @@ def analyse(args: argparse.Namespace) -> None:
         print(f"{name}: slope {fit['slope']} (95% CI {fit['slope_ci95']}), prefactor {fit['prefactor']}")
 
 
+def report(args: argparse.Namespace) -> None:
+    """Write the reproduction report (each paper claim beside what was measured) as Markdown."""
+    from srhm.config import resolve
+    from srhm.io import atomic_path
+    from srhm.report import markdown
+
+    config = resolve(json.loads(args.config))
+    with atomic_path(args.out) as tmp:
+        tmp.write_text(markdown(config, Path(args.results)))
+    print(f"report -> {args.out}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="srhm", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -115,6 +128,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--pstar", required=True, help="output CSV of sample complexities")
     p.add_argument("--fits", required=True, help="output JSON of scaling fits")
     p.set_defaults(run=analyse)
+
+    p = verbs.add_parser("report", help=report.__doc__)
+    p.add_argument("--config", required=True, help="the workflow config as JSON (resolved; presets applied)")
+    p.add_argument("--results", default="results", help="results directory")
+    p.add_argument("--out", required=True, help="output Markdown file")
+    p.set_defaults(run=report)
 
     args = parser.parse_args(argv)
     try:

@@ -1,0 +1,21 @@
+# The reproduction report: every quantitative claim of the paper beside what this run measured.
+
+
+rule report:
+    input:
+        [f"{RESULTS}/tables/{name}{suffix}.csv" for name in PLAN.experiments for suffix in ("", "_pstar")],
+        [f"{RESULTS}/fits/{name}.json" for name in PLAN.experiments],
+    output:
+        f"{RESULTS}/report.md",
+    params:
+        config=json.dumps(config),
+    log:
+        f"{RESULTS}/logs/report.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../../envs/srhm.yaml"
+    shell:
+        "{SRHM} report --config {params.config:q} --results {RESULTS} --out {output} > {log} 2>&1"

@@ -1,0 +1,250 @@
+"""The reproduction report: each quantitative claim of the paper beside what this run measured.
+
+Claims are data (CLAIMS): the figure whose experiment carries the evidence, the fit and quantity
+read from results/fits/{experiment}.json, and the paper's value. Verdicts follow fixed rules:
+- a slope agrees when its 95 % interval contains the paper's value or lies within ±SLOPE_TOLERANCE
+  of it;
+- a prefactor (the paper reads them off guide lines on log-log plots) agrees when ours lies within a
+  factor PREFACTOR_FACTOR of the paper's, or its 95 % interval reaches that band;
+- a claim whose figure is not configured, or whose fit did not succeed, is "not measured".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from srhm.io import read_json
+from srhm.plan import Plan
+from srhm.scaling import fit_power_law
+
+SLOPE_TOLERANCE = 0.2
+PREFACTOR_FACTOR = 2.0
+AGREES, DISAGREES, NOT_MEASURED = "agrees", "disagrees", "not measured"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One number the paper states. source: (figure, key of its settings, index in that list)."""
+
+    text: str
+    paper: float
+    source: tuple[str, str, int]
+    fit: str  # p_star_vs_prediction | p_star_vs_p_star_S | p_star_vs_p_star_D
+    quantity: str  # slope | unit_slope_prefactor
+
+    def experiment(self, figures: dict) -> str | None:
+        return figure_experiment(figures, *self.source)
+
+
+def figure_experiment(figures: dict, figure: str, key: str, index: int = 0) -> str | None:
+    """The `index`-th experiment listed under `key` in a figure's settings, None if there is none."""
+    names = figures.get(figure, {}).get(key, [])
+    names = [names] if isinstance(names, str) else names
+    return names[index] if index < len(names) else None
+
+
+CLAIMS = (
+    Claim("LCN: P* ∝ s^{L/2}(s0+1)^L n_c m^L — exponent (Eq. 3, Fig. 4B)", 1.0, ("fig04", "lcn", 0),
+          "p_star_vs_prediction", "slope"),
+    Claim("LCN, s = 2: prefactor C0 of P* = C0 s^{L/2}(s0+1)^L n_c m^L (Fig. 4B, y = x)", 1.0, ("fig04", "lcn", 0),
+          "p_star_vs_prediction", "unit_slope_prefactor"),
+    Claim("CNN: P* ∝ (s0+1)^2 n_c m^L — exponent (Eq. 4, Fig. 4C)", 1.0, ("fig04", "cnn", 0),
+          "p_star_vs_prediction", "slope"),
+    Claim("CNN, s = 2: prefactor C1 of P* = C1 (s0+1)^2 n_c m^L (Fig. 4C, y = 2.5x)", 2.5, ("fig04", "cnn", 0),
+          "p_star_vs_prediction", "unit_slope_prefactor"),
+    Claim("LCN, s = 3: exponent (Fig. 10 left)", 1.0, ("fig10", "experiments", 0), "p_star_vs_prediction", "slope"),
+    Claim("LCN, s = 3: prefactor (Fig. 10 left, y = 2.5x)", 2.5, ("fig10", "experiments", 0),
+          "p_star_vs_prediction", "unit_slope_prefactor"),
+    Claim("CNN, s = 3: exponent (Fig. 13)", 1.0, ("fig13", "experiments", 0), "p_star_vs_prediction", "slope"),
+    Claim("CNN, s = 3: prefactor (Fig. 13, y = 3.5x)", 3.5, ("fig13", "experiments", 0),
+          "p_star_vs_prediction", "unit_slope_prefactor"),
+    Claim("LCN: P* ≈ P*_S — exponent of P* vs P*_S (Eq. 8, Fig. 6C)", 1.0, ("fig06", "experiments", 0),
+          "p_star_vs_p_star_S", "slope"),
+    Claim("LCN: P* ≈ P*_S — ratio P*/P*_S (Fig. 6C, y ∝ x)", 1.0, ("fig06", "experiments", 0),
+          "p_star_vs_p_star_S", "unit_slope_prefactor"),
+    Claim("LCN: P* ≈ P*_D — exponent of P* vs P*_D (Eq. 8, Fig. 6D)", 1.0, ("fig06", "experiments", 0),
+          "p_star_vs_p_star_D", "slope"),
+    Claim("LCN: P* ≈ P*_D — ratio P*/P*_D (Fig. 6D, y ∝ x)", 1.0, ("fig06", "experiments", 0),
+          "p_star_vs_p_star_D", "unit_slope_prefactor"),
+    Claim("CNN, s = 2: P* ≈ P*_S — exponent (Fig. 14)", 1.0, ("fig14", "experiments", 0),
+          "p_star_vs_p_star_S", "slope"),
+    Claim("CNN, s = 2: P* ≈ P*_D — ratio P*/P*_D (Fig. 14, y = 0.75x)", 0.75, ("fig14", "experiments", 0),
+          "p_star_vs_p_star_D", "unit_slope_prefactor"),
+    Claim("FCN: P* ≈ P*_S — exponent (Fig. 16)", 1.0, ("fig16", "experiments", 0), "p_star_vs_p_star_S", "slope"),
+    Claim("FCN: P* ≈ P*_D — exponent (Fig. 16)", 1.0, ("fig16", "experiments", 0), "p_star_vs_p_star_D", "slope"),
+    Claim("Sparsity B, LCN: same scaling as A — exponent (Fig. 7)", 1.0, ("fig07", "experiments", 0),
+          "p_star_vs_prediction", "slope"),
+    Claim("Sparsity B, CNN: same scaling as A — exponent (Fig. 8)", 1.0, ("fig08", "experiments", 0),
+          "p_star_vs_prediction", "slope"),
+)
+
+
+def claim_rows(results: Path, figures: dict) -> pd.DataFrame:
+    """One row per claim: the paper's value, ours with its 95 % interval, the experiment and the verdict."""
+    rows = []
+    for claim in CLAIMS:
+        experiment = claim.experiment(figures)
+        fit = _fit(results, experiment, claim.fit)
+        rows.append(_row(claim.text, claim.paper, claim.quantity, fit, experiment))
+    rows.append(_s_factor_row(results, figures))
+    rows.extend(_sparsity_rows(results, figures))
+    return pd.DataFrame(rows)
+
+
+def verdict(quantity: str, paper: float, value: float, ci95: tuple[float, float]) -> str:
+    """The fixed rule of the module docstring."""
+    if value is None or not np.isfinite(value):
+        return NOT_MEASURED
+    low, high = (np.nan, np.nan) if ci95 is None else (_float(ci95[0]), _float(ci95[1]))
+    if quantity == "slope":
+        return AGREES if abs(value - paper) <= SLOPE_TOLERANCE or low <= paper <= high else DISAGREES
+    band = (paper / PREFACTOR_FACTOR, paper * PREFACTOR_FACTOR)
+    inside = band[0] <= value <= band[1] or (low <= band[1] and high >= band[0])
+    return AGREES if inside else DISAGREES
+
+
+def compute_summary(tables: list[pd.DataFrame]) -> dict:
+    """Trainings run and their compute: CPU- or GPU-hours summed over training jobs (one job per
+    ensemble, its wall time the longest member's), times the job's threads for CPU jobs."""
+    runs = pd.concat(tables, ignore_index=True).drop_duplicates("run") if tables else pd.DataFrame()
+    if runs.empty:
+        return {"trainings": 0, "cpu_hours": 0.0, "gpu_hours": 0.0}
+    jobs = runs.assign(job=runs["model"] + "__" + runs["dataset"].str.replace(r"_seed\d+$", "", regex=True))
+    per_job = jobs.groupby("job").agg(wall=("wall_time_s", "max"), device=("device", "first"))
+    on_gpu = per_job["device"].str.startswith("cuda")
+    return {"trainings": int(len(runs)), "training_jobs": int(len(per_job)),
+            "gpu_hours": float(per_job.loc[on_gpu, "wall"].sum() / 3600),
+            "cpu_hours": float(per_job.loc[~on_gpu, "wall"].sum() / 3600)}
+
+
+def _row(text: str, paper: float, quantity: str, fit: dict | None, experiment: str | None) -> dict:
+    value = None if fit is None else fit.get(quantity)
+    ci95 = None if fit is None else fit.get(f"{quantity}_ci95")
+    return {"claim": text, "paper": paper, "ours": value, "ci95": ci95, "n_points": None if fit is None else
+            fit.get("n_points"), "experiment": experiment or "", "verdict": verdict(quantity, paper, value, ci95)}
+
+
+def _fit(results: Path, experiment: str | None, name: str) -> dict | None:
+    path = Path(results) / "fits" / f"{experiment}.json"
+    if experiment is None or not path.is_file():
+        return None
+    fit = read_json(path)["fits"].get(name)
+    return fit if fit is not None and fit.get("flag") == "ok" else None
+
+
+def _pstar(results: Path, experiment: str | None) -> pd.DataFrame:
+    path = Path(results) / "tables" / f"{experiment}_pstar.csv"
+    return pd.read_csv(path) if experiment is not None and path.is_file() else pd.DataFrame()
+
+
+def _s_factor_row(results: Path, figures: dict) -> dict:
+    """The extra s^{L/2} of the LCN (Fig. 10 right): P* / ((s0+1)^L n_c m^L) against s^{L/2} at s0 = 1."""
+    names = figures.get("fig10", {}).get("experiments", [])
+    table = pd.concat([_pstar(results, name) for name in names] or [pd.DataFrame()], ignore_index=True)
+    fit = None
+    if not table.empty and "test_error_p_star" in table:
+        sel = table[(table["s0"] == 1) & (table["arch"] == "lcn")]
+        x = sel["s"] ** (sel["L"] / 2)
+        y = sel["test_error_p_star"] / (2 ** sel["L"] * sel["n_classes"] * sel["m"] ** sel["L"])
+        if x.nunique() >= 2:
+            result = fit_power_law(x.to_numpy(float), y.to_numpy(float)).to_dict()
+            fit = result if result["flag"] == "ok" else None
+    return _row("LCN: the extra factor s^{L/2} — exponent of P*/((s0+1)^L n_c m^L) vs s^{L/2} at s0 = 1 "
+                "(Fig. 10 right)", 1.0, "slope", fit, ", ".join(names))
+
+
+def _sparsity_rows(results: Path, figures: dict) -> list[dict]:
+    """Sparsity A vs B: ratio of the unit-slope prefactors of B and A (paper: the same scaling)."""
+    rows = []
+    for arch, figure_b in (("lcn", "fig07"), ("cnn", "fig08")):
+        experiment_a = figure_experiment(figures, "fig04", arch)
+        experiment_b = figure_experiment(figures, figure_b, "experiments")
+        fit_a = _fit(results, experiment_a, "p_star_vs_prediction")
+        fit_b = _fit(results, experiment_b, "p_star_vs_prediction")
+        ratio, ci = None, None
+        if fit_a and fit_b:
+            ratio = fit_b["unit_slope_prefactor"] / fit_a["unit_slope_prefactor"]
+            ci = (fit_b["unit_slope_prefactor_ci95"][0] / fit_a["unit_slope_prefactor_ci95"][1],
+                  fit_b["unit_slope_prefactor_ci95"][1] / fit_a["unit_slope_prefactor_ci95"][0])
+        row = _row(f"Sparsity B vs A, {arch.upper()}: ratio of prefactors B/A (Figs. 4, {figure_b[3:]}: same scaling)",
+                   1.0, "unit_slope_prefactor", None, f"{experiment_b} / {experiment_a}")
+        row.update(ours=ratio, ci95=ci, verdict=verdict("prefactor", 1.0, ratio, ci))
+        rows.append(row)
+    return rows
+
+
+def markdown(config: dict, results: Path) -> str:
+    """The whole report as Markdown, for a resolved workflow config."""
+    plan = Plan.from_config(config)
+    results = Path(results)
+    claims = claim_rows(results, config["figures"])
+    tables = [pd.read_csv(p) for name in config["experiments"]
+              if (p := results / "tables" / f"{name}.csv").is_file()]
+    compute = compute_summary(tables)
+    lines = [
+        "# srhm-repro: reproduction report",
+        "",
+        f"Preset: **{config['preset']}**. Test-error threshold ε* = {config['eps_star']}, "
+        f"test error convention: {config['error_convention']} over training, "
+        f"{config['bootstrap']} bootstrap resamples.",
+        "",
+        "## Claims",
+        "",
+        f"Verdict rules: a slope agrees when its 95 % interval contains the paper's value or lies within "
+        f"±{SLOPE_TOLERANCE} of it; a prefactor or ratio agrees within a factor {PREFACTOR_FACTOR:g} of the "
+        "paper's (read off its guide lines). \"not measured\": the preset has no such experiment, or "
+        "too few sample complexities crossed their threshold to fit.",
+        "",
+        "| claim | paper | ours | 95 % CI | points | experiment | verdict |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in claims.itertuples():
+        lines.append(f"| {row.claim} | {row.paper:g} | {_fmt(row.ours)} | {_fmt_ci(row.ci95)} | "
+                     f"{_fmt(row.n_points)} | {row.experiment} | {row.verdict} |")
+    lines += ["", "## Compute", "",
+              f"{compute['trainings']} trainings in {compute.get('training_jobs', 0)} training jobs: "
+              f"{compute['cpu_hours']:.2f} CPU-job-hours, {compute['gpu_hours']:.2f} GPU-hours "
+              "(wall time of the training jobs; data, sensitivity and analysis jobs not counted).", ""]
+    lines += ["## Experiments", ""]
+    for name, experiment in plan.experiments.items():
+        lines += _experiment_section(results, name, experiment.dropped)
+    return "\n".join(lines) + "\n"
+
+
+def _experiment_section(results: Path, name: str, dropped: tuple[tuple[str, int], ...]) -> list[str]:
+    pstar = _pstar(results, name)
+    lines = [f"### {name}", ""]
+    if dropped:
+        lines += ["Grid points left out because they exceed P_max minus the test set: "
+                  + ", ".join(f"P = {P} of {dataset}" for dataset, P in dropped) + ".", ""]
+    if pstar.empty:
+        return lines + ["No sample complexities (the experiment has not run).", ""]
+    lines += ["| arch | v | s | L | s0 | sparsity | seeds | P* | 68 % CI | P*_S | P*_D | prediction |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for row in pstar.to_dict("records"):
+        lines.append(
+            f"| {row['arch']} | {row['v']} | {row['s']} | {row['L']} | {row['s0']} | {row['sparsity']} | "
+            f"{row['n_seeds']} | {_fmt(row['test_error_p_star'])} ({row['test_error_flag']}) | "
+            f"{_fmt_ci((row['test_error_boot_lo68'], row['test_error_boot_hi68']))} | "
+            f"{_fmt(row.get('S_2_1_p_star'))} | {_fmt(row.get('D_2_1_p_star'))} | {_fmt(row['prediction'])} |")
+    return lines + [""]
+
+
+def _float(value) -> float:
+    return np.nan if value is None else float(value)
+
+
+def _fmt(value) -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "—"
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def _fmt_ci(ci) -> str:
+    if ci is None or any(v is None or not np.isfinite(_float(v)) for v in ci):
+        return "—"
+    return f"[{_float(ci[0]):.3g}, {_float(ci[1]):.3g}]"
