@@ -1,10 +1,13 @@
 """The cluster profiles drive a real SLURM cluster.
 
-The profile checks run everywhere the SLURM executor plugin is installed. The cluster runs need a
-SLURM controller that answers (`.ci/slurm/up.sh` brings up a single-node one) and are skipped
-otherwise; with SRHM_REQUIRE_SLURM=1 (set by CI) a missing controller fails instead of skipping.
+The profile checks run everywhere (the dry run needs the SLURM executor plugin). The cluster runs
+(marked slow: a minute or two each) need a SLURM controller that answers, as brought up by
+`.ci/slurm/up.sh`, and are skipped otherwise; with SRHM_REQUIRE_SLURM=1 (set by CI) a missing
+controller fails instead of skipping.
 
-The workflow under test is tests/slurm_workflow/Snakefile, whose rules carry the real rule names.
+Every workflow in WORKFLOWS is run through SLURM and checked from the executor's job logs alone.
+The test workflow (tests/slurm_workflow/Snakefile, with the real rule names) also records in its
+outputs the SLURM job, partition and GPUs each job had, and has a training job made to fail.
 """
 
 from __future__ import annotations
@@ -27,10 +30,25 @@ from srhm.io import write_json
 REPO = Path(__file__).resolve().parents[1]
 PROFILE_ARGS = ["--profile", str(REPO / "profiles/slurm"), "--profile", str(REPO / "profiles/slurm-ci")]
 SNAKEFILE = REPO / "tests/slurm_workflow/Snakefile"
-# Config of the successful run: two datasets, bundled into one SLURM job by the datasets group.
-RUN_CONFIG = ["datasets=a,b"]
-# Config and target of the failing run: training on dataset b fails on every attempt. Its input
-# is written beforehand, so the run holds nothing but the failing attempts.
+PLUGIN_MISSING = importlib.util.find_spec("snakemake_executor_plugin_slurm") is None
+PLUGIN_HINT = "snakemake-executor-plugin-slurm is not installed (pip install -e '.[slurm]')"
+
+
+@dataclass(frozen=True)
+class Workflow:
+    snakefile: Path
+    args: tuple[str, ...]
+    slurm_rules: frozenset[str]  # rules that must run inside SLURM jobs (not local rules)
+
+
+WORKFLOWS = {
+    # Two datasets, bundled into one SLURM job by the datasets group, and training on one GPU
+    # each (the CI cluster has two stand-in GPUs).
+    "test_workflow": Workflow(SNAKEFILE, ("--config", "datasets=a,b", "train_gpus=1"),
+                              frozenset({"dataset", "train", "collect"})),
+}
+# Config and target of the failing run: training on dataset b (on no GPU) fails on every attempt.
+# Its input is written beforehand, so the run holds nothing but the failing attempts.
 FAIL_CONFIG = ["datasets=b", "fail_train=b"]
 FAIL_INPUT = "data/b.json"
 FAIL_TARGET = "runs/b/metrics.json"
@@ -38,12 +56,6 @@ FAIL_TARGET = "runs/b/metrics.json"
 RETRIES = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())["retries"]
 # Kill Snakemake (SIGKILL: it ignores SIGTERM while waiting on jobs) if a run takes longer.
 SNAKEMAKE_TIMEOUT_S = 600
-
-requires_plugin = pytest.mark.skipif(
-    importlib.util.find_spec("snakemake_executor_plugin_slurm") is None,
-    reason="snakemake-executor-plugin-slurm is not installed (pip install -e '.[slurm]')",
-)
-
 
 @dataclass(frozen=True)
 class SnakemakeRun:
@@ -62,10 +74,19 @@ class SnakemakeRun:
             logs.setdefault(str(log.parent.relative_to(root)), []).append(log)
         return logs
 
+    def rules_in_slurm_jobs(self) -> dict[str, set[str]]:
+        """Rule name -> ids of the SLURM jobs in which a job of that rule finished."""
+        rules: dict[str, set[str]] = {}
+        for logs in self.slurm_logs().values():
+            for log in logs:
+                for rule in re.findall(r"Finished jobid: \d+ \(Rule: (\w+)\)", log.read_text()):
+                    rules.setdefault(rule, set()).add(log.stem)
+        return rules
 
-def run_snakemake(workdir: Path, *args: str) -> SnakemakeRun:
-    """Run Snakemake on the test workflow in `workdir` and capture its combined log."""
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), "--directory", str(workdir), *args]
+
+def run_snakemake(workdir: Path, snakefile: Path, *args: str) -> SnakemakeRun:
+    """Run Snakemake on `snakefile` in `workdir` and capture its combined log."""
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(snakefile), "--directory", str(workdir), *args]
     try:
         done = subprocess.run(
             command, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -94,8 +115,8 @@ def scontrol_job(job_id: str) -> dict[str, str]:
 
 def slurm_controller_problem() -> str | None:
     """Why no SLURM cluster can be used here, or None if one answers."""
-    if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
-        return "snakemake-executor-plugin-slurm is not installed (pip install -e '.[slurm]')"
+    if PLUGIN_MISSING:
+        return PLUGIN_HINT
     if shutil.which("sinfo") is None:
         return "no SLURM client (sinfo) on PATH; .ci/slurm/up.sh installs and starts a single-node cluster"
     try:
@@ -104,7 +125,7 @@ def slurm_controller_problem() -> str | None:
         return "sinfo did not answer within 20 s"
     if probe.returncode != 0:
         last_error = (probe.stderr.strip().splitlines() or ["no error message"])[-1]
-        return f"no SLURM controller answers (sinfo: {last_error})"
+        return f"no SLURM controller answers ({last_error})"
     if not {"idle", "mixed", "allocated"} & set(probe.stdout.split()):
         return f"SLURM has no usable node (node states: {probe.stdout.split()})"
     return None
@@ -121,9 +142,23 @@ def slurm_cluster() -> None:
 
 
 @pytest.fixture(scope="module")
-def slurm_run(slurm_cluster, tmp_path_factory) -> SnakemakeRun:
-    """The test workflow run to completion through profiles/slurm + profiles/slurm-ci."""
-    return run_snakemake(tmp_path_factory.mktemp("slurm_run"), *PROFILE_ARGS, "--config", *RUN_CONFIG)
+def workflow_run(slurm_cluster, tmp_path_factory):
+    """`workflow_run(name)`: WORKFLOWS[name] run through profiles/slurm + profiles/slurm-ci, once."""
+    runs: dict[str, SnakemakeRun] = {}
+
+    def run(name: str) -> SnakemakeRun:
+        if name not in runs:
+            workflow = WORKFLOWS[name]
+            runs[name] = run_snakemake(tmp_path_factory.mktemp(name), workflow.snakefile, *PROFILE_ARGS,
+                                       *workflow.args)
+        return runs[name]
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def slurm_run(workflow_run) -> SnakemakeRun:
+    return workflow_run("test_workflow")
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +166,7 @@ def failing_run(slurm_cluster, tmp_path_factory) -> SnakemakeRun:
     """A run whose training job fails on every attempt."""
     workdir = tmp_path_factory.mktemp("slurm_fail")
     write_json(workdir / FAIL_INPUT, {"dataset": "b"})
-    return run_snakemake(workdir, *PROFILE_ARGS, "--config", *FAIL_CONFIG, "--", FAIL_TARGET)
+    return run_snakemake(workdir, SNAKEFILE, *PROFILE_ARGS, "--config", *FAIL_CONFIG, "--", FAIL_TARGET)
 
 
 # --- the profiles themselves -------------------------------------------------------------------
@@ -160,10 +195,10 @@ def test_profile_sends_jobs_to_slurm_with_resources():
     assert all(count > 1 for count in profile["group-components"].values())
 
 
-@requires_plugin
+@pytest.mark.skipif(PLUGIN_MISSING, reason=PLUGIN_HINT)
 def test_dry_run_applies_groups_and_partitions(tmp_path):
     """Both profiles merge key by key: the overlay's defaults, the base's per-rule partition and groups."""
-    run = run_snakemake(tmp_path, *PROFILE_ARGS, "--dry-run", "--config", *RUN_CONFIG)
+    run = run_snakemake(tmp_path, SNAKEFILE, *PROFILE_ARGS, "--dry-run", *WORKFLOWS["test_workflow"].args)
     assert run.returncode == 0, run.log
     assert "Using profiles" in run.log
     assert re.search(r"Group job datasets", run.log)
@@ -172,17 +207,28 @@ def test_dry_run_applies_groups_and_partitions(tmp_path):
     assert partitions == {"dataset": "cpu", "train": "gpu", "collect": "cpu", "all": "cpu"}
 
 
-# --- runs on a real SLURM cluster (about a minute or two each) ----------------------------------
+# --- runs on a real SLURM cluster ----------------------------------------------------------------
 
 
 @pytest.mark.slow
-def test_workflow_completes_through_slurm(slurm_run):
-    assert slurm_run.returncode == 0, slurm_run.log[-4000:]
-    assert re.search(r"(\d+) of \1 steps \(100%\) done", slurm_run.log)
+@pytest.mark.parametrize("name", WORKFLOWS)
+def test_workflow_completes_through_slurm(workflow_run, name):
+    run = workflow_run(name)
+    assert run.returncode == 0, run.log[-4000:]
+    assert re.search(r"(\d+) of \1 steps \(100%\) done", run.log)
 
 
 @pytest.mark.slow
-def test_every_job_ran_as_its_own_slurm_job(slurm_run):
+@pytest.mark.parametrize("name", WORKFLOWS)
+def test_every_rule_ran_inside_slurm_jobs(workflow_run, name):
+    """The executor's kept job logs, named by SLURM job id, show each rule's jobs finishing."""
+    rules = workflow_run(name).rules_in_slurm_jobs()
+    assert set(rules) == WORKFLOWS[name].slurm_rules
+    assert all(job_id.isdigit() for job_ids in rules.values() for job_id in job_ids)
+
+
+@pytest.mark.slow
+def test_each_output_records_its_slurm_job(slurm_run):
     datasets = [slurm_run.record(f"data/{name}.json") for name in "ab"]
     table = slurm_run.record("tables/runs.json")
     trains = [table["runs"][name] for name in "ab"]
@@ -191,10 +237,12 @@ def test_every_job_ran_as_its_own_slurm_job(slurm_run):
     job_ids = [datasets[0]["slurm_job_id"], trains[0]["slurm_job_id"], trains[1]["slurm_job_id"],
                table["collect"]["slurm_job_id"]]
     assert None not in job_ids and len(set(job_ids)) == 4
-    # set-resources routes training to the GPU partition; gpu=0 requests no GPU.
+    # set-resources routes training to the GPU partition; `resources: gpu=1` allocates one GPU.
     assert [t["partition"] for t in trains] == ["gpu", "gpu"]
-    assert [t["gpus"] for t in trains] == [None, None]
+    assert [t["gpus"] for t in trains] == ["1", "1"]
+    assert {t["cuda_visible_devices"] for t in trains} <= {"0", "1"}  # one of the node's two GPUs
     assert datasets[0]["partition"] == table["collect"]["partition"] == "cpu"
+    assert datasets[0]["gpus"] is None and table["collect"]["gpus"] is None
 
 
 @pytest.mark.slow
@@ -207,6 +255,7 @@ def test_slurm_saw_the_jobs_with_their_resources(slurm_run):
         assert job["Comment"] == f"rule_train_wildcards_{name}"
         assert job["TimeLimit"] == "00:05:00"  # runtime=5 in the rule
         assert job["MinMemoryNode"] == "300M"  # mem_mb=300 in the rule
+        assert job["TresPerJob"] == "gres:gpu:1"  # gpu=1: sbatch --gpus=1
     logs = slurm_run.slurm_logs()
     assert set(logs) == {"group_datasets_dataset", "rule_train/a", "rule_train/b", "group_tables_collect"}
     assert logs["rule_train/a"][0].stem == table["runs"]["a"]["slurm_job_id"]
@@ -217,6 +266,7 @@ def test_failing_job_is_retried_on_slurm(failing_run):
     attempts = [json.loads(path.read_text()) for path in (failing_run.workdir / "attempts").glob("train_b_*")]
     assert len(attempts) == RETRIES + 1
     assert len({attempt["slurm_job_id"] for attempt in attempts}) == RETRIES + 1
+    assert all(attempt["gpus"] is None for attempt in attempts)  # gpu=0: no GPU requested
     for attempt in attempts:
         assert scontrol_job(attempt["slurm_job_id"])["JobState"] == "FAILED"
 

@@ -2,12 +2,12 @@
 # Stop the single-node SLURM cluster that up.sh started.
 #
 # Cancels the cluster's jobs, stops exactly the daemons whose PIDs up.sh recorded (no other
-# process is signalled), then removes the slurm.conf and state directory that up.sh wrote.
+# process is signalled), then removes the configuration and state directory that up.sh wrote.
 # Safe to run when nothing is up. Environment: SRHM_SLURM_STATE, as for up.sh.
 set -euo pipefail
 
 STATE=${SRHM_SLURM_STATE:-/var/tmp/srhm-slurm}
-CONF=/etc/slurm/slurm.conf
+CONF_DIR=/etc/slurm
 MARKER="# srhm-ci single-node SLURM cluster"
 PIDS=$STATE/pids
 STOP_TIMEOUT_S=20
@@ -51,8 +51,10 @@ for record in "${records[@]}"; do
     fi
 done
 
-if [[ -f $CONF ]] && head -n 1 "$CONF" | grep -qF "$MARKER"; then
-    rm -f "$CONF"
-fi
+for conf in "$CONF_DIR"/slurm.conf "$CONF_DIR"/gres.conf; do
+    if [[ -f $conf ]] && head -n 1 "$conf" | grep -qF "$MARKER"; then
+        rm -f "$conf"
+    fi
+done
 rm -rf "$STATE"
 echo "slurm down: stopped ${#records[@]} daemons"

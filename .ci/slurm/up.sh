@@ -2,16 +2,17 @@
 # Bring up a real single-node SLURM cluster (munged, slurmctld, slurmd) on this machine.
 #
 # For CI machines without systemd, as root: installs the Debian packages if missing, writes
-# /etc/slurm/slurm.conf for this host from slurm.conf.in, starts the three daemons in the
-# background and records their PIDs in $SRHM_SLURM_STATE/pids for down.sh. Returns once the
-# node accepts jobs, printing how long the bring-up took.
+# /etc/slurm/slurm.conf and gres.conf for this host from the *.in templates beside this script,
+# starts the three daemons in the background and records their PIDs in $SRHM_SLURM_STATE/pids
+# for down.sh. Returns once the node accepts jobs, printing how long the bring-up took; on
+# failure prints the daemons' logs and stops what it started.
 #
 # Environment: SRHM_SLURM_STATE (default /var/tmp/srhm-slurm): state, logs and PID file.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 STATE=${SRHM_SLURM_STATE:-/var/tmp/srhm-slurm}
-CONF=/etc/slurm/slurm.conf
+CONF_DIR=/etc/slurm
 MARKER="# srhm-ci single-node SLURM cluster"
 READY_TIMEOUT_S=60
 
@@ -20,18 +21,23 @@ fail() {
     for log in "$STATE"/munged.log "$STATE"/slurmctld.log "$STATE"/slurmd.log; do
         [[ -s $log ]] && { echo "--- tail of $log" >&2; tail -n 20 "$log" >&2; }
     done
+    [[ -s $STATE/pids ]] && "$HERE/down.sh" >&2
     exit 1
 }
 
 seconds_since() { awk -v t0="$1" -v t1="$EPOCHREALTIME" 'BEGIN { printf "%.1f", t1 - t0 }'; }
 
-[[ $(id -u) -eq 0 ]] || fail "must run as root (starts daemons, writes $CONF)"
+[[ $(id -u) -eq 0 ]] || { echo "slurm up: must run as root (starts daemons, writes $CONF_DIR)" >&2; exit 1; }
 if [[ -s $STATE/pids ]]; then
-    fail "$STATE/pids exists: a cluster from an earlier bring-up may still run; run .ci/slurm/down.sh first"
+    echo "slurm up: $STATE/pids exists: an earlier cluster may still run; run .ci/slurm/down.sh first" >&2
+    exit 1
 fi
-if [[ -e $CONF ]] && ! head -n 1 "$CONF" | grep -qF "$MARKER"; then
-    fail "$CONF exists and was not written by this script; refusing to overwrite a real site's configuration"
-fi
+for conf in slurm.conf gres.conf; do
+    if [[ -e $CONF_DIR/$conf ]] && ! head -n 1 "$CONF_DIR/$conf" | grep -qF "$MARKER"; then
+        echo "slurm up: $CONF_DIR/$conf was not written by this script; refusing to overwrite a site's configuration" >&2
+        exit 1
+    fi
+done
 
 if ! dpkg -s slurmctld slurmd slurm-client munge >/dev/null 2>&1; then
     install_start=$EPOCHREALTIME
@@ -54,19 +60,21 @@ fi
 install -d -o munge -g munge -m 0755 /run/munge
 install -d -o munge -g munge -m 0700 /var/lib/munge /var/log/munge
 
-# slurm.conf for this host: the node line (CPUs, sockets, cores, memory) as slurmd sees it.
+# Configuration for this host: the node line (CPUs, sockets, cores, memory) as slurmd sees it.
 node_line=$(slurmd -C | head -n 1)
 [[ $node_line == NodeName=* ]] || fail "slurmd -C gave no node line: $node_line"
 cpus=$(sed -n 's/.*CPUs=\([0-9]*\).*/\1/p' <<<"$node_line")
 real_mem=$(sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p' <<<"$node_line")
 def_mem_per_cpu=$((real_mem / cpus < 1024 ? real_mem / cpus : 1024))
-mkdir -p "$(dirname "$CONF")"
-sed -e "s|@HOST@|$(hostname -s)|g" \
-    -e "s|@STATE@|$STATE|g" \
-    -e "s|@DEF_MEM_PER_CPU@|$def_mem_per_cpu|g" \
-    -e "s|@NODE_LINE@|$node_line|g" \
-    "$HERE/slurm.conf.in" >"$CONF.tmp$$"
-mv "$CONF.tmp$$" "$CONF"
+mkdir -p "$CONF_DIR"
+for conf in slurm.conf gres.conf; do
+    sed -e "s|@HOST@|$(hostname -s)|g" \
+        -e "s|@STATE@|$STATE|g" \
+        -e "s|@DEF_MEM_PER_CPU@|$def_mem_per_cpu|g" \
+        -e "s|@NODE_LINE@|$node_line|g" \
+        "$HERE/$conf.in" >"$CONF_DIR/$conf.tmp$$"
+    mv "$CONF_DIR/$conf.tmp$$" "$CONF_DIR/$conf"
+done
 
 # Daemons in the foreground of background processes, so $! is the daemon itself.
 start_daemon() {
