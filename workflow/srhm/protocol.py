@@ -193,7 +193,12 @@ class TrainSpec:
             _check_text("checkpoint", self.checkpoint)
         _check_real("checkpoint_every_s", self.checkpoint_every_s)
         _check_real("progress_every_s", self.progress_every_s)
-        self.protocol()  # resolves the paper table now, so a missing entry fails here
+        protocol = self.protocol()  # resolves the paper table now, so a missing entry fails here
+        if self.arch not in HIERARCHICAL and protocol.batch_size > 1:
+            for i, member in enumerate(members):
+                if member.P % protocol.batch_size == 1:
+                    raise ValueError(f"members[{i}].P={member.P} leaves a last batch of one sample with batch_size="
+                                     f"{protocol.batch_size}, which {self.arch}'s BatchNorm cannot train on")
 
     @property
     def d(self) -> int:

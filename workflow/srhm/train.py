@@ -5,7 +5,8 @@ Every member follows the protocol of training it alone:
   cut into consecutive batches of `batch_size` (the last one may be smaller);
 - one step minimises the mean cross-entropy over the member's batch (+ weight_decay x sum over
   parameter tensors of mean(p^2)) with torch.optim.SGD's momentum rule, buf = mu buf + grad,
-  p -= lr buf (the first step has buf = grad);
+  p -= lr buf (the first step has buf = grad); the rule is elementwise, so one (fused) torch
+  optimiser over the stacked parameters updates every member independently;
 - at the end of each of its epochs it records the epoch's mean training loss over its P samples and
   stops once that is below `loss_threshold` or at `max_epochs`; the test error is evaluated every
   `eval_every` epochs and at the stop, and the weights at the best test error are kept.
@@ -142,17 +143,6 @@ def _check_pool(spec: TrainSpec, path: str, index: int, batch: Batch, meta: dict
         raise ValueError(f"{where} holds labels outside 0..n_classes-1 = 0..{spec.n_classes - 1}")
 
 
-def check_batch_norm_batches(spec: TrainSpec) -> None:
-    """BatchNorm cannot train on a batch of one sample: reject P % batch_size == 1 for the common nets."""
-    if spec.arch in HIERARCHICAL:
-        return
-    batch_size = spec.protocol().batch_size
-    for i, member in enumerate(spec.members):
-        if batch_size > 1 and member.P % batch_size == 1:
-            raise ValueError(f"members[{i}].P={member.P} leaves a last batch of one sample with batch_size="
-                             f"{batch_size}, which {spec.arch}'s BatchNorm cannot train on")
-
-
 class NoiseRng:
     """The torch RNG state that drives a network's dropout, swapped in around its training steps."""
 
@@ -179,7 +169,7 @@ class Group:
 
     net: EnsembleNet
     members: np.ndarray
-    momentum: list[Tensor]
+    optimizer: torch.optim.SGD
     noise: NoiseRng | None
     params: list[Tensor] = dataclasses.field(init=False)
     per_member_numel: list[int] = dataclasses.field(init=False)
@@ -219,7 +209,6 @@ class EnsembleTrainer:
         self._start = time.perf_counter()
         self.spec = spec
         self.protocol = spec.protocol()
-        check_batch_norm_batches(spec)
         self.device = resolve_device(spec.device)
         pools = load_pools(spec)
         if spec.threads is not None:
@@ -290,7 +279,7 @@ class EnsembleTrainer:
             "format": CHECKPOINT_FORMAT,
             "spec": self.spec.to_dict(),
             "nets": [g.net.state_dict() for g in self.groups],
-            "momentum": [g.momentum for g in self.groups],
+            "optimizers": [g.optimizer.state_dict() for g in self.groups],
             "noise": [None if g.noise is None else g.noise.state for g in self.groups],
             **{name: torch.from_numpy(getattr(self, name)) for name in ("cursor", "epoch", "steps", "active", "perm")},
             "order_rngs": [rng.bit_generator.state for rng in self.order_rngs],
@@ -343,8 +332,9 @@ class EnsembleTrainer:
             if stochastic and len(members) != 1:
                 raise ValueError(f"{self.spec.arch} uses dropout and cannot stack members")
             noise = NoiseRng(self.device, torch_seed("order", seeds[members[0]], 1)) if stochastic else None
-            momentum = [torch.zeros_like(p) for p in net.parameters()]
-            groups.append(Group(net=net, members=members, momentum=momentum, noise=noise))
+            optimizer = torch.optim.SGD(net.parameters(), lr=self.protocol.lr, momentum=self.protocol.momentum,
+                                        fused=True)
+            groups.append(Group(net=net, members=members, optimizer=optimizer, noise=noise))
         return groups
 
     def _restore(self, path: str) -> None:
@@ -354,11 +344,12 @@ class EnsembleTrainer:
         if not TrainSpec.from_dict(state["spec"]).same_training(self.spec):
             raise ValueError(f"checkpoint {path!r} was written for a different training spec; delete it to restart")
         with torch.no_grad():
-            for group, net_state, momentum, noise in zip(self.groups, state["nets"], state["momentum"], state["noise"]):
+            for group, net_state, optimizer, noise in zip(self.groups, state["nets"], state["optimizers"],
+                                                          state["noise"]):
                 group.net.load_state_dict(net_state)
-                torch._foreach_copy_(group.momentum, momentum)
+                group.optimizer.load_state_dict(optimizer)
                 if group.noise is not None:
-                    group.noise.state = noise.cpu() if self.device.type == "cpu" else noise
+                    group.noise.state = noise.cpu()  # RNG states are CPU byte tensors for every device
         for name in ("cursor", "epoch", "steps", "active", "perm"):
             setattr(self, name, state[name].cpu().numpy().copy())
         for rng, rng_state in zip(self.order_rngs, state["order_rngs"]):
@@ -408,26 +399,22 @@ class EnsembleTrainer:
         with group.noise.active() if group.noise is not None else nullcontext():
             logits = group.net(x, group.live_slots)
         per_sample = F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none").view_as(weight)
-        grads = torch.autograd.grad((per_sample * weight).sum(), group.params)
+        group.optimizer.zero_grad(set_to_none=True)
+        (per_sample * weight).sum().backward()
         with torch.no_grad():
             sums = (per_sample * (weight > 0)).sum(1, dtype=torch.float64)
             self.epoch_loss.index_add_(0, group.live_members, sums)
             if self.protocol.weight_decay:
-                grads = self._add_weight_decay(group, grads)
-            torch._foreach_mul_(group.momentum, self.protocol.momentum)
-            torch._foreach_add_(group.momentum, grads)
-            torch._foreach_add_(group.params, group.momentum, alpha=-self.protocol.lr)
+                self._add_weight_decay(group)
+        group.optimizer.step()
         self.cursor[live] += n_real
         self.steps[live] += 1
 
-    def _add_weight_decay(self, group: Group, grads: tuple[Tensor, ...]) -> list[Tensor]:
-        """grad of weight_decay x sum_p mean(p^2) over each live member's own parameters."""
-        decayed = []
-        for grad, p, numel in zip(grads, group.params, group.per_member_numel):
-            if group.live_slots is not None:
-                p = p * group.live_mask.view(-1, *[1] * (p.ndim - 1))
-            decayed.append(grad.add(p, alpha=2 * self.protocol.weight_decay / numel))
-        return decayed
+    def _add_weight_decay(self, group: Group) -> None:
+        """Add to .grad the gradient of weight_decay x sum_p mean(p^2) over each live member's own parameters."""
+        for p, numel in zip(group.params, group.per_member_numel):
+            decayed = p if group.live_slots is None else p * group.live_mask.view(-1, *[1] * (p.ndim - 1))
+            p.grad.add_(decayed, alpha=2 * self.protocol.weight_decay / numel)
 
     def _end_epochs(self, ended: np.ndarray) -> None:
         """Record the epoch losses of the members that finished an epoch; evaluate, stop or reshuffle them."""
@@ -459,8 +446,10 @@ class EnsembleTrainer:
 
     def _stop(self, e: int, reason: str) -> None:
         group, slot = self.groups[self.group_of[e]], self.slot_of[e]
-        for buffer in group.momentum:
-            (buffer if group.net.n_members == 1 else buffer[slot]).zero_()
+        for p in group.params:
+            buffer = group.optimizer.state[p].get("momentum_buffer")
+            if buffer is not None:
+                (buffer if group.net.n_members == 1 else buffer[slot]).zero_()
         self.active[e] = False
         record = self.records[e]
         record.stop_reason, record.wall_at_stop = reason, self.wall_time
