@@ -85,6 +85,25 @@ def test_grid_points_beyond_p_max_are_dropped_and_reported():
     assert exp.runs[0].dataset.n_test == p_max // 5
 
 
+def test_instances_take_the_union_of_their_products():
+    config = copy.deepcopy(BASE)
+    lcn = config["experiments"]["lcn"]
+    del lcn["v"], lcn["s0"]
+    lcn.update(seeds=[0], instances=[{"v": [4, 6], "s0": 1}, {"v": 4, "s0": [1, 2]}])
+    plan = plan_of(config)
+    families = {(r.dataset.v, r.dataset.s0) for r in plan.experiments["lcn"].runs}
+    assert families == {(4, 1), (6, 1), (4, 2)}, "the shared (4, 1) appears once"
+    del lcn["L"]
+    with pytest.raises(ValueError, match="experiments.lcn: L must be given"):
+        plan_of(config)
+
+
+def test_pools_beyond_the_memory_guard_are_refused():
+    config = dict(copy.deepcopy(BASE), max_pool_gb=1e-4)
+    with pytest.raises(ValueError, match=r"max_pool_gb: the pool of v\d.* GB"):
+        plan_of(config)
+
+
 def test_common_architectures_train_alone():
     config = copy.deepcopy(BASE)
     config["experiments"] = {"vgg": {"arch": "vgg11", "s": 2, "L": 2, "v": 4, "s0": 2, "seeds": [0, 1],

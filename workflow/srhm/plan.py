@@ -118,7 +118,8 @@ class Plan:
     def from_config(cls, config: dict) -> Plan:
         """Expand a schema-validated config (defaults filled in) into datasets, runs and ensembles."""
         expanded = {name: _expand_experiment(name, exp, config) for name, exp in config["experiments"].items()}
-        datasets = _size_pools(point for points, _, _ in expanded.values() for point in points)
+        datasets = _size_pools((point for points, _, _ in expanded.values() for point in points),
+                               config["max_pool_gb"])
         protocols: dict[str, tuple] = {}
         experiments = {}
         for name, (points, protocol, dropped) in expanded.items():
@@ -181,7 +182,7 @@ def _expand_experiment(name: str, exp: dict, config: dict) -> tuple[list[_Point]
     """Planned runs of one experiment, its train protocol and the (dataset, P) that P_max forbids."""
     protocol = tuple(sorted({**config["train"], **exp.get("train", {})}.items()))
     points, dropped = [], []
-    for v, s, L, s0, seed in itertools.product(*(_as_list(exp[k]) for k in ("v", "s", "L", "s0", "seeds"))):
+    for v, s, L, s0, seed in _instances(name, exp):
         m = v ** (s - 1) if exp.get("m") is None else exp["m"]
         n_classes = v if exp.get("n_classes") is None else exp["n_classes"]
         params = dict(v=v, n_classes=n_classes, m=m, s=s, L=L, s0=s0, sparsity=exp["sparsity"], seed=seed)
@@ -205,6 +206,21 @@ def _expand_experiment(name: str, exp: dict, config: dict) -> tuple[list[_Point]
     return points, protocol, dropped
 
 
+def _instances(name: str, exp: dict) -> list[tuple[int, int, int, int, int]]:
+    """(v, s, L, s0, seed) of every run family: the product of the experiment's lists, or the union of
+    the products of its `instances` (whose keys override the experiment-level ones)."""
+    out = []
+    for block in exp.get("instances", [{}]):
+        values = {key: block.get(key, exp.get(key)) for key in ("v", "s", "L", "s0")}
+        missing = [key for key, value in values.items() if value is None]
+        if missing:
+            raise ValueError(f"experiments.{name}: {', '.join(missing)} must be given, at the experiment level "
+                             "or in every entry of instances")
+        lists = [_as_list(values[key]) for key in ("v", "s", "L", "s0")] + [_as_list(exp["seeds"])]
+        out += [combination for combination in itertools.product(*lists) if combination not in out]
+    return out
+
+
 def _width(name: str, exp: dict, L: int) -> int | None:
     if exp["arch"] not in HIERARCHICAL:
         if exp.get("width") is not None:
@@ -214,15 +230,21 @@ def _width(name: str, exp: dict, L: int) -> int | None:
     return default_width(exp["arch"], L) if exp.get("width") is None else exp["width"]
 
 
-def _size_pools(points) -> dict[str, Dataset]:
+def _size_pools(points, max_pool_gb: float) -> dict[str, Dataset]:
     """One Dataset per name, its pool just large enough for its largest P plus its test set."""
     need: dict[str, tuple[dict, int, int]] = {}
     for params, n_test, _, P, _ in points:
         name = dataset_name(**params)
         largest = need.get(name, (params, n_test, 0))[2]
         need[name] = (params, n_test, max(largest, P))
-    return {name: Dataset(**params, pool_size=P + n_test, n_test=n_test)
-            for name, (params, n_test, P) in sorted(need.items())}
+    datasets = {name: Dataset(**params, pool_size=P + n_test, n_test=n_test)
+                for name, (params, n_test, P) in sorted(need.items())}
+    for dataset in datasets.values():
+        if dataset.pool_size * dataset.d > max_pool_gb * 1e9:
+            raise ValueError(f"max_pool_gb: the pool of {dataset.name} needs {dataset.pool_size} samples x d = "
+                             f"{dataset.d} = {dataset.pool_size * dataset.d / 1e9:.1f} GB > {max_pool_gb} GB; "
+                             "narrow its P grid or raise max_pool_gb")
+    return datasets
 
 
 def _as_list(value) -> list:
