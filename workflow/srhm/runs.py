@@ -25,13 +25,15 @@ RUN_COLUMNS = ("experiment", "run", "dataset", "arch", "model", "width", "v", "n
 
 
 def measure_runs(run_dirs: Sequence[str], *, probe_size: int, weights: str = "best", distinct: bool = False,
-                 chunk_size: int = 512) -> None:
+                 points_per_pass: int = 8192) -> None:
     """Write sensitivity.csv into every run directory.
 
     Runs trained on the same pool are loaded into one ensemble and measured in the same passes, on
     the same probe: the first `probe_size` test points of the pool (never trained on), transformed
     with the resample streams of the pool's seed, so every run of a dataset sees the same copies.
     weights: which saved weights to measure ("best" matches the paper's best-test-error convention).
+    points_per_pass bounds memory: each forward pass takes points_per_pass / members probe points
+    (times the 1 + 2L transformed copies).
     """
     import torch
 
@@ -51,8 +53,8 @@ def measure_runs(run_dirs: Sequence[str], *, probe_size: int, weights: str = "be
         probe = batch[len(batch) - n_test:][: min(probe_size, n_test)]
         net = build_model(**runs[0][1]["model"], init_seeds=(0,) * len(runs))
         net.load_member_states([torch.load(Path(d) / "model.pt", weights_only=True)[weights] for d, _ in runs])
-        table = measure_sensitivities(net, ds, probe, encoding=runs[0][1]["spec"]["encoding"], chunk_size=chunk_size,
-                                      seed=ds.seed, distinct=distinct)
+        table = measure_sensitivities(net, ds, probe, encoding=runs[0][1]["spec"]["encoding"],
+                                      chunk_size=max(1, points_per_pass // len(runs)), seed=ds.seed, distinct=distinct)
         for member, (run_dir, _) in enumerate(runs):
             write_csv(Path(run_dir) / SENSITIVITY_FILE,
                       table[table["member"] == member].assign(member=0, weights=weights))
