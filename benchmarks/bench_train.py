@@ -1,6 +1,6 @@
 """Training throughput of the lockstep ensemble against training the same members one at a time.
 
-Instance: v = n_c = m = 6, s = 2, L = 2, s0 = 1 (d = 16), width 256, the paper's batch 4 n_c = 24 and
+Instance: v = n_c = m = 6, s = 2, L = 2, s0 = 1 (d = 16), width 256 (--width), the paper's batch 4 n_c = 24 and
 lr table, 16 members = 8 log-spaced P values x 2 seeds (two pools: seed 1 is another grammar).
 Each trainer runs `--steps` steps after `--warmup` untimed steps, with the paper's evaluation every
 10 epochs on `--n-test` test points. Throughput is training samples per second summed over members
@@ -8,7 +8,7 @@ Each trainer runs `--steps` steps after `--warmup` untimed steps, with the paper
 the ensemble time for the same number of steps per member. With --profile, the ensemble's steps are
 also profiled with torch.profiler and the top operators printed.
 
-Usage: python benchmarks/bench_train.py [--threads 2] [--steps 200] [--archs lcn cnn] [--profile]
+Usage: python benchmarks/bench_train.py [--threads 2] [--width 256] [--steps 200] [--archs lcn cnn] [--profile]
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from srhm.train import EnsembleTrainer
 
 INSTANCE = dict(v=6, n_classes=6, s=2, s0=1, L=2)
 M = 6
-WIDTH = 256
 P_VALUES = np.unique(np.logspace(np.log10(100), np.log10(5000), 8).astype(int))
 SEEDS = (0, 1)
 
@@ -43,8 +42,8 @@ def make_pools(folder: Path, n_test: int) -> dict[int, str]:
     return paths
 
 
-def spec_for(arch: str, members: list[MemberSpec], n_test: int, threads: int) -> TrainSpec:
-    return TrainSpec(arch=arch, **INSTANCE, width=WIDTH, n_test=n_test, members=members, threads=threads,
+def spec_for(arch: str, width: int, members: list[MemberSpec], n_test: int, threads: int) -> TrainSpec:
+    return TrainSpec(arch=arch, **INSTANCE, width=width, n_test=n_test, members=members, threads=threads,
                      device="cpu", progress_every_s=1e9)
 
 
@@ -78,6 +77,7 @@ def profile(spec: TrainSpec, warmup: int, steps: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--width", type=int, default=256)
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--n-test", type=int, default=2000)
@@ -86,16 +86,16 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} threads; P values {P_VALUES.tolist()} x seeds {SEEDS}, "
-          f"width {WIDTH}, batch {4 * INSTANCE['n_classes']}, {args.steps} timed steps per member")
+          f"width {args.width}, batch {4 * INSTANCE['n_classes']}, {args.steps} timed steps per member")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         pools = make_pools(folder, args.n_test)
         members = [MemberSpec(pool=pools[seed], P=int(P), seed=seed, out_dir=str(folder / f"P{P}_seed{seed}"))
                    for P in P_VALUES for seed in SEEDS]
         for arch in args.archs:
-            ensemble_s, ensemble_samples = timed_run(spec_for(arch, members, args.n_test, args.threads),
+            ensemble_s, ensemble_samples = timed_run(spec_for(arch, args.width, members, args.n_test, args.threads),
                                                      args.warmup, args.steps)
-            single = [timed_run(spec_for(arch, [m], args.n_test, args.threads), args.warmup, args.steps)
+            single = [timed_run(spec_for(arch, args.width, [m], args.n_test, args.threads), args.warmup, args.steps)
                       for m in members]
             single_s, single_samples = sum(s for s, _ in single), sum(n for _, n in single)
             assert single_samples == ensemble_samples
@@ -104,7 +104,8 @@ def main() -> None:
                   f"{single_s / args.steps / len(members) * 1e3:6.2f} ms/step per member, "
                   f"{single_samples / single_s:8.0f} samples/s | speed-up {single_s / ensemble_s:5.2f}x")
             if args.profile:
-                profile(spec_for(arch, members, args.n_test, args.threads), args.warmup, min(args.steps, 50))
+                profile(spec_for(arch, args.width, members, args.n_test, args.threads), args.warmup,
+                        min(args.steps, 50))
 
 
 if __name__ == "__main__":

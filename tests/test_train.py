@@ -25,6 +25,14 @@ RUNTIME = dict(threads=1, progress_every_s=1e9)
 WALL_FIELDS = ("wall_time_s", "ensemble_wall_time_s", "out_dir", "spec", "n_members", "device", "code_version")
 
 
+@pytest.fixture(autouse=True)
+def keep_torch_threads():
+    """Specs here ask for one thread (torch.set_num_threads is process-wide): restore the setting afterwards."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def pools(tmp_path_factory) -> dict[int, str]:
     """Two pools of the small SRHM (grammar and sample seeds 0 and 1), 5000 distinct samples each."""
@@ -205,7 +213,10 @@ def test_outputs_and_metrics(tmp_path, pools):
         assert metrics["device"] == "cpu" and metrics["code_version"]["srhm"]
         assert metrics["wall_time_s"] > 0
         log = (tmp_path / member.out_dir / "train.log").read_text().splitlines()
-        assert len(log) == len(curves["eval_epoch"]) + 1 and "stopped at epoch 23" in log[-1]
+        assert len(log) == 1 + len(curves["eval_epoch"]) + 1
+        assert log[0].startswith(f"training lcn on {member.pool} with P={member.P}") and "lr=" in log[0]
+        assert all(line.startswith(f"epoch {epoch} ") for line, epoch in zip(log[1:], curves["eval_epoch"]))
+        assert "stopped at epoch 23 (max epochs)" in log[-1]
         saved = load_weights(member.out_dir)
         for which in ("final", "best"):
             net = build_model(**saved["model"], init_seeds=(0,))

@@ -239,6 +239,12 @@ class EnsembleTrainer:
         self._wall_before = 0.0
         if spec.checkpoint is not None and Path(spec.checkpoint).is_file():
             self._restore(spec.checkpoint)
+            print(f"resumed {spec.checkpoint} at step {self.total_steps} ({self._wall_before:.0f} s of training so far)",
+                  flush=True)
+        else:
+            for e in range(self.n_members):
+                self._log(e, f"training {spec.arch} on {spec.members[e].pool} with P={self.P[e]}, seed "
+                             f"{spec.members[e].seed}, device {self.device}: {self.protocol}")
         self._refresh_selections()
         self._last_checkpoint = self._last_progress = time.perf_counter()
 
