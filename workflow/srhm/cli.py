@@ -6,6 +6,7 @@
     srhm collect RUN_DIR... --experiment lcn_s2 --out results/tables/lcn_s2.csv
     srhm analyse results/tables/lcn_s2.csv --pstar results/tables/lcn_s2_pstar.csv --fits results/fits/lcn_s2.json
     srhm report --config "$(cat config.json)" --out results/report.md
+    srhm figure fig06 --settings '{"experiments": ["lcn_s2"]}' --results results --out results/figures/fig06.pdf
 """
 
 from __future__ import annotations
@@ -90,6 +91,19 @@ def report(args: argparse.Namespace) -> None:
     print(f"report -> {args.out}")
 
 
+def figure(args: argparse.Namespace) -> None:
+    """Draw one paper figure from the result tables: its PDF, a PNG and a Markdown caption beside it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from srhm.figures import render
+
+    text = args.settings if args.settings.lstrip().startswith("{") else Path(args.settings).read_text()
+    start = time.perf_counter()
+    paths = render(args.name, json.loads(text), args.results, args.out)
+    print(f"{args.name} -> {', '.join(map(str, paths))} in {time.perf_counter() - start:.1f} s")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="srhm", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -134,6 +148,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--results", default="results", help="results directory")
     p.add_argument("--out", required=True, help="output Markdown file")
     p.set_defaults(run=report)
+
+    p = verbs.add_parser("figure", help=figure.__doc__)
+    p.add_argument("name", help="paper figure, e.g. fig04 (srhm.figures.FIGURES)")
+    p.add_argument("--settings", default="{}", help="the figure's entry of config['figures']: JSON text or a JSON file")
+    p.add_argument("--results", default="results", help="results directory (tables/ under it)")
+    p.add_argument("--out", required=True, help="output PDF; the .png and .md are written beside it")
+    p.set_defaults(run=figure)
 
     args = parser.parse_args(argv)
     try:

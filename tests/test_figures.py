@@ -1,0 +1,286 @@
+"""The paper's figures: drawn from small synthetic result tables, with the paper's styles, the files they
+read and the files the CLI writes."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.collections import PathCollection
+from matplotlib.colors import to_rgba
+
+from srhm import theory
+from srhm.analysis import sample_complexities
+from srhm.cli import main
+from srhm.figures import FIGURES, figure_module, render, style
+from srhm.figures.fits import FittedLine, fitted_line
+from srhm.figures.tables import referenced_experiments
+
+# --------------------------------------------------------------------------------------- synthetic data
+
+SETTINGS = {
+    "fig04": {"lcn": ["lcn_s2"], "cnn": ["cnn_s2"], "curve": {"experiment": "lcn_s2", "v": 4, "L": 2, "s0": 1}},
+    "fig05": {},
+    "fig06": {"experiments": ["lcn_s2"]},
+    "fig07": {"experiments": ["lcn_B"]},
+    "fig08": {"experiments": ["cnn_B"]},
+    "fig10": {"experiments": ["lcn_s3", "lcn_s2"]},
+    "fig11": {"experiments": ["lcn_s3"]},
+    "fig12": {"experiment": "lcn_s2", "v": 4, "L": 2},
+    "fig13": {"experiments": ["cnn_s3"]},
+    "fig14": {"experiments": ["cnn_s2", "cnn_s3"]},
+    "fig15": {"experiment": "cnn_s2", "v": 4, "L": 2},
+    "fig16": {"experiments": ["fcn"]},
+}
+DATA_AXES = {"fig04": 3, "fig05": 1, "fig06": 2, "fig07": 2, "fig08": 2, "fig10": 2, "fig11": 2, "fig12": 6,
+             "fig13": 1, "fig14": 4, "fig15": 6, "fig16": 2}
+"""Panels of each figure, colourbars not counted (Figs. 12 and 15 at L = 2: S and D x 2 layers + output)."""
+EXPERIMENTS = {  # name -> (arch, sparsity, s, v values, L values, s0 values)
+    "lcn_s2": ("lcn", "A", 2, (4, 6), (2, 3), (0, 1, 2)),
+    "cnn_s2": ("cnn", "A", 2, (4, 6), (2,), (0, 1, 2)),  # no L = 3: a regime the data lack
+    "lcn_s3": ("lcn", "A", 3, (3,), (2,), (0, 1)),
+    "cnn_s3": ("cnn", "A", 3, (3,), (2,), (0, 1)),
+    "lcn_B": ("lcn", "B", 2, (4,), (2, 3), (1, 2)),
+    "cnn_B": ("cnn", "B", 2, (4,), (2,), (1, 2)),
+    "fcn": ("fcn", "A", 2, (4,), (2,), (0, 1)),
+}
+STUCK = {"experiment": "lcn_s2", "v": 6, "L": 3, "s0": 2}
+"""A setting whose test error never reaches eps*: its P* is NaN."""
+SEEDS = (0, 1)
+
+
+def synthetic_runs(experiment: str) -> pd.DataFrame:
+    """One row per run, the columns of srhm.runs.collect_runs that figures and analysis use.
+
+    Every metric falls as a sigmoid of log(P / P_pred) (P_pred: the paper's prediction), with a small
+    seed offset, so P* is a known multiple of the prediction; S and D stay above zero; D is NaN at s0 = 0.
+    """
+    arch, sparsity, s, vs, Ls, s0s = EXPERIMENTS[experiment]
+    rows = []
+    for v, L, s0, seed in itertools.product(vs, Ls, s0s, SEEDS):
+        m = v ** (s - 1)
+        predictions = {"p_star_rhm": float(theory.p_star_rhm(v, m, L)), "p_star_lcn": float(theory.p_star_lcn(v, m, s, L, s0)),
+                       "p_star_cnn": float(theory.p_star_cnn(v, m, L, s0))}
+        scale = predictions["p_star_cnn" if arch == "cnn" else "p_star_lcn"]
+        stuck = dict(experiment=experiment, v=v, L=L, s0=s0) == STUCK
+        for P in np.unique(np.round(scale * np.geomspace(0.2, 20, 7)).astype(int)):
+            drop = 1.0 / (1.0 + (P / scale) ** 2 * (1.0 + 0.1 * seed))
+            row = {"experiment": experiment, "arch": arch, "model": f"{arch}_H16", "width": 16, "v": v,
+                   "n_classes": v, "m": m, "s": s, "L": L, "s0": s0, "sparsity": sparsity, "seed": seed, "P": int(P),
+                   "test_error": 0.5 if stuck else 0.9 * drop, **predictions}
+            for kind, k, level in itertools.product("SD", [*map(str, range(1, L + 1)), "out"], range(1, L + 1)):
+                value = 0.05 + 0.9 * drop ** (1.0 / level)
+                row[f"{kind}_{k}_{level}"] = np.nan if kind == "D" and s0 == 0 else value
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    """A results folder with a run table and a P* table for every synthetic experiment."""
+    root = tmp_path_factory.mktemp("results")
+    (root / "tables").mkdir()
+    for experiment in EXPERIMENTS:
+        runs = synthetic_runs(experiment)
+        runs.to_csv(root / "tables" / f"{experiment}.csv", index=False)
+        sample_complexities(runs, n_boot=20).to_csv(root / "tables" / f"{experiment}_pstar.csv", index=False)
+    return root
+
+
+def data_axes(fig) -> list:
+    return [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+
+
+# ------------------------------------------------------------------------------------------------- style
+
+
+def test_markers_follow_the_paper():
+    assert [style.marker("s0", s0) for s0 in (0, 1, 2, 4, 6)] == ["D", "o", "x", "s", "v"]
+    assert style.marker("s", 2) == "D" and style.marker("s", 3) == "o"
+    assert style.marker("s0", 3) not in style.S0_MARKERS.values(), "an s0 the paper never used gets its own marker"
+    with pytest.raises(ValueError, match="parameter"):
+        style.marker("L", 2)
+
+
+def test_depth_colours_are_reds_and_blues_darker_for_larger_v():
+    v_range = (4.0, 10.0)
+    for v in (4, 6, 8, 10):
+        red, blue = style.v_colour(2, v, v_range), style.v_colour(3, v, v_range)
+        assert red[0] > red[2] and blue[2] > blue[0]
+    for L in (2, 3):
+        brightness = [sum(style.v_colour(L, v, v_range)[:3]) for v in (4, 6, 8, 10)]
+        assert np.all(np.diff(brightness) < 0), f"L={L}: larger v must be darker, got {brightness}"
+    assert style.v_colour(2, 5, (5.0, 5.0)) == style.v_colourmap(2)(0.5), "a single v takes the middle shade"
+
+
+def test_levels_follow_the_tab10_cycle():
+    assert [style.level_colour(level) for level in (1, 2, 3)] == ["C0", "C1", "C2"]
+    with pytest.raises(ValueError, match="level"):
+        style.level_colour(0)
+
+
+# ------------------------------------------------------------------------------------------------ fits
+
+
+def test_fitted_line_recovers_a_power_law_and_brackets_it():
+    x = np.geomspace(10, 1e5, 12)
+    y = 3.0 * x**1.5 * np.exp(0.05 * np.sin(np.arange(12)))
+    line = fitted_line(x, y, n_boot=200)
+    assert isinstance(line, FittedLine)
+    assert line.fit.slope == pytest.approx(1.5, abs=0.02) and line.fit.prefactor == pytest.approx(3.0, rel=0.2)
+    assert np.all(line.lo95 <= line.y * (1 + 1e-9)) and np.all(line.y <= line.hi95 * (1 + 1e-9))
+    assert line.x.min() == pytest.approx(10) and line.x.max() == pytest.approx(1e5)
+    again = fitted_line(x, y, n_boot=200)
+    assert np.array_equal(line.lo95, again.lo95) and np.array_equal(line.hi95, again.hi95)
+
+
+def test_fitted_line_with_too_few_points_gives_the_bare_fit():
+    fit = fitted_line([1.0, 2.0, np.nan], [1.0, 2.0, 3.0], n_boot=10)
+    assert not isinstance(fit, FittedLine) and fit.flag == "too_few_points"
+
+
+# --------------------------------------------------------------------------------------------- figures
+
+
+def test_the_registry_has_every_figure_of_this_package():
+    assert sorted(FIGURES) == sorted(SETTINGS)
+    for name in FIGURES:
+        module = figure_module(name)
+        assert callable(module.draw) and callable(module.inputs) and len(module.CAPTION) > 100
+    with pytest.raises(ValueError, match="figure must be one of"):
+        figure_module("fig99")
+
+
+@pytest.mark.parametrize("name", sorted(SETTINGS))
+def test_every_figure_draws_its_panels(name, results):
+    fig = figure_module(name).draw(results, SETTINGS[name])
+    assert len(data_axes(fig)) == DATA_AXES[name]
+    assert fig.notes, "every figure says what its data show or lack"
+
+
+@pytest.mark.parametrize("name", sorted(SETTINGS))
+def test_inputs_are_exactly_the_tables_read(name, results, monkeypatch):
+    read = []
+    original = pd.read_csv
+    monkeypatch.setattr(pd, "read_csv", lambda path, *a, **k: read.append(path) or original(path, *a, **k))
+    module = figure_module(name)
+    module.draw(results, SETTINGS[name])
+    assert {str(path.relative_to(results)) for path in read} == set(module.inputs(SETTINGS[name]))
+
+
+def test_scaling_panels_plot_every_finite_p_star_and_name_the_missing(results):
+    fig = figure_module("fig04").draw(results, SETTINGS["fig04"])
+    lcn = pd.read_csv(results / "tables" / "lcn_s2_pstar.csv")
+    finite = int(lcn["test_error_p_star"].notna().sum())
+    assert finite == len(lcn) - 1, "the synthetic data have exactly one setting without P*"
+    notes = "\n".join(fig.notes)
+    assert f"(B) LCN, s = 2: {finite} of {len(lcn)} settings plotted." in notes
+    assert "v=6, L=3, s=2, s0=2 (test_error_p_star: never_below)" in notes
+    assert re.search(r"\(C\) CNN, s = 2: not in the data \(the paper has them\): L = 3; s0 = 4, 6", notes)
+    assert re.search(r"\(B\) LCN, s = 2: fit y = \S+ x\^(\S+) on 11 points", notes)
+    texts = [text.get_text() for text in data_axes(fig)[2].texts]
+    assert any("not in the data: L = 3" in text for text in texts), "the panel itself says what it lacks"
+
+
+def test_invariance_panels_leave_out_s0_zero_from_d(results):
+    fig = figure_module("fig06").draw(results, SETTINGS["fig06"])
+    lcn = pd.read_csv(results / "tables" / "lcn_s2_pstar.csv")
+    with_d = lcn[lcn["s0"] > 0]
+    finite_d = int((with_d["D_2_1_p_star"].notna() & with_d["test_error_p_star"].notna()).sum())
+    notes = "\n".join(fig.notes)
+    assert f"P* vs P*_D: {finite_d} of {len(with_d)} settings plotted." in notes
+    assert f"P* vs P*_D: {int((lcn['s0'] == 0).sum())} settings with s0 = 0 left out" in notes
+    assert "($S_2$ = 30%)" in data_axes(fig)[0].get_xlabel(), "LCN s = 2 synonym threshold, from the table"
+
+
+def test_layers_figure_without_sparse_runs_says_d_is_undefined(results, tmp_path):
+    (tmp_path / "tables").mkdir()
+    runs = pd.read_csv(results / "tables" / "lcn_s2.csv")
+    runs[runs["s0"] == 0].to_csv(tmp_path / "tables" / "lcn_s2.csv", index=False)
+    fig = figure_module("fig12").draw(tmp_path, SETTINGS["fig12"])
+    axes = data_axes(fig)
+    assert len(axes) == 6 and all(ax.lines for ax in axes[:3]), "S panels still drawn"
+    assert all(any("D is undefined" in text.get_text() for text in ax.texts) for ax in axes[3:])
+
+
+def test_collapse_divides_p_by_the_predicted_sample_complexity(results):
+    fig = figure_module("fig07").draw(results, SETTINGS["fig07"])
+    raw, collapsed = data_axes(fig)
+    settings = pd.read_csv(results / "tables" / "lcn_B.csv")[["v", "m", "L", "s0"]].drop_duplicates()
+    scales = sorted(float(theory.sparsity_factor("lcn", s0, L) * theory.p_star_rhm(v, m, L))
+                    for v, m, L, s0 in settings.itertuples(index=False))
+    curves = zip(raw.lines[: len(settings)], collapsed.lines[: len(settings)])  # then the eps* lines
+    ratios = [np.asarray(a.get_xdata(), float) / np.asarray(b.get_xdata(), float) for a, b in curves]
+    assert all(np.allclose(ratio, ratio[0]) for ratio in ratios)
+    assert sorted(ratio[0] for ratio in ratios) == pytest.approx(scales)
+
+
+def test_fig5_keeps_only_points_with_at_least_one_informative_patch():
+    fig = figure_module("fig05").draw(None, {})
+    (dots,) = [c for c in data_axes(fig)[0].collections if isinstance(c, PathCollection)]
+    F, d = dots.get_offsets().T
+    assert np.all(F * d >= theory.FIG5_S)
+    assert len(F) == theory.fig5_map().F.size < theory.FIG5_F.size * theory.FIG5_D.size
+
+
+def test_panel_a_marks_p_star_at_eps_star(results):
+    fig = figure_module("fig04").draw(results, SETTINGS["fig04"])
+    ax = data_axes(fig)[0]
+    row = pd.read_csv(results / "tables" / "lcn_s2_pstar.csv").query("v == 4 and L == 2 and s0 == 1").iloc[0]
+    assert any(np.allclose(line.get_ydata(), row["test_error_threshold"]) for line in ax.lines)
+    assert any(np.allclose(line.get_xdata(), row["test_error_p_star"]) for line in ax.lines)
+    red = to_rgba(ax.lines[0].get_color())
+    assert red[0] > red[2], "an L = 2 curve is red"
+
+
+def test_drawing_is_deterministic(results):
+    first = figure_module("fig14").draw(results, SETTINGS["fig14"]).notes
+    assert figure_module("fig14").draw(results, SETTINGS["fig14"]).notes == first
+
+
+@pytest.mark.parametrize("name, settings, message", [
+    ("fig06", {}, "settings.experiments"),
+    ("fig12", {"experiment": "lcn_s2", "L": 2}, "settings.v"),
+    ("fig04", {"lcn": ["lcn_s2"], "cnn": ["cnn_s2"]}, "settings.curve"),
+    ("fig04", {"lcn": [], "cnn": ["cnn_s2"], "curve": SETTINGS["fig04"]["curve"]}, "settings.lcn"),
+])
+def test_bad_settings_name_the_key(name, settings, message, results):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        render(name, settings, results, results / "unused.pdf")
+
+
+def test_referenced_experiments():
+    assert referenced_experiments(SETTINGS["fig04"]) == ["lcn_s2", "cnn_s2"]
+    assert referenced_experiments(SETTINGS["fig14"]) == ["cnn_s2", "cnn_s3"]
+    assert referenced_experiments(SETTINGS["fig12"]) == ["lcn_s2"] and referenced_experiments({}) == []
+
+
+# ------------------------------------------------------------------------------------------------- CLI
+
+
+def test_cli_writes_pdf_png_and_caption_atomically(results, tmp_path):
+    out = tmp_path / "figures" / "fig06.pdf"
+    main(["figure", "fig06", "--settings", json.dumps(SETTINGS["fig06"]), "--results", str(results), "--out", str(out)])
+    assert out.read_bytes().startswith(b"%PDF")
+    assert out.with_suffix(".png").read_bytes().startswith(b"\x89PNG")
+    caption = out.with_suffix(".md").read_text()
+    assert figure_module("fig06").CAPTION in caption and "settings plotted" in caption
+    assert "`tables/lcn_s2_pstar.csv`" in caption
+    assert sorted(path.name for path in out.parent.iterdir()) == ["fig06.md", "fig06.pdf", "fig06.png"]
+
+
+def test_cli_reports_missing_tables_before_drawing(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["figure", "fig06", "--settings", '{"experiments": ["nowhere"]}', "--results", str(tmp_path),
+              "--out", str(tmp_path / "fig06.pdf")])
+    assert exit_info.value.code == 2
+    assert "tables/nowhere_pstar.csv" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())

@@ -1,0 +1,25 @@
+"""Fig. 11 (App. D): LCN with s = 3, P* against P*_S and P*_D."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping
+
+from srhm.figures.layouts import LCN_REGIMES, invariance_figure, pstar_inputs
+from srhm.figures.panels import CaptionedFigure
+
+CAPTION = """\
+Paper Fig. 11 (App. D). LCN with patch size s = 3, sparsity A, the settings of Fig. 10 left: P* (eps* = 10%)
+against P*_S where S_2 (second hidden layer, synonyms at level 1) falls below 50% (left) and against P*_D
+where D_2 falls below 10% (right); dashed: y = x. s0 = 0 has no diffeomorphism and is absent on the right.
+Markers by s0, reds L = 2 and blues L = 3 (darker for larger v), 68% seed-bootstrap error bars, our power-law
+fit with its 95% band.
+"""
+
+
+inputs = pstar_inputs
+
+
+def draw(results: Path, settings: Mapping) -> CaptionedFigure:
+    return invariance_figure(results, settings, arch="lcn", s=3, guides=(1.0, 1.0), title="LCN, s = 3",
+                             regimes=LCN_REGIMES)

@@ -1,0 +1,28 @@
+"""Fig. 12 (App. D): LCN sensitivities S_{k,l} and D_{k,l} of every layer and level against P/(s0+1)^L."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping
+
+from srhm.figures.layouts import layers_figure
+from srhm.figures.panels import CaptionedFigure
+from srhm.figures.tables import run_table, string_setting
+
+CAPTION = """\
+Paper Fig. 12 (App. D). LCN, s = 2, sparsity A, one (v, L): sensitivity to synonym exchanges S_{k,l} (top) and
+to diffeomorphisms D_{k,l} (bottom) of hidden layer k (columns; last column the output) to changes at level l
+(blue l = 1, orange l = 2, ...; dashed), against P/(s0+1)^L, with markers by s0 and the test error in grey.
+Lines are means over seeds, shaded min-max. D is undefined for s0 = 0. The paper (v = m = n_c = 8, L = 2, s0
+in {0, 1, 2, 4}) finds S_{k,l} and D_{k,l} drop with the test error for k >= l + 1, and probably uses P/n_c as
+the numerator.
+"""
+REGIMES = {"s0": (0, 1, 2, 4)}
+
+
+def inputs(settings: Mapping) -> list[str]:
+    return [run_table(string_setting(settings, "experiment"))]
+
+
+def draw(results: Path, settings: Mapping) -> CaptionedFigure:
+    return layers_figure(results, settings, arch="lcn", regimes=REGIMES)

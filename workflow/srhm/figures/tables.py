@@ -1,0 +1,91 @@
+"""What figures read: the result tables of the experiments named in their settings.
+
+Paths are relative to the results folder: `tables/{experiment}.csv` (one row per run, srhm.runs)
+and `tables/{experiment}_pstar.csv` (one row per setting, srhm.analysis).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import pandas as pd
+
+SETTING = ("arch", "model", "v", "n_classes", "m", "s", "L", "s0", "sparsity")
+"""Columns that identify one setting (a curve over P and seeds)."""
+EXPERIMENT_KEYS = ("experiment", "experiments", "lcn", "cnn")
+"""Settings keys whose values name experiments (config schema, section figures)."""
+
+
+def run_table(experiment: str) -> str:
+    return f"tables/{experiment}.csv"
+
+
+def pstar_table(experiment: str) -> str:
+    return f"tables/{experiment}_pstar.csv"
+
+
+def experiment_list(settings: Mapping, key: str = "experiments") -> list[str]:
+    """The non-empty list of experiment names under `key`, or ValueError naming the key."""
+    names = settings.get(key) if isinstance(settings, Mapping) else None
+    if not isinstance(names, list) or not names or not all(isinstance(name, str) and name for name in names):
+        raise ValueError(f"settings.{key} must be a non-empty list of experiment names, got {names!r}")
+    return names
+
+
+def integer_setting(settings: Mapping, key: str, where: str = "settings") -> int:
+    value = settings.get(key) if isinstance(settings, Mapping) else None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{where}.{key} must be an integer, got {value!r}")
+    return value
+
+
+def string_setting(settings: Mapping, key: str, where: str = "settings") -> str:
+    value = settings.get(key) if isinstance(settings, Mapping) else None
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{where}.{key} must be an experiment name, got {value!r}")
+    return value
+
+
+def referenced_experiments(settings: Mapping) -> list[str]:
+    """Every experiment name a figure's settings refer to, in order of appearance, without repeats."""
+    names: list[str] = []
+    for key, value in settings.items():
+        if isinstance(value, Mapping):
+            names += referenced_experiments(value)
+        elif key in EXPERIMENT_KEYS:
+            names += [value] if isinstance(value, str) else list(value)
+    return list(dict.fromkeys(names))
+
+
+def read(results: Path, paths: Iterable[str]) -> pd.DataFrame:
+    """The tables at `paths` (relative to `results`) stacked into one, in order."""
+    frames = [pd.read_csv(Path(results) / path) for path in paths]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def select(table: pd.DataFrame, **equal) -> pd.DataFrame:
+    """Rows of `table` whose columns equal the given values (all rows of an empty table: none)."""
+    if table.empty:
+        return table
+    keep = pd.Series(True, index=table.index)
+    for column, value in equal.items():
+        keep &= table[column] == value
+    return table[keep]
+
+
+def describe(row: Mapping, columns: Iterable[str] = ("v", "L", "s", "s0")) -> str:
+    """A setting in words, e.g. 'v=4, L=2, s=2, s0=1'."""
+    return ", ".join(f"{column}={row[column]}" for column in columns)
+
+
+def missing_regimes(table: pd.DataFrame, regimes: Mapping[str, Iterable[int]]) -> list[str]:
+    """The paper's parameter values (`regimes`: column -> values) that `table` has no row for,
+    e.g. ['L = 3', 's0 = 2, 4']."""
+    missing = []
+    for column, values in regimes.items():
+        present = set(table[column]) if column in table else set()
+        absent = [value for value in values if value not in present]
+        if absent:
+            missing.append(f"{column} = {', '.join(map(str, absent))}")
+    return missing
