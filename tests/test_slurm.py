@@ -187,24 +187,32 @@ def test_every_profile_key_is_commented(profile):
 def test_profile_sends_jobs_to_slurm_with_resources():
     profile = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
     assert profile["executor"] == "slurm"
-    assert {"slurm_partition", "runtime", "mem_mb"} <= set(profile["default-resources"])
-    assert "gpu_model" not in profile["default-resources"], "a gpu_model would make every job a GPU job"
-    assert profile["retries"] >= 1 and profile["jobs"] >= 1 and profile["latency-wait"] > 0
-    assert set(profile["groups"]) == {"dataset", "sensitivity", "collect"}
+    assert profile["retries"] >= 1 and profile["jobs"] >= 1 and profile["cores"] >= 1 and profile["latency-wait"] > 0
+    assert {"runtime", "mem_mb"} <= set(profile["default-resources"])
+    # A default partition or GPU model would override the choice of partition by requested GPUs.
+    assert not {"slurm_partition", "gpu_model"} & set(profile["default-resources"])
+    assert set(profile["groups"]) == {"dataset", "collect", "analyse"}
     assert set(profile["groups"].values()) == set(profile["group-components"])
     assert all(count > 1 for count in profile["group-components"].values())
 
 
+def test_partitions_offer_gpus_and_match_the_ci_cluster():
+    profile = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
+    partitions = yaml.safe_load((REPO / "profiles/slurm" / profile["slurm-partition-config"]).read_text())["partitions"]
+    max_gpus = sorted(limits.get("max_gpu", 0) for limits in partitions.values())
+    assert max_gpus[0] == 0 and max_gpus[-1] >= 1
+    ci_partitions = re.findall(r"^PartitionName=(\S+)", (REPO / ".ci/slurm/slurm.conf.in").read_text(), re.MULTILINE)
+    assert sorted(ci_partitions) == sorted(partitions)
+
+
 @pytest.mark.skipif(PLUGIN_MISSING, reason=PLUGIN_HINT)
-def test_dry_run_applies_groups_and_partitions(tmp_path):
-    """Both profiles merge key by key: the overlay's defaults, the base's per-rule partition and groups."""
+def test_dry_run_merges_profiles_and_groups_jobs(tmp_path):
+    """Both profiles apply key by key: the base's groups, the overlay's default resources."""
     run = run_snakemake(tmp_path, SNAKEFILE, *PROFILE_ARGS, "--dry-run", *WORKFLOWS["test_workflow"].args)
     assert run.returncode == 0, run.log
     assert "Using profiles" in run.log
-    assert re.search(r"Group job datasets", run.log)
-    jobs = re.findall(r"rule (\w+):\n(?:.*\n)*?\s+resources: (.*)", run.log)
-    partitions = {rule: re.search(r"slurm_partition=(\w+)", resources).group(1) for rule, resources in jobs}
-    assert partitions == {"dataset": "cpu", "train": "gpu", "collect": "cpu", "all": "cpu"}
+    assert "Group job datasets" in run.log and "Group job tables" in run.log
+    assert re.search(r"rule all:\n(?:.*\n)*?\s+resources: .*mem_mb=1000.*runtime=10", run.log)
 
 
 # --- runs on a real SLURM cluster ----------------------------------------------------------------
