@@ -5,6 +5,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import signal
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -122,26 +125,58 @@ def test_stopped_member_no_longer_changes(tmp_path, pools):
 # ---------------------------------------------------------------------------------------- resume
 
 
-@pytest.mark.parametrize("interruptions", [(7,), (3, 40)])
-def test_resume_after_interruption_is_bit_identical(tmp_path, pools, interruptions):
-    """A trainer dropped after k steps (its last checkpoint saved) and resumed ends exactly as an uninterrupted run."""
-    members = [(0, 24, 0), (1, 37, 1), (0, 12, 2)]
-    common = dict(arch="lcn", width=16, base_lr=0.1, max_epochs=30, eval_every=3, loss_threshold=0.05)
-    reference = train_ensemble(make_spec(tmp_path, pools, members, prefix="ref_", **common))
-    spec = make_spec(tmp_path, pools, members, prefix="res_", checkpoint=str(tmp_path / "ck.pt"), **common)
-    for steps in interruptions:
-        trainer = EnsembleTrainer(spec)
-        assert not trainer.run(max_steps=steps)
-        trainer.save_checkpoint()
-        del trainer
-    assert (tmp_path / "ck.pt").is_file()
-    resumed = train_ensemble(spec)
-    assert not (tmp_path / "ck.pt").exists(), "the checkpoint is deleted once the outputs are written"
+RESUME_MEMBERS = [(0, 24, 0), (1, 37, 1), (0, 12, 2)]
+RESUME_PROTOCOL = dict(arch="lcn", width=16, base_lr=0.1, max_epochs=30, eval_every=3, loss_threshold=0.05)
+
+
+def assert_same_training(reference: list[dict], resumed: list[dict]) -> None:
+    """Identical metrics (up to wall time and paths) and bit-identical final and best weights."""
     for ref, res in zip(reference, resumed):
         assert comparable(ref) == comparable(res)
         w_ref, w_res = load_weights(ref["out_dir"]), load_weights(res["out_dir"])
         for which in ("final", "best"):
             assert all(torch.equal(w_ref[which][k], w_res[which][k]) for k in w_ref[which])
+
+
+@pytest.mark.parametrize("interruptions, checkpoint_every_s", [((7,), 300.0), ((3, 40), 0.0)])
+def test_resume_after_interruption_is_bit_identical(tmp_path, pools, interruptions, checkpoint_every_s):
+    """A trainer dropped after k steps and resumed from its last checkpoint (saved by hand, or by run() when
+    the interval has passed) ends exactly as an uninterrupted run, also when a member had already stopped."""
+    reference = train_ensemble(make_spec(tmp_path, pools, RESUME_MEMBERS, prefix="ref_", **RESUME_PROTOCOL))
+    spec = make_spec(tmp_path, pools, RESUME_MEMBERS, prefix="res_", checkpoint=str(tmp_path / "ck.pt"),
+                     checkpoint_every_s=checkpoint_every_s, **RESUME_PROTOCOL)
+    for steps in interruptions:
+        trainer = EnsembleTrainer(spec)
+        assert not trainer.run(max_steps=steps)
+        if checkpoint_every_s > 0:
+            trainer.save_checkpoint()
+    if len(interruptions) > 1:
+        assert not trainer.active.all(), "the last interruption should come after a member stopped"
+    del trainer
+    resumed = train_ensemble(spec)
+    assert not (tmp_path / "ck.pt").exists(), "the checkpoint is deleted once the outputs are written"
+    assert_same_training(reference, resumed)
+
+
+def test_resume_after_kill(tmp_path, pools):
+    """SIGKILL a training process once it has checkpointed for a while, resume it here: same results."""
+    reference = train_ensemble(make_spec(tmp_path, pools, RESUME_MEMBERS, prefix="ref_", **RESUME_PROTOCOL))
+    checkpoint = tmp_path / "ck.pt"
+    spec = make_spec(tmp_path, pools, RESUME_MEMBERS, prefix="res_", checkpoint=str(checkpoint),
+                     checkpoint_every_s=0.0, **{**RESUME_PROTOCOL, "progress_every_s": 0.0})
+    (tmp_path / "spec.json").write_text(json.dumps(spec.to_dict()))
+    script = ("import json, sys; from srhm.protocol import TrainSpec; from srhm.train import train_ensemble; "
+              "train_ensemble(TrainSpec.from_dict(json.load(open(sys.argv[1]))))")
+    process = subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "spec.json")], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    for line in process.stdout:  # progress lines arrive after every step; kill well into the training
+        if line.startswith("[") and " step 20:" in line:
+            break
+    process.kill()
+    process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL and checkpoint.is_file()
+    assert not any((tmp_path / f"res_P{P}_seed{seed}_pool{pool}").exists() for pool, P, seed in RESUME_MEMBERS)
+    assert_same_training(reference, train_ensemble(spec))
 
 
 def test_checkpoint_of_another_spec_is_refused(tmp_path, pools):
