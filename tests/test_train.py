@@ -333,6 +333,12 @@ def test_missing_pool_duplicate_out_dir_and_unknown_field(tmp_path, pools):
         MemberSpec(pool="a.npz", P=0, seed=0, out_dir="x")
 
 
+def test_specs_need_no_torch():
+    """A workflow can build and check train specs without importing torch."""
+    script = "import sys, srhm.protocol; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", script]).returncode == 0
+
+
 def test_spec_round_trips_through_json(tmp_path, pools):
     spec = make_spec(tmp_path, pools, [(0, 24, 0), (1, 30, 5)], arch="cnn", width=32, checkpoint="ck.pt")
     assert TrainSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec

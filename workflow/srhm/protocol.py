@@ -4,6 +4,7 @@ A `TrainSpec` describes one ensemble: every member shares the network (architect
 the optimisation protocol, and has its own dataset pool, training-set size P, seed and output folder.
 Fields left to None take the paper's value; `TrainSpec.protocol()` resolves them. A spec is checked when
 it is built (`__post_init__`), so a bad one raises ValueError naming the field before any work.
+The module does not import torch, so a workflow can build and check specs cheaply.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from numbers import Integral, Real
+from numbers import Real
 from typing import Any
 
+from srhm.architectures import ARCHITECTURES, HIERARCHICAL, check_int, default_width
 from srhm.data import ENCODINGS
-from srhm.models.build import ARCHITECTURES, HIERARCHICAL, default_width
 
 COMMON_BASE_LR = 1e-4
 COMMON_LR_SCALE = 64
@@ -96,8 +97,8 @@ class MemberSpec:
 
     def __post_init__(self) -> None:
         _check_text("members[].pool", self.pool)
-        _check_int("members[].P", self.P, 1)
-        _check_int("members[].seed", self.seed, 0)
+        check_int("members[].P", self.P, 1)
+        check_int("members[].seed", self.seed, 0)
         _check_text("members[].out_dir", self.out_dir)
 
 
@@ -161,7 +162,7 @@ class TrainSpec:
             raise ValueError(f"arch must be one of {ARCHITECTURES}, got {self.arch!r}")
         for name, minimum in (("v", 2), ("n_classes", 2), ("s", 2), ("s0", 0), ("L", 1), ("n_test", 1),
                               ("eval_every", 1), ("eval_batch", 1)):
-            _check_int(name, getattr(self, name), minimum)
+            check_int(name, getattr(self, name), minimum)
         members = tuple(MemberSpec(**m) if isinstance(m, dict) else m for m in self.members)
         if not members or not all(isinstance(m, MemberSpec) for m in members):
             raise ValueError("members must be a non-empty list of MemberSpec (or dicts with pool, P, seed, out_dir)")
@@ -258,14 +259,9 @@ class TrainSpec:
         return all(mine[k] == theirs[k] for k in mine if k not in RUNTIME_FIELDS)
 
 
-def _check_int(name: str, value: object, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-
-
 def _check_optional_int(name: str, value: object, minimum: int) -> None:
     if value is not None:
-        _check_int(name, value, minimum)
+        check_int(name, value, minimum)
 
 
 def _check_real(name: str, value: object, positive: bool = False) -> None:

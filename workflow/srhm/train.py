@@ -39,7 +39,7 @@ import srhm
 from srhm.data import Batch, encode
 from srhm.io import atomic_path, write_json
 from srhm.models import EnsembleNet, build_model
-from srhm.models.build import HIERARCHICAL
+from srhm.architectures import HIERARCHICAL
 from srhm.protocol import TrainSpec
 from srhm.streams import stream, torch_seed
 
