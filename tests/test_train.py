@@ -331,6 +331,11 @@ def test_missing_pool_duplicate_out_dir_and_unknown_field(tmp_path, pools):
         TrainSpec.from_dict({**spec.to_dict(), "lr": 0.1})
     with pytest.raises(ValueError, match="members\\[\\].P must be an integer >= 1"):
         MemberSpec(pool="a.npz", P=0, seed=0, out_dir="x")
+    members = [dataclasses.asdict(m) for m in spec.members]
+    with pytest.raises(ValueError, match=r"members\[1\]: members\[\].seed must be an integer >= 0"):
+        TrainSpec.from_dict({**spec.to_dict(), "members": members + [{**members[0], "seed": -1, "out_dir": "y"}]})
+    with pytest.raises(ValueError, match=r"members\[0\] must be a MemberSpec or a dict with exactly the keys"):
+        TrainSpec.from_dict({**spec.to_dict(), "members": [{**members[0], "lr": 1}]})
 
 
 def test_specs_need_no_torch():

@@ -163,9 +163,9 @@ class TrainSpec:
         for name, minimum in (("v", 2), ("n_classes", 2), ("s", 2), ("s0", 0), ("L", 1), ("n_test", 1),
                               ("eval_every", 1), ("eval_batch", 1)):
             check_int(name, getattr(self, name), minimum)
-        members = tuple(MemberSpec(**m) if isinstance(m, dict) else m for m in self.members)
-        if not members or not all(isinstance(m, MemberSpec) for m in members):
+        if isinstance(self.members, (str, bytes, dict)) or not self.members:
             raise ValueError("members must be a non-empty list of MemberSpec (or dicts with pool, P, seed, out_dir)")
+        members = tuple(_member(i, m) for i, m in enumerate(self.members))
         object.__setattr__(self, "members", members)
         out_dirs = [m.out_dir for m in members]
         if len(set(out_dirs)) != len(out_dirs):
@@ -248,15 +248,25 @@ class TrainSpec:
         members = data["members"]
         if not isinstance(members, (list, tuple)):
             raise ValueError(f"members must be a list, got {type(members).__name__}")
-        for member in members:
-            if isinstance(member, dict) and set(member) != {f.name for f in dataclasses.fields(MemberSpec)}:
-                raise ValueError(f"each of members must have exactly the keys pool, P, seed, out_dir, got {sorted(member)}")
         return cls(**{**data, "members": tuple(members)})
 
     def same_training(self, other: TrainSpec) -> bool:
         """Whether two specs compute the same training (they may differ in RUNTIME_FIELDS)."""
         mine, theirs = self.to_dict(), other.to_dict()
         return all(mine[k] == theirs[k] for k in mine if k not in RUNTIME_FIELDS)
+
+
+def _member(index: int, member: MemberSpec | dict) -> MemberSpec:
+    """members[index] as a MemberSpec; errors name the member's index."""
+    if isinstance(member, MemberSpec):
+        return member
+    if not isinstance(member, dict) or set(member) != {f.name for f in dataclasses.fields(MemberSpec)}:
+        raise ValueError(f"members[{index}] must be a MemberSpec or a dict with exactly the keys pool, P, seed, "
+                         f"out_dir, got {member!r}")
+    try:
+        return MemberSpec(**member)
+    except ValueError as error:
+        raise ValueError(f"members[{index}]: {error}") from None
 
 
 def _check_optional_int(name: str, value: object, minimum: int) -> None:
