@@ -230,7 +230,8 @@ class EnsembleTrainer:
         self.steps = np.zeros(self.n_members, dtype=np.int64)
         self.active = np.ones(self.n_members, dtype=bool)
         self.order_rngs = [stream("order", m.seed) for m in members]
-        self.perm = np.zeros((self.n_members, int(self.P.max())), dtype=np.int64)
+        self.perm_start = np.cumsum(self.P) - self.P  # member e's permutation is perm[perm_start[e]:][:P[e]]
+        self.perm = np.zeros(int(self.P.sum()), dtype=np.int32)
         for e in range(self.n_members):
             self._new_permutation(e)
         self.epoch_loss = torch.zeros(self.n_members, dtype=torch.float64, device=self.device)
@@ -334,9 +335,7 @@ class EnsembleTrainer:
         groups = []
         for members in partition:
             net = build_model(**kwargs, init_seeds=tuple(seeds[e] for e in members)).to(self.device).train()
-            stochastic = any(isinstance(module, DROPOUT_TYPES) for module in net.modules())
-            if stochastic and len(members) != 1:
-                raise ValueError(f"{self.spec.arch} uses dropout and cannot stack members")
+            stochastic = any(isinstance(module, DROPOUT_TYPES) for module in net.modules())  # single-member nets
             noise = NoiseRng(self.device, torch_seed("order", seeds[members[0]], 1)) if stochastic else None
             optimizer = torch.optim.SGD(net.parameters(), lr=self.protocol.lr, momentum=self.protocol.momentum,
                                         fused=True)
@@ -349,13 +348,11 @@ class EnsembleTrainer:
             raise ValueError(f"checkpoint {path!r} has format {state.get('format')!r}, expected {CHECKPOINT_FORMAT}")
         if not TrainSpec.from_dict(state["spec"]).same_training(self.spec):
             raise ValueError(f"checkpoint {path!r} was written for a different training spec; delete it to restart")
-        with torch.no_grad():
-            for group, net_state, optimizer, noise in zip(self.groups, state["nets"], state["optimizers"],
-                                                          state["noise"]):
-                group.net.load_state_dict(net_state)
-                group.optimizer.load_state_dict(optimizer)
-                if group.noise is not None:
-                    group.noise.state = noise.cpu()  # RNG states are CPU byte tensors for every device
+        for group, net_state, optimizer, noise in zip(self.groups, state["nets"], state["optimizers"], state["noise"]):
+            group.net.load_state_dict(net_state)
+            group.optimizer.load_state_dict(optimizer)
+            if group.noise is not None:
+                group.noise.state = noise.cpu()  # RNG states are CPU byte tensors for every device
         for name in ("cursor", "epoch", "steps", "active", "perm"):
             setattr(self, name, state[name].cpu().numpy().copy())
         for rng, rng_state in zip(self.order_rngs, state["order_rngs"]):
@@ -374,7 +371,7 @@ class EnsembleTrainer:
             group.live_mask = torch.from_numpy(live).to(self.device, torch.float32)
 
     def _new_permutation(self, e: int) -> None:
-        self.perm[e, : self.P[e]] = self.order_rngs[e].permutation(self.P[e])
+        self.perm[self.perm_start[e] : self.perm_start[e] + self.P[e]] = self.order_rngs[e].permutation(self.P[e])
 
     def _encode(self, symbols: Tensor) -> Tensor:
         """int8 symbols [..., d] -> float inputs [..., v, d], exactly as srhm.data.encode."""
@@ -398,7 +395,7 @@ class EnsembleTrainer:
         columns = np.arange(n_real.max())
         valid = columns < n_real[:, None]  # [E', B]
         position = np.minimum(start[:, None] + columns, P[:, None] - 1)
-        rows = self.perm[live[:, None], position] + self.pools.offset[live, None]
+        rows = self.perm[self.perm_start[live, None] + position] + self.pools.offset[live, None]
         rows = torch.from_numpy(rows).to(self.device)
         weight = torch.from_numpy(valid / n_real[:, None]).to(self.device, torch.float32)
         x, y = self._encode(self.pools.train_x[rows]), self.pools.train_y[rows]
