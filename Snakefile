@@ -40,9 +40,11 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/measure.smk"
 include: "workflow/rules/analyse.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/figures.smk"
 
 
 rule all:
     default_target: True
     input:
         f"{RESULTS}/report.md",
+        [f"{RESULTS}/figures/{name}.{extension}" for name in FIGURES for extension in FIGURE_FORMATS],

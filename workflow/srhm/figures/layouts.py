@@ -151,6 +151,8 @@ def layers_figure(results: Path, settings: Mapping, *, arch: str, regimes: Mappi
     if not runs.empty:
         runs = runs.assign(rescaled=collapse(runs["P"], theory.sparsity_factor(arch, runs["s0"], L)))
     missing = missing_regimes(runs, regimes)
+    fig.suptitle(f"{arch.upper()}, v = {v}, L = {L}" + "".join(f"; not in the data: {item}" for item in missing),
+                 fontsize=9)
     if missing:
         fig.notes.append(f"Not in the data (the paper has them): {'; '.join(missing)}.")
     if runs.empty:
