@@ -321,6 +321,15 @@ def test_bad_members_raise_before_training(tmp_path, pools, members, fields, mes
     assert not any(tmp_path.iterdir()), "nothing may be written before the spec is validated"
 
 
+def test_pools_with_different_v_are_refused(tmp_path, pools):
+    """A pool of another vocabulary with the same input length d = 16 is caught by its metadata."""
+    other = SRHM(v=4, n_classes=3, m=4, s=2, L=2, s0=1, seed=0)
+    other.sample(2000, seed=0).save(tmp_path / "v4.npz", **other.params)
+    spec = make_spec(tmp_path, {**pools, 4: str(tmp_path / "v4.npz")}, [(0, 24, 0), (4, 24, 1)], arch="lcn")
+    with pytest.raises(ValueError, match=r"members\[1\].pool .*v4.npz' was made with v=4, the spec has v=3"):
+        train_ensemble(spec)
+
+
 def test_missing_pool_duplicate_out_dir_and_unknown_field(tmp_path, pools):
     spec = make_spec(tmp_path, pools, [(0, 24, 0)], arch="lcn")
     with pytest.raises(ValueError, match=r"members\[0\].pool: no such file"):
