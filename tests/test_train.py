@@ -74,7 +74,7 @@ def test_learns_small_srhm_at_ten_times_p_star(tmp_path, pools, arch, p_star):
     """At P = 10 P* (2160 for the LCN, 1080 for the CNN) the best test error falls below 10%."""
     P = int(10 * p_star)
     assert P + N_TEST <= 5000 <= SRHM(m=M, **SMALL).P_max
-    spec = make_spec(tmp_path, pools, [(0, P, 0)], arch=arch, width=64, max_epochs=12, eval_every=4)
+    spec = make_spec(tmp_path, pools, [(0, P, 0)], arch=arch, width=64, max_epochs=10, eval_every=5)
     (metrics,) = train_ensemble(spec)
     assert metrics["best_test_error"] < 0.10
     assert metrics["protocol"]["lr"] == pytest.approx(paper_base_lr(arch, 2, 1, 2) * 64)
