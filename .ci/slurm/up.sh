@@ -5,7 +5,8 @@
 # /etc/slurm/slurm.conf and gres.conf for this host from the *.in templates beside this script,
 # starts the three daemons in the background and records their PIDs in $SRHM_SLURM_STATE/pids
 # for down.sh. Returns once the node accepts jobs, printing how long the bring-up took; on
-# failure prints the daemons' logs and stops what it started.
+# failure prints the daemons' logs and stops what it started. Running it again restarts the
+# cluster it started before.
 #
 # Environment: SRHM_SLURM_STATE (default /var/tmp/srhm-slurm): state, logs and PID file.
 set -euo pipefail
@@ -28,9 +29,9 @@ fail() {
 seconds_since() { awk -v t0="$1" -v t1="$EPOCHREALTIME" 'BEGIN { printf "%.1f", t1 - t0 }'; }
 
 [[ $(id -u) -eq 0 ]] || { echo "slurm up: must run as root (starts daemons, writes $CONF_DIR)" >&2; exit 1; }
+# A cluster from an earlier bring-up (or its stale PID file) is stopped and cleared first.
 if [[ -s $STATE/pids ]]; then
-    echo "slurm up: $STATE/pids exists: an earlier cluster may still run; run .ci/slurm/down.sh first" >&2
-    exit 1
+    "$HERE/down.sh"
 fi
 for conf in slurm.conf gres.conf; do
     if [[ -e $CONF_DIR/$conf ]] && ! head -n 1 "$CONF_DIR/$conf" | grep -qF "$MARKER"; then
