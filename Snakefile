@@ -30,11 +30,12 @@ config.clear()
 config.update(resolved)
 
 RESULTS = "results"
-# Rules call the library through its command line; PYTHONPATH makes it importable in any job
-# environment (conda or not) without installing the package there.
-SRHM = f"PYTHONPATH={Path(workflow.basedir) / 'workflow'}${{PYTHONPATH:+:$PYTHONPATH}} python -m srhm"
+# Rules call the library through its command line (`python -m srhm`); this PYTHONPATH makes the
+# package importable in any job environment (conda or not) without installing it there.
+shell.prefix(f"set -euo pipefail; export PYTHONPATH={Path(workflow.basedir) / 'workflow'}; ")
 
 
+include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/measure.smk"

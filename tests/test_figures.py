@@ -22,7 +22,7 @@ from srhm.analysis import sample_complexities
 from srhm.cli import main
 from srhm.figures import FIGURES, figure_module, render, style
 from srhm.figures.fits import FittedLine, fitted_line
-from srhm.figures.tables import referenced_experiments
+from srhm.plan import referenced_experiments
 
 # --------------------------------------------------------------------------------------- synthetic data
 

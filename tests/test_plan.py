@@ -104,6 +104,12 @@ def test_pools_beyond_the_memory_guard_are_refused():
         plan_of(config)
 
 
+def test_figures_must_name_defined_experiments():
+    config = dict(copy.deepcopy(BASE), figures={"fig06": {"experiments": ["lcn", "lcn_s9"]}})
+    with pytest.raises(ValueError, match=r"figures.fig06: names experiments \['lcn_s9'\]"):
+        plan_of(config)
+
+
 def test_common_architectures_train_alone():
     config = copy.deepcopy(BASE)
     config["experiments"] = {"vgg": {"arch": "vgg11", "s": 2, "L": 2, "v": 4, "s0": 2, "seeds": [0, 1],

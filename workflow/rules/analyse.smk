@@ -1,10 +1,6 @@
 # Per experiment: one tidy table of its runs, then sample complexities and scaling fits.
 
 
-def experiment_runs(wildcards):
-    return [f"{RESULTS}/{run.dir}" for run in PLAN.experiments[wildcards.experiment].runs]
-
-
 rule collect:
     input:
         lambda wildcards: [f"{run}/{name}" for run in experiment_runs(wildcards)
@@ -13,6 +9,7 @@ rule collect:
         f"{RESULTS}/tables/{{experiment}}.csv",
     params:
         runs=experiment_runs,
+        error_convention=config["error_convention"],
     log:
         f"{RESULTS}/logs/collect/{{experiment}}.log",
     wildcard_constraints:
@@ -24,8 +21,8 @@ rule collect:
     conda:
         "../../envs/srhm.yaml"
     shell:
-        "{SRHM} collect {params.runs} --experiment {wildcards.experiment}"
-        " --error-convention {config[error_convention]} --out {output} > {log} 2>&1"
+        "python -m srhm collect {params.runs} --experiment {wildcards.experiment}"
+        " --error-convention {params.error_convention} --out {output} > {log} 2>&1"
 
 
 rule analyse:
@@ -34,6 +31,9 @@ rule analyse:
     output:
         pstar=f"{RESULTS}/tables/{{experiment}}_pstar.csv",
         fits=f"{RESULTS}/fits/{{experiment}}.json",
+    params:
+        eps_star=config["eps_star"],
+        bootstrap=config["bootstrap"],
     log:
         f"{RESULTS}/logs/analyse/{{experiment}}.log",
     threads: 1
@@ -43,5 +43,5 @@ rule analyse:
     conda:
         "../../envs/srhm.yaml"
     shell:
-        "{SRHM} analyse {input} --eps-star {config[eps_star]} --bootstrap {config[bootstrap]}"
+        "python -m srhm analyse {input} --eps-star {params.eps_star} --bootstrap {params.bootstrap}"
         " --pstar {output.pstar} --fits {output.fits} > {log} 2>&1"

@@ -17,4 +17,4 @@ rule dataset:
     conda:
         "../../envs/srhm.yaml"
     shell:
-        "{SRHM} dataset {wildcards.dataset} --size {params.size} --out {output} > {log} 2>&1"
+        "python -m srhm dataset {wildcards.dataset} --size {params.size} --out {output} > {log} 2>&1"

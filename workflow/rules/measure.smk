@@ -14,6 +14,8 @@ for ensemble in PLAN.ensembles.values():
         params:
             runs=[f"{RESULTS}/{run.dir}" for run in ensemble.runs],
             distinct="--distinct" if config["distinct_resample"] else "",
+            probe_size=config["probe_size"],
+            weights=config["error_convention"],
         log:
             f"{RESULTS}/logs/sensitivity/{ensemble.id}.log",
         threads: config["threads"]
@@ -23,5 +25,5 @@ for ensemble in PLAN.ensembles.values():
         conda:
             "../../envs/srhm.yaml"
         shell:
-            "{SRHM} measure {params.runs} --probe-size {config[probe_size]} --weights {config[error_convention]}"
+            "python -m srhm measure {params.runs} --probe-size {params.probe_size} --weights {params.weights}"
             " --threads {threads} {params.distinct} > {log} 2>&1"

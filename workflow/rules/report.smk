@@ -9,6 +9,7 @@ rule report:
         f"{RESULTS}/report.md",
     params:
         config=json.dumps(config),
+        results=lambda wildcards, output: Path(output[0]).parent,
     log:
         f"{RESULTS}/logs/report.log",
     threads: 1
@@ -18,4 +19,4 @@ rule report:
     conda:
         "../../envs/srhm.yaml"
     shell:
-        "{SRHM} report --config {params.config:q} --results {RESULTS} --out {output} > {log} 2>&1"
+        "python -m srhm report --config {params.config:q} --results {params.results} --out {output} > {log} 2>&1"

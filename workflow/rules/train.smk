@@ -23,4 +23,4 @@ for ensemble in PLAN.ensembles.values():
         conda:
             "../../envs/srhm.yaml"
         shell:
-            "{SRHM} train --spec {params.spec:q} > {log} 2>&1"
+            "python -m srhm train --spec {params.spec:q} > {log} 2>&1"

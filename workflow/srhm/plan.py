@@ -21,6 +21,7 @@ from srhm.data import check_parameters, dataset_name
 from srhm.architectures import HIERARCHICAL, default_width
 
 TEST_FRACTION_CAP = 5  # the test set holds at most P_max / 5 points, as in the authors' code
+EXPERIMENT_KEYS = ("experiment", "experiments", "lcn", "cnn")  # figure settings keys that name experiments
 
 
 @dataclass(frozen=True)
@@ -136,11 +137,27 @@ class Plan:
             family = run.dataset.name.rsplit("_seed", 1)[0]
             single = run.dir if run.arch not in HIERARCHICAL else ""  # BatchNorm nets train alone
             groups.setdefault((run.arch, run.width, family, protocols[run.dir], single), set()).add(run)
+        for figure, settings in config["figures"].items():
+            undefined = [name for name in referenced_experiments(settings) if name not in experiments]
+            if undefined:
+                raise ValueError(f"figures.{figure}: names experiments {undefined} that config.experiments "
+                                 "does not define")
         ensembles = {}
         for (arch, width, family, protocol, _), runs in sorted(groups.items(), key=lambda item: str(item[0])):
             ensemble = Ensemble(arch, width, family, protocol, tuple(sorted(runs, key=lambda r: (r.seed, r.P))))
             ensembles[ensemble.id] = ensemble
         return cls(datasets, ensembles, experiments)
+
+
+def referenced_experiments(settings: dict) -> list[str]:
+    """Every experiment name a figure's settings refer to, in order of appearance, without repeats."""
+    names: list[str] = []
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            names += referenced_experiments(value)
+        elif key in EXPERIMENT_KEYS:
+            names += [value] if isinstance(value, str) else list(value)
+    return list(dict.fromkeys(names))
 
 
 def train_spec(ensemble: Ensemble, config: dict, results: str) -> dict:

@@ -13,8 +13,6 @@ import pandas as pd
 
 SETTING = ("arch", "model", "v", "n_classes", "m", "s", "L", "s0", "sparsity")
 """Columns that identify one setting (a curve over P and seeds)."""
-EXPERIMENT_KEYS = ("experiment", "experiments", "lcn", "cnn")
-"""Settings keys whose values name experiments (config schema, section figures)."""
 
 
 def run_table(experiment: str) -> str:
@@ -45,17 +43,6 @@ def string_setting(settings: Mapping, key: str, where: str = "settings") -> str:
     if not isinstance(value, str) or not value:
         raise ValueError(f"{where}.{key} must be an experiment name, got {value!r}")
     return value
-
-
-def referenced_experiments(settings: Mapping) -> list[str]:
-    """Every experiment name a figure's settings refer to, in order of appearance, without repeats."""
-    names: list[str] = []
-    for key, value in settings.items():
-        if isinstance(value, Mapping):
-            names += referenced_experiments(value)
-        elif key in EXPERIMENT_KEYS:
-            names += [value] if isinstance(value, str) else list(value)
-    return list(dict.fromkeys(names))
 
 
 def read(results: Path, paths: Iterable[str]) -> pd.DataFrame:
