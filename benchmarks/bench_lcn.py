@@ -21,8 +21,9 @@ import os
 import resource
 import statistics
 import subprocess
-import sys
 import time
+
+from isolated import in_subprocess
 
 V = N_CLASSES = 10
 S, S0, L = 2, 2, 2
@@ -125,17 +126,6 @@ def run_matmul_worker() -> dict:
     return {"gflops": 2 * MATMUL_SIZE**3 / min(times) / 1e9}
 
 
-def in_subprocess(threads: int, *worker_args: str) -> dict | str:
-    command = [sys.executable, __file__, "--threads", str(threads), "--worker", *worker_args]
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=1200)
-    except subprocess.TimeoutExpired:
-        return "timed out"
-    if done.returncode != 0:
-        return f"failed (exit {done.returncode}{', likely out of memory' if done.returncode < 0 else ''})"
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=os.cpu_count())
@@ -153,7 +143,7 @@ def main() -> None:
         return
 
     print(f"torch {torch.__version__}, {args.threads} threads, load average at start {os.getloadavg()[0]:.2f}")
-    machine = in_subprocess(args.threads, "matmul")
+    machine = in_subprocess(__file__, args.threads, "matmul")
     print(f"fp32 torch.mm {MATMUL_SIZE}x{MATMUL_SIZE}: {machine['gflops']:.1f} GFLOP/s\n")
     header = (f"{'H':>4} {'batch':>6} {'impl':>12} {'ms/step':>10} {'ms/member':>10} {'peak MiB':>9} "
               f"{'speed-up':>9} {'GFLOP/s':>8} {'of mm':>6}")
@@ -161,10 +151,11 @@ def main() -> None:
     print("-" * len(header))
     for width in (512, 256):
         for batch in (40, 1024):
-            naive = in_subprocess(args.threads, "naive", str(width), str(batch), "1")
-            rows = [("naive", 1, naive), ("ours", 1, in_subprocess(args.threads, "ours", str(width), str(batch), "1"))]
+            naive = in_subprocess(__file__, args.threads, "naive", str(width), str(batch), "1")
+            ours = in_subprocess(__file__, args.threads, "ours", str(width), str(batch), "1")
+            rows = [("naive", 1, naive), ("ours", 1, ours)]
             if batch == 40:
-                rows.append(("ours E=8", 8, in_subprocess(args.threads, "ours", str(width), str(batch), "8")))
+                rows.append(("ours E=8", 8, in_subprocess(__file__, args.threads, "ours", str(width), str(batch), "8")))
             for name, n_members, result in rows:
                 if isinstance(result, str):
                     print(f"{width:>4} {batch:>6} {name:>12} {result}")

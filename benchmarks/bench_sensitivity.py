@@ -20,8 +20,9 @@ import os
 import resource
 import statistics
 import subprocess
-import sys
 import time
+
+from isolated import in_subprocess
 
 INSTANCE = dict(v=10, n_classes=10, m=10, s=2, L=2, s0=2)
 REPEATS = 3
@@ -62,17 +63,6 @@ def run_worker(arch: str, n_members: int, n_probe: int, chunk_size: int) -> dict
             "peak_mib": (rss_after - rss_before) / 1024}
 
 
-def in_subprocess(threads: int, *worker_args: str) -> dict | str:
-    command = [sys.executable, __file__, "--threads", str(threads), "--worker", *worker_args]
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=1200)
-    except subprocess.TimeoutExpired:
-        return "timed out"
-    if done.returncode != 0:
-        return f"failed (exit {done.returncode}): {done.stderr.strip().splitlines()[-1:]}"
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=os.cpu_count())
@@ -92,7 +82,7 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     for arch, n_members, n_probe, chunk_size in CONFIGS:
-        result = in_subprocess(args.threads, arch, str(n_members), str(n_probe), str(chunk_size))
+        result = in_subprocess(__file__, args.threads, arch, str(n_members), str(n_probe), str(chunk_size))
         prefix = f"{arch:>6} {n_members:>2} {n_probe:>5} {chunk_size:>5}"
         if isinstance(result, str):
             print(f"{prefix} {result}")

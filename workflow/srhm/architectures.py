@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from numbers import Integral
+from srhm.checks import check_int
 
 HIERARCHICAL = ("lcn", "cnn", "fcn")
 COMMON = ("vgg11", "vgg16", "resnet18", "resnet34", "efficientnetb0")
@@ -24,10 +24,3 @@ def default_width(arch: str, L: int) -> int | None:
 def check_arch(arch: str) -> None:
     if arch not in ARCHITECTURES:
         raise ValueError(f"arch must be one of {ARCHITECTURES}, got {arch!r}")
-
-
-def check_int(name: str, value: object, minimum: int) -> int:
-    """`value` as an int, or a ValueError naming `name` unless it is an integer >= minimum."""
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)

@@ -10,12 +10,11 @@ The module does not import torch, so a workflow can build and check specs cheapl
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
-from numbers import Real
 from typing import Any
 
-from srhm.architectures import ARCHITECTURES, HIERARCHICAL, check_int, default_width
+from srhm.architectures import ARCHITECTURES, HIERARCHICAL, default_width
+from srhm.checks import check_int, check_optional_int, check_real, check_text
 from srhm.data import ENCODINGS
 
 COMMON_BASE_LR = 1e-4
@@ -96,10 +95,10 @@ class MemberSpec:
     out_dir: str
 
     def __post_init__(self) -> None:
-        _check_text("members[].pool", self.pool)
+        check_text("members[].pool", self.pool)
         check_int("members[].P", self.P, 1)
         check_int("members[].seed", self.seed, 0)
-        _check_text("members[].out_dir", self.out_dir)
+        check_text("members[].out_dir", self.out_dir)
 
 
 @dataclass(frozen=True)
@@ -171,29 +170,29 @@ class TrainSpec:
         if len(set(out_dirs)) != len(out_dirs):
             raise ValueError(f"members[].out_dir must be distinct, got {out_dirs}")
         if self.arch in HIERARCHICAL:
-            _check_optional_int("width", self.width, 1)
+            check_optional_int("width", self.width, 1)
         elif self.width is not None:
             raise ValueError(f"width must be None for {self.arch}: its channel counts are fixed")
         if not isinstance(self.bias, bool) or (not self.bias and self.arch not in HIERARCHICAL):
             raise ValueError(f"bias must be True or False (False only for {HIERARCHICAL}), got {self.bias!r}")
         for name in ("base_lr", "lr_scale", "loss_threshold"):
             if getattr(self, name) is not None:
-                _check_real(name, getattr(self, name), positive=True)
-        _check_real("momentum", self.momentum)
+                check_real(name, getattr(self, name), positive=True)
+        check_real("momentum", self.momentum)
         if not 0 <= self.momentum < 1:
             raise ValueError(f"momentum must lie in [0, 1), got {self.momentum!r}")
         if self.weight_decay is not None:
-            _check_real("weight_decay", self.weight_decay)
-        _check_optional_int("batch_size", self.batch_size, 1)
-        _check_optional_int("max_epochs", self.max_epochs, 1)
-        _check_optional_int("threads", self.threads, 1)
+            check_real("weight_decay", self.weight_decay)
+        check_optional_int("batch_size", self.batch_size, 1)
+        check_optional_int("max_epochs", self.max_epochs, 1)
+        check_optional_int("threads", self.threads, 1)
         if self.encoding not in ENCODINGS:
             raise ValueError(f"encoding must be one of {ENCODINGS}, got {self.encoding!r}")
-        _check_text("device", self.device)
+        check_text("device", self.device)
         if self.checkpoint is not None:
-            _check_text("checkpoint", self.checkpoint)
-        _check_real("checkpoint_every_s", self.checkpoint_every_s)
-        _check_real("progress_every_s", self.progress_every_s)
+            check_text("checkpoint", self.checkpoint)
+        check_real("checkpoint_every_s", self.checkpoint_every_s)
+        check_real("progress_every_s", self.progress_every_s)
         protocol = self.protocol()  # resolves the paper table now, so a missing entry fails here
         if self.arch not in HIERARCHICAL and protocol.batch_size > 1:
             for i, member in enumerate(members):
@@ -267,20 +266,3 @@ def _member(index: int, member: MemberSpec | dict) -> MemberSpec:
         return MemberSpec(**member)
     except ValueError as error:
         raise ValueError(f"members[{index}]: {error}") from None
-
-
-def _check_optional_int(name: str, value: object, minimum: int) -> None:
-    if value is not None:
-        check_int(name, value, minimum)
-
-
-def _check_real(name: str, value: object, positive: bool = False) -> None:
-    """A finite real >= 0 (> 0 when positive)."""
-    if (isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) or value < 0
-            or (positive and value == 0)):
-        raise ValueError(f"{name} must be a finite number {'> 0' if positive else '>= 0'}, got {value!r}")
-
-
-def _check_text(name: str, value: object) -> None:
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"{name} must be a non-empty string, got {value!r}")

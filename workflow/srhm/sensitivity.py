@@ -29,6 +29,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
+from srhm.checks import check_choice, check_int
 from srhm.data import ENCODINGS, SRHM, Batch
 from srhm.models import EnsembleNet
 
@@ -48,7 +49,7 @@ def mean_pair_distance(mean_spread: float, n: int, pairs: str = "all") -> float:
 
     pairs="all" (N^2 pairs, diagonal included): 2 * mean_spread; "off_diagonal": 2 * mean_spread * n/(n-1).
     """
-    _check_choice("pairs", pairs, PAIRS)
+    check_choice("pairs", pairs, PAIRS)
     return 2 * mean_spread * (1.0 if pairs == "all" else n / (n - 1))
 
 
@@ -113,10 +114,10 @@ def measure_sensitivities(net: EnsembleNet, ds: SRHM, probe: Batch, *, levels: I
     exist (D for s0 = 0, S for m = 1) or when f_k takes the same value on every probe point.
     """
     levels = _check_levels(levels, ds.L)
-    _check_choice("encoding", encoding, ENCODINGS)
-    _check_choice("pairs", pairs, PAIRS)
-    chunk_size = _check_int("chunk_size", chunk_size, 1)
-    seed = _check_int("seed", seed, 0)
+    check_choice("encoding", encoding, ENCODINGS)
+    check_choice("pairs", pairs, PAIRS)
+    chunk_size = check_int("chunk_size", chunk_size, 1)
+    seed = check_int("seed", seed, 0)
     if not isinstance(distinct, bool):
         raise ValueError(f"distinct must be True or False, got {distinct!r}")
     _check_compatible(net, ds, probe)
@@ -261,14 +262,3 @@ def _check_levels(levels: Iterable[int] | int | None, L: int) -> list[int]:
     if len(set(levels)) != len(levels):
         raise ValueError(f"levels must not repeat a level, got {levels!r}")
     return sorted(int(l) for l in levels)
-
-
-def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
-
-
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)

@@ -7,7 +7,8 @@ from functools import partial
 
 from torch import nn
 
-from srhm.architectures import ARCHITECTURES, HIERARCHICAL, check_arch, check_int, default_width
+from srhm.architectures import ARCHITECTURES, HIERARCHICAL, check_arch, default_width
+from srhm.checks import check_int
 from srhm.models.efficientnet import EfficientNetB0
 from srhm.models.ensemble import EnsembleNet
 from srhm.models.hierarchical import HierarchicalNet
