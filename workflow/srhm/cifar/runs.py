@@ -1,0 +1,100 @@
+"""CIFAR-10 runs on disk: training one into its directory, measuring it, collecting the stability table.
+
+A run directory holds model.pt ({"net", "best", "final"}: the net's name and state dicts at the best
+test error and at the end), metrics.json (settings, test errors, losses, wall time, where it ran),
+train.log, and after measurement stability.json (D_f, G_f, R_f and the probe settings).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+import srhm
+from srhm.cifar.data import load_cifar
+from srhm.cifar.nets import build_net
+from srhm.cifar.settings import ProbeSettings, TrainSettings
+from srhm.cifar.stability import relative_stability
+from srhm.cifar.tables import COLUMNS, read_table
+from srhm.cifar.train import train
+from srhm.io import atomic_path, read_json, write_json
+from srhm.train import HOST_VARIABLES, _git_commit, resolve_device
+
+
+def train_run(settings: TrainSettings, data: str | os.PathLike, out_dir: str | os.PathLike,
+              device: str = "auto") -> dict:
+    """Train one net on the CIFAR-10 copy in directory `data`; write model.pt, metrics.json and train.log
+    into `out_dir` and return the metrics."""
+    resolved = resolve_device(device)
+    cifar = load_cifar(data)
+    out_dir = Path(out_dir)
+    log_lines = [f"{settings} on {resolved}"]
+
+    def log(line: str) -> None:
+        log_lines.append(line)
+        print(line, flush=True)
+
+    result = train(settings, cifar, resolved, log)
+    metrics = {
+        **asdict(settings), "optimizer": settings.optimizer, "learning_rate": settings.learning_rate,
+        "total_epochs": settings.total_epochs, "best_test_error": result.best_test_error,
+        "best_epoch": result.best_epoch, "final_test_error": result.test_errors[-1][1],
+        "test_errors": result.test_errors, "train_losses": result.train_losses,
+        "channel_mean": cifar.channel_mean, "channel_std": cifar.channel_std, "wall_time": result.wall_time,
+        "environment": _environment(resolved),
+    }
+    with atomic_path(out_dir / "model.pt") as tmp:
+        torch.save({"net": settings.net, "best": result.best_state,
+                    "final": {k: v.detach().cpu() for k, v in result.net.state_dict().items()}}, tmp)
+    write_json(out_dir / "metrics.json", metrics)
+    with atomic_path(out_dir / "train.log") as tmp:
+        tmp.write_text("\n".join(log_lines) + "\n")
+    return metrics
+
+
+def measure_run(run_dir: str | os.PathLike, data: str | os.PathLike, probe: ProbeSettings,
+                device: str = "auto") -> dict:
+    """D_f, G_f, R_f of a run's best weights on the first probe.n_probe test images, perturbed with the
+    run's seed; writes stability.json."""
+    run_dir = Path(run_dir)
+    metrics = read_json(run_dir / "metrics.json")
+    resolved = resolve_device(device)
+    cifar = load_cifar(data)
+    if probe.n_probe > len(cifar.test_labels):
+        raise ValueError(f"n_probe must be <= {len(cifar.test_labels)}, the number of test images, got {probe.n_probe}")
+    saved = torch.load(run_dir / "model.pt", map_location="cpu", weights_only=True)
+    net = build_net(saved["net"], metrics["seed"])
+    net.load_state_dict(saved["best"])
+    images = cifar.standardise(torch.from_numpy(cifar.test_images[:probe.n_probe]).to(resolved))
+    result = {"net": metrics["net"], "P": metrics["P"], "seed": metrics["seed"],
+              "test_error": metrics["best_test_error"], **asdict(probe),
+              **relative_stability(net.to(resolved), images, probe, metrics["seed"])}
+    write_json(run_dir / "stability.json", result)
+    return result
+
+
+def collect_runs(run_dirs: Sequence[str | os.PathLike]) -> pd.DataFrame:
+    """The measured stability table (srhm.cifar.tables.COLUMNS, source "measured"), one row per run."""
+    rows = [{**read_json(Path(run_dir) / "stability.json"), "source": "measured"} for run_dir in run_dirs]
+    table = pd.DataFrame(rows, columns=list(COLUMNS))
+    return table.sort_values(["net", "P", "seed"], ignore_index=True)
+
+
+def digitised_table(path: str | os.PathLike) -> pd.DataFrame:
+    """The digitised published table at `path`, checked (srhm.cifar.tables.read_table)."""
+    table = read_table(path)
+    if set(table["source"]) != {"digitised"}:
+        raise ValueError(f"{path}: every row's source must be 'digitised'")
+    return table
+
+
+def _environment(device: torch.device) -> dict:
+    return {"device": str(device), "torch_version": torch.__version__,
+            "code_version": {"srhm": srhm.__version__, "git_commit": _git_commit()},
+            "host": {"name": socket.gethostname(), **{key.lower(): os.environ.get(key) for key in HOST_VARIABLES}}}
