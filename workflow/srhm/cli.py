@@ -7,6 +7,10 @@
     srhm analyse results/tables/lcn_s2.csv --pstar results/tables/lcn_s2_pstar.csv --fits results/fits/lcn_s2.json
     srhm report --config "$(cat config.json)" --out results/report.md
     srhm figure fig06 --settings '{"experiments": ["lcn_s2"]}' --results results --out results/figures/fig06.pdf
+    srhm cifar train --data cifar-10-batches-py --net resnet18 --size 512 --seed 0 --epochs 250 --out results/cifar/resnet18/P512_seed0
+    srhm cifar measure results/cifar/resnet18/P512_seed0 --data cifar-10-batches-py
+    srhm cifar collect results/cifar/*/P*_seed* --out results/tables/cifar_stability.csv
+    srhm cifar digitised --out results/tables/cifar_stability_digitised.csv
 """
 
 from __future__ import annotations
@@ -104,6 +108,102 @@ def figure(args: argparse.Namespace) -> None:
     print(f"{args.name} -> {', '.join(map(str, paths))} in {time.perf_counter() - start:.1f} s")
 
 
+def cifar_train(args: argparse.Namespace) -> None:
+    """Train one network on a local CIFAR-10 copy (Fig. 1A-B); writes model.pt, metrics.json, train.log."""
+    import torch
+
+    from srhm.cifar.runs import train_run
+    from srhm.cifar.settings import TrainSettings
+
+    settings = TrainSettings(net=args.net, P=args.size, seed=args.seed, epochs=args.epochs, batch_size=args.batch_size,
+                             lr=args.lr, augment=not args.no_augment, evaluations=args.evaluations,
+                             test_size=args.test_size, rescale_epochs=args.rescale_epochs)
+    torch.set_num_threads(args.threads)
+    metrics = train_run(settings, args.data, args.out, device=args.device)
+    print(f"{args.out}: best test error {metrics['best_test_error']:.4f} at epoch {metrics['best_epoch']} "
+          f"of {metrics['total_epochs']} ({metrics['wall_time']:.1f} s)")
+
+
+def cifar_measure(args: argparse.Namespace) -> None:
+    """Relative stability D_f, G_f, R_f of trained CIFAR-10 runs; writes stability.json into each."""
+    import torch
+
+    from srhm.cifar.runs import measure_run
+    from srhm.cifar.settings import ProbeSettings
+
+    torch.set_num_threads(args.threads)
+    for run_dir in args.runs:
+        result = measure_run(run_dir, args.data, ProbeSettings(cut=args.cut, delta=args.delta, n_probe=args.n_probe),
+                             device=args.device)
+        print(f"{run_dir}: D_f {result['diffeo_sensitivity']:.4g}, G_f {result['noise_sensitivity']:.4g}, "
+              f"R_f {result['relative_sensitivity']:.4g}")
+
+
+def cifar_collect(args: argparse.Namespace) -> None:
+    """Collect measured CIFAR-10 runs into the stability table (source "measured")."""
+    from srhm.cifar.runs import collect_runs
+
+    table = collect_runs(args.runs)
+    write_csv(args.out, table)
+    print(f"{len(table)} CIFAR-10 runs -> {args.out}")
+
+
+def cifar_digitised(args: argparse.Namespace) -> None:
+    """Check the digitised published table and copy it to the results (source "digitised")."""
+    from srhm.cifar.runs import digitised_table
+    from srhm.cifar.tables import DIGITISED_DATA
+
+    data_file = args.data_file or DIGITISED_DATA
+    table = digitised_table(data_file)
+    write_csv(args.out, table)
+    print(f"{len(table)} digitised points from {data_file} -> {args.out}")
+
+
+def _cifar_parser(verbs) -> None:
+    """The `srhm cifar` verb group."""
+    from srhm.cifar.settings import NETS
+
+    cifar = verbs.add_parser("cifar", help="CIFAR-10 relative stability to diffeomorphisms (Fig. 1A-B)")
+    steps = cifar.add_subparsers(dest="step", required=True)
+
+    p = steps.add_parser("train", help=cifar_train.__doc__)
+    p.add_argument("--data", required=True, help="directory of the CIFAR-10 python-pickle batches")
+    p.add_argument("--net", required=True, choices=NETS, help="network")
+    p.add_argument("--size", type=int, required=True, help="training-set size P")
+    p.add_argument("--seed", type=int, default=0, help="run seed: subset, initialisation, order, augmentation")
+    p.add_argument("--epochs", type=int, required=True, help="epochs (at P = 50000 with --rescale-epochs)")
+    p.add_argument("--rescale-epochs", action="store_true", help="train epochs x 50000 / P epochs, at most 5000")
+    p.add_argument("--batch-size", type=int, default=128, help="batch size")
+    p.add_argument("--lr", type=float, default=None, help="learning rate (default 0.1, SGD and Adam alike)")
+    p.add_argument("--no-augment", action="store_true", help="no random crops and flips")
+    p.add_argument("--evaluations", type=int, default=5, help="test-error evaluations, evenly spaced")
+    p.add_argument("--test-size", type=int, default=10000, help="test images of the test error")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--threads", type=int, default=1, help="torch threads")
+    p.add_argument("--out", required=True, help="run directory")
+    p.set_defaults(run=cifar_train)
+
+    p = steps.add_parser("measure", help=cifar_measure.__doc__)
+    p.add_argument("runs", nargs="+", help="run directories (model.pt, metrics.json)")
+    p.add_argument("--data", required=True, help="directory of the CIFAR-10 python-pickle batches")
+    p.add_argument("--cut", type=int, default=3, help="diffeomorphism cut-off c")
+    p.add_argument("--delta", type=float, default=1.0, help="typical diffeomorphism displacement (pixels)")
+    p.add_argument("--n-probe", type=int, default=500, help="probe images: the head of the test batch")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--threads", type=int, default=1, help="torch threads")
+    p.set_defaults(run=cifar_measure)
+
+    p = steps.add_parser("collect", help=cifar_collect.__doc__)
+    p.add_argument("runs", nargs="+", help="measured run directories (stability.json)")
+    p.add_argument("--out", required=True, help="output CSV")
+    p.set_defaults(run=cifar_collect)
+
+    p = steps.add_parser("digitised", help=cifar_digitised.__doc__)
+    p.add_argument("--data-file", default=None, help="the digitised CSV (default: workflow/data/petrini2021_fig1.csv)")
+    p.add_argument("--out", required=True, help="output CSV")
+    p.set_defaults(run=cifar_digitised)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="srhm", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -155,6 +255,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--results", default="results", help="results directory (tables/ under it)")
     p.add_argument("--out", required=True, help="output PDF; the .png and .md are written beside it")
     p.set_defaults(run=figure)
+
+    _cifar_parser(verbs)
 
     args = parser.parse_args(argv)
     try:
