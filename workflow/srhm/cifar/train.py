@@ -49,7 +49,7 @@ def training_subset(seed: int, P: int, n_train: int) -> np.ndarray:
     return stream("sample", seed).permutation(n_train)[:P]
 
 
-def test_error(net: nn.Module, images: Tensor, labels: Tensor, standardise: Callable[[Tensor], Tensor]) -> float:
+def classification_error(net: nn.Module, images: Tensor, labels: Tensor, standardise: Callable[[Tensor], Tensor]) -> float:
     """Fraction of misclassified uint8 images [N, 3, 32, 32] (labels [N]), with `net` in eval mode."""
     net.eval()
     with torch.no_grad():
@@ -92,7 +92,7 @@ def train(settings: TrainSettings, cifar: Cifar, device: torch.device,
         train_losses.append(loss_sum.item() / settings.P)
         line = f"epoch {epoch}/{settings.total_epochs}: train loss {train_losses[-1]:.4f}"
         if epoch in evaluations:
-            error = test_error(net, x_test, y_test, cifar.standardise)
+            error = classification_error(net, x_test, y_test, cifar.standardise)
             test_errors.append((epoch, error))
             line += f", test error {error:.4f}"
             if error < best_error:
