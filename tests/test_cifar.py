@@ -90,8 +90,10 @@ def test_bad_data_is_refused(tmp_path, tiny_cifar):
 
 
 # ---- nets -----------------------------------------------------------------------------------------
-@pytest.mark.parametrize("name, n_parameters", [("lenet", 62006), ("fullconnl4", 3072 * 64 + 2 * 64 * 64 + 3 * 64 + 640),
-                                                ("vgg11bn", 9231114), ("resnet18", 11173962)])
+@pytest.mark.parametrize("name, n_parameters", [
+    ("lenet", 62006), ("fullconnl4", 3072 * 64 + 2 * 64 * 64 + 3 * 64 + 640), ("vgg11bn", 9231114),
+    ("resnet18", 11173962),
+])
 def test_nets_map_images_to_ten_logits_with_the_reference_sizes(name, n_parameters):
     net = build_net(name, 0)
     assert sum(p.numel() for p in net.parameters()) == n_parameters

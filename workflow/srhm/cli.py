@@ -7,8 +7,8 @@
     srhm analyse results/tables/lcn_s2.csv --pstar results/tables/lcn_s2_pstar.csv --fits results/fits/lcn_s2.json
     srhm report --config "$(cat config.json)" --out results/report.md
     srhm figure fig06 --settings '{"experiments": ["lcn_s2"]}' --results results --out results/figures/fig06.pdf
-    srhm cifar train --data cifar-10-batches-py --net resnet18 --size 512 --seed 0 --epochs 250 --out results/cifar/resnet18/P512_seed0
-    srhm cifar measure results/cifar/resnet18/P512_seed0 --data cifar-10-batches-py
+    srhm cifar train --data cifar-10-batches-py --net resnet18 --size 512 --epochs 250 --out results/cifar/r18
+    srhm cifar measure results/cifar/r18 --data cifar-10-batches-py
     srhm cifar collect results/cifar/*/P*_seed* --out results/tables/cifar_stability.csv
     srhm cifar digitised --out results/tables/cifar_stability_digitised.csv
 """
@@ -133,8 +133,8 @@ def cifar_measure(args: argparse.Namespace) -> None:
 
     torch.set_num_threads(args.threads)
     for run_dir in args.runs:
-        result = measure_run(run_dir, args.data, ProbeSettings(cut=args.cut, delta=args.delta, n_probe=args.n_probe),
-                             device=args.device)
+        probe = ProbeSettings(cut=args.cut, delta=args.delta, n_probe=args.n_probe)
+        result = measure_run(run_dir, args.data, probe, device=args.device)
         print(f"{run_dir}: D_f {result['diffeo_sensitivity']:.4g}, G_f {result['noise_sensitivity']:.4g}, "
               f"R_f {result['relative_sensitivity']:.4g}")
 

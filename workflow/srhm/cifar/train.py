@@ -49,7 +49,8 @@ def training_subset(seed: int, P: int, n_train: int) -> np.ndarray:
     return stream("sample", seed).permutation(n_train)[:P]
 
 
-def classification_error(net: nn.Module, images: Tensor, labels: Tensor, standardise: Callable[[Tensor], Tensor]) -> float:
+def classification_error(net: nn.Module, images: Tensor, labels: Tensor,
+                         standardise: Callable[[Tensor], Tensor]) -> float:
     """Fraction of misclassified uint8 images [N, 3, 32, 32] (labels [N]), with `net` in eval mode."""
     net.eval()
     with torch.no_grad():
