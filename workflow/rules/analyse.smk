@@ -13,7 +13,7 @@ rule collect:
     log:
         f"{RESULTS}/logs/collect/{{experiment}}.log",
     wildcard_constraints:
-        experiment=r"[A-Za-z0-9_\-]+(?<!_pstar)",
+        experiment=EXPERIMENT_PATTERN,
     threads: 1
     resources:
         mem_mb=1000,
@@ -36,6 +36,8 @@ rule analyse:
         bootstrap=config["bootstrap"],
     log:
         f"{RESULTS}/logs/analyse/{{experiment}}.log",
+    wildcard_constraints:
+        experiment=EXPERIMENT_PATTERN,
     threads: 1
     resources:
         mem_mb=1000,

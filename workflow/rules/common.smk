@@ -1,6 +1,11 @@
 # Input functions shared by the rules.
 
+import re
+
 from srhm.figures import figure_module
+
+# Only the experiments of the plan have tables (other tables, e.g. CIFAR's, come from other rules).
+EXPERIMENT_PATTERN = "|".join(map(re.escape, PLAN.experiments))
 
 
 def experiment_runs(wildcards):

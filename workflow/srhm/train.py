@@ -23,9 +23,6 @@ a job restarted with the same spec resumes from it and ends with bit-identical w
 from __future__ import annotations
 
 import dataclasses
-import os
-import socket
-import subprocess
 import time
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -37,21 +34,18 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-import srhm
 from srhm.architectures import HIERARCHICAL
 from srhm.data import Batch, encode
 from srhm.io import atomic_path, write_json
 from srhm.models import EnsembleNet, build_model
 from srhm.protocol import TrainSpec
+from srhm.provenance import environment as run_environment
 from srhm.streams import stream, torch_seed
 
 CHECKPOINT_FORMAT = 1
 DROPOUT_TYPES = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.FeatureAlphaDropout)
 POOL_METADATA = ("v", "n_classes", "s", "s0", "L")
 """Pool metadata entries that must agree with the spec when the pool file records them."""
-
-# Where a job ran, recorded in metrics.json: the SLURM job, partition and GPUs (unset outside SLURM).
-HOST_VARIABLES = ("SLURM_JOB_ID", "SLURM_JOB_PARTITION", "SLURM_GPUS_ON_NODE", "CUDA_VISIBLE_DEVICES")
 
 
 def train_ensemble(spec: TrainSpec) -> list[dict]:
@@ -310,9 +304,7 @@ class EnsembleTrainer:
             raise RuntimeError(f"{int(self.active.sum())} members are still training; call run() first")
         if self.spec.checkpoint is not None:
             self.save_checkpoint()
-        environment = {"device": str(self.device), "torch_version": torch.__version__,
-                       "code_version": {"srhm": srhm.__version__, "git_commit": _git_commit()},
-                       "host": {"name": socket.gethostname(), **{key.lower(): os.environ.get(key) for key in HOST_VARIABLES}}}
+        environment = run_environment(self.device)
         all_metrics = []
         for e, member in enumerate(self.spec.members):
             metrics = self._metrics(e, environment)
@@ -559,13 +551,3 @@ class EnsembleTrainer:
 def _plain(value: np.ndarray) -> object:
     """A 0-d metadata array as a plain Python scalar."""
     return np.asarray(value).item()
-
-
-def _git_commit() -> str | None:
-    """The commit of the checkout the package runs from, or None outside a git checkout."""
-    try:
-        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
-                                text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return result.stdout.strip() or None if result.returncode == 0 else None

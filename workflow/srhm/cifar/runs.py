@@ -8,7 +8,6 @@ train.log, and after measurement stability.json (D_f, G_f, R_f and the probe set
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -16,7 +15,6 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-import srhm
 from srhm.cifar.data import load_cifar
 from srhm.cifar.nets import build_net
 from srhm.cifar.settings import ProbeSettings, TrainSettings
@@ -24,7 +22,8 @@ from srhm.cifar.stability import relative_stability
 from srhm.cifar.tables import COLUMNS, read_table
 from srhm.cifar.train import train
 from srhm.io import atomic_path, read_json, write_json
-from srhm.train import HOST_VARIABLES, _git_commit, resolve_device
+from srhm.provenance import environment
+from srhm.train import resolve_device
 
 
 def train_run(settings: TrainSettings, data: str | os.PathLike, out_dir: str | os.PathLike,
@@ -47,7 +46,7 @@ def train_run(settings: TrainSettings, data: str | os.PathLike, out_dir: str | o
         "best_epoch": result.best_epoch, "final_test_error": result.test_errors[-1][1],
         "test_errors": result.test_errors, "train_losses": result.train_losses,
         "channel_mean": cifar.channel_mean, "channel_std": cifar.channel_std, "wall_time": result.wall_time,
-        "environment": _environment(resolved),
+        "environment": environment(resolved),
     }
     with atomic_path(out_dir / "model.pt") as tmp:
         torch.save({"net": settings.net, "best": result.best_state,
@@ -94,7 +93,3 @@ def digitised_table(path: str | os.PathLike) -> pd.DataFrame:
     return table
 
 
-def _environment(device: torch.device) -> dict:
-    return {"device": str(device), "torch_version": torch.__version__,
-            "code_version": {"srhm": srhm.__version__, "git_commit": _git_commit()},
-            "host": {"name": socket.gethostname(), **{key.lower(): os.environ.get(key) for key in HOST_VARIABLES}}}
