@@ -352,7 +352,11 @@ def test_fit_drops_nan_counts_them_and_flags_small_samples():
     assert (fit.n_points, fit.n_dropped, fit.flag) == (3, 2, "ok")
     assert fit.slope == pytest.approx(1.0) and fit.unit_slope_prefactor == pytest.approx(2.0)
     small = fit_power_law([1.0, 2.0, np.nan], [1.0, 2.0, 3.0])
-    assert small.flag == "too_few_points" and math.isnan(small.slope) and math.isnan(small.slope_ci95[1])
+    assert small.flag == "too_few_points_for_slope" and math.isnan(small.slope) and math.isnan(small.slope_ci95[1])
+    assert small.unit_slope_prefactor == pytest.approx(1.0), "two points still give the slope-1 prefactor"
+    assert small.unit_slope_prefactor_ci95 == pytest.approx((1.0, 1.0))
+    empty = fit_power_law([np.nan], [1.0])
+    assert empty.flag == "too_few_points" and math.isnan(empty.unit_slope_prefactor)
     flat = fit_power_law([5.0, 5.0, 5.0], [1.0, 2.0, 3.0])
     assert flat.flag == "constant_x" and math.isnan(flat.slope) and flat.unit_slope_prefactor == pytest.approx(6 ** (1 / 3) / 5)
 

@@ -132,8 +132,7 @@ def _fit(results: Path, experiment: str | None, name: str) -> dict | None:
     path = Path(results) / "fits" / f"{experiment}.json"
     if experiment is None or not path.is_file():
         return None
-    fit = read_json(path)["fits"].get(name)
-    return fit if fit is not None and fit.get("flag") == "ok" else None
+    return read_json(path)["fits"].get(name)
 
 
 def _pstar(results: Path, experiment: str | None) -> pd.DataFrame:
@@ -151,8 +150,7 @@ def _s_factor_row(results: Path, figures: dict) -> dict:
         x = sel["s"] ** (sel["L"] / 2)
         y = sel["test_error_p_star"] / (2 ** sel["L"] * sel["n_classes"] * sel["m"] ** sel["L"])
         if x.nunique() >= 2:
-            result = fit_power_law(x.to_numpy(float), y.to_numpy(float)).to_dict()
-            fit = result if result["flag"] == "ok" else None
+            fit = fit_power_law(x.to_numpy(float), y.to_numpy(float)).to_dict()
     return _row("LCN: the extra factor s^{L/2} — exponent of P*/((s0+1)^L n_c m^L) vs s^{L/2} at s0 = 1 "
                 "(Fig. 10 right)", 1.0, "slope", fit, ", ".join(names))
 
@@ -166,7 +164,7 @@ def _sparsity_rows(results: Path, figures: dict) -> list[dict]:
         fit_a = _fit(results, experiment_a, "p_star_vs_prediction")
         fit_b = _fit(results, experiment_b, "p_star_vs_prediction")
         ratio, ci = None, None
-        if fit_a and fit_b:
+        if fit_a and fit_b and fit_a["unit_slope_prefactor"] and fit_b["unit_slope_prefactor"]:
             ratio = fit_b["unit_slope_prefactor"] / fit_a["unit_slope_prefactor"]
             ci = (fit_b["unit_slope_prefactor_ci95"][0] / fit_a["unit_slope_prefactor_ci95"][1],
                   fit_b["unit_slope_prefactor_ci95"][1] / fit_a["unit_slope_prefactor_ci95"][0])

@@ -29,6 +29,7 @@ from srhm.streams import stream
 
 N_BOOT = 1000
 PAPER_TOLERANCE = 0.1
+MIN_POINTS_FOR_SLOPE = 3
 PERCENTILES = {"median": 50.0, "lo68": 16.0, "hi68": 84.0, "lo95": 2.5, "hi95": 97.5}
 """Bootstrap summaries: name -> percentile."""
 
@@ -233,7 +234,8 @@ def fit_power_law(x, y, *, n_boot: int = N_BOOT, seed: int = 0) -> PowerLawFit:
 
     x, y: [n] positive. Pairs with a NaN in x or y are dropped and counted. The bootstrap resamples
     the pairs `n_boot` times from the "bootstrap" stream keyed by `seed`. Flags: "ok"; "too_few_points"
-    (under 3 pairs left, everything NaN); "constant_x" (slope undefined, slope-1 fit still given).
+    (no pair left, everything NaN); "too_few_points_for_slope" (1 or 2 pairs: slope and prefactor NaN,
+    the slope-1 fit still given); "constant_x" (slope undefined, slope-1 fit still given).
     """
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     if x.ndim != 1 or x.shape != y.shape:
@@ -245,7 +247,7 @@ def fit_power_law(x, y, *, n_boot: int = N_BOOT, seed: int = 0) -> PowerLawFit:
         if not np.all(np.isfinite(values) & (values > 0)):
             raise ValueError(f"{name} must be positive and finite (NaN allowed, dropped), got {values}")
     n, n_dropped = x.size, int((~kept).sum())
-    if n < 3:
+    if n == 0:
         empty = (math.nan, math.nan)
         return PowerLawFit(math.nan, math.nan, empty, empty, empty, empty, math.nan, empty, empty, n, n_dropped, "too_few_points")
 
@@ -253,6 +255,8 @@ def fit_power_law(x, y, *, n_boot: int = N_BOOT, seed: int = 0) -> PowerLawFit:
     draws = stream("bootstrap", _FIT_STREAM, seed).integers(0, n, (n_boot, n))
     slope, intercept = _least_squares(log_x[None, :], log_y[None, :])
     boot_slope, boot_intercept = _least_squares(log_x[draws], log_y[draws])
+    if n < MIN_POINTS_FOR_SLOPE:
+        slope[:], intercept[:], boot_slope[:], boot_intercept[:] = math.nan, math.nan, math.nan, math.nan
     log_ratio = log_y - log_x
     boot_log_ratio = log_ratio[draws].mean(axis=1)
     return PowerLawFit(
@@ -267,7 +271,8 @@ def fit_power_law(x, y, *, n_boot: int = N_BOOT, seed: int = 0) -> PowerLawFit:
         unit_slope_prefactor_ci95=_interval(np.exp(boot_log_ratio), 95),
         n_points=n,
         n_dropped=n_dropped,
-        flag="constant_x" if np.ptp(log_x) == 0 else "ok",
+        flag=("too_few_points_for_slope" if n < MIN_POINTS_FOR_SLOPE else "constant_x" if np.ptp(log_x) == 0
+              else "ok"),
     )
 
 
