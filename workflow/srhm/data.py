@@ -198,7 +198,7 @@ class SRHM:
         rest = np.asarray(index, dtype=np.int64)
         if rest.size and (rest.min() < 0 or rest.max() >= self.P_max):
             raise ValueError(f"index must lie in 0..P_max-1 = {self.P_max - 1}")
-        digits = np.empty((len(rest), len(self.radices)), dtype=np.int64)
+        digits = np.empty((len(rest), len(self.radices)), dtype=np.int64, order="F")  # columns written in turn
         for column, radix in enumerate(self.radices):
             quotient = rest // radix  # floor_divide by a scalar is much faster than np.divmod
             digits[:, column] = rest - quotient * radix
@@ -301,6 +301,9 @@ def _first_occurrences(keys: np.ndarray) -> np.ndarray:
     """Sorted positions of the first occurrence of each distinct value (1-D) or row (2-D) of keys."""
     if keys.ndim == 2:
         keys = np.ascontiguousarray(keys).view(np.dtype((np.void, keys.dtype.itemsize * keys.shape[1]))).ravel()
+    ordered = np.sort(keys)
+    if not (ordered[1:] == ordered[:-1]).any():  # the usual case when P_max >> n: a sort, no argsort
+        return np.arange(len(keys))
     return np.sort(np.unique(keys, return_index=True)[1])
 
 
