@@ -8,6 +8,8 @@ Paths, relative to the results directory:
     data/{dataset}.npz                              the pool of one dataset (train prefixes, test tail)
     runs/{dataset}/{model}/P{P}_seed{seed}/         one training run
 where dataset reads like v8_nc8_m8_s2_L3_s02_A_seed0 and model like lcn_H256 (arch and width).
+An experiment may list several architectures (`arch: [lcn, vgg11]`): each trains on the same datasets and
+P grid, and the experiment's table holds them all.
 """
 
 from __future__ import annotations
@@ -104,7 +106,7 @@ class Experiment:
     """A named group of runs from the config, with the grid points P_max forced out."""
 
     name: str
-    arch: str
+    archs: tuple[str, ...]
     runs: tuple[Run, ...]
     dropped: tuple[tuple[str, int], ...] = field(default=())  # (dataset, P) above P_max - n_test
 
@@ -124,14 +126,14 @@ class Plan:
         protocols: dict[str, tuple] = {}
         experiments = {}
         for name, (points, protocol, dropped) in expanded.items():
-            arch = config["experiments"][name]["arch"]
             runs = tuple(Run(datasets[dataset_name(**params)], arch, width, P, seed)
-                         for params, _, width, P, seed in points)
+                         for params, _, arch, width, P, seed in points)
             for run in runs:
                 if protocols.setdefault(run.dir, protocol) != protocol:
                     raise ValueError(f"experiments.{name}: run {run.dir} is also trained by another experiment "
                                      "with a different train protocol; give one of them another width or seed")
-            experiments[name] = Experiment(name, arch, runs, tuple(dropped))
+            experiments[name] = Experiment(name, tuple(_as_list(config["experiments"][name]["arch"])), runs,
+                                           tuple(dropped))
         groups: dict[tuple, set[Run]] = {}
         for run in (run for exp in experiments.values() for run in exp.runs):
             family = run.dataset.name.rsplit("_seed", 1)[0]
@@ -191,13 +193,17 @@ def p_grid(grid: dict, *, arch: str, n_classes: int, m: int, s: int, L: int, s0:
     return sorted({max(1, int(round(float(p)))) for p in values})
 
 
-# One planned run before pools are sized: (SRHM params, n_test, width, P, seed).
-_Point = tuple[dict, int, "int | None", int, int]
+# One planned run before pools are sized: (SRHM params, n_test, arch, width, P, seed).
+_Point = tuple[dict, int, str, "int | None", int, int]
 
 
 def _expand_experiment(name: str, exp: dict, config: dict) -> tuple[list[_Point], tuple, list[tuple[str, int]]]:
     """Planned runs of one experiment, its train protocol and the (dataset, P) that P_max forbids."""
     protocol = tuple(sorted({**config["train"], **exp.get("train", {})}.items()))
+    archs = _as_list(exp["arch"])
+    if exp.get("width") is not None and not set(archs) & set(HIERARCHICAL):
+        raise ValueError(f"experiments.{name}.width must be null for {', '.join(archs)}: "
+                         "the common architectures have fixed channel counts")
     points, dropped = [], []
     for v, s, L, s0, seed in _instances(name, exp):
         m = v ** (s - 1) if exp.get("m") is None else exp["m"]
@@ -212,15 +218,15 @@ def _expand_experiment(name: str, exp: dict, config: dict) -> tuple[list[_Point]
         if n_test < 1:
             raise ValueError(f"experiments.{name}: {dataset_name(**params)} has P_max = {p_max}, "
                              "too few samples for a test set")
-        width = _width(name, exp, L)
-        for P in p_grid(exp["P"], arch=exp["arch"], n_classes=n_classes, m=m, s=s, L=L, s0=s0):
-            if P > p_max - n_test:
-                dropped.append((dataset_name(**params), P))
-            else:
-                points.append((params, n_test, width, P, seed))
+        for arch in archs:
+            for P in p_grid(exp["P"], arch=arch, n_classes=n_classes, m=m, s=s, L=L, s0=s0):
+                if P > p_max - n_test:
+                    dropped.append((dataset_name(**params), P))
+                else:
+                    points.append((params, n_test, arch, _width(exp, arch, L), P, seed))
     if not points:
         raise ValueError(f"experiments.{name}.P: every P of the grid exceeds P_max - test size")
-    return points, protocol, dropped
+    return points, protocol, list(dict.fromkeys(dropped))
 
 
 def _instances(name: str, exp: dict) -> list[tuple[int, int, int, int, int]]:
@@ -238,19 +244,17 @@ def _instances(name: str, exp: dict) -> list[tuple[int, int, int, int, int]]:
     return out
 
 
-def _width(name: str, exp: dict, L: int) -> int | None:
-    if exp["arch"] not in HIERARCHICAL:
-        if exp.get("width") is not None:
-            raise ValueError(f"experiments.{name}.width must be null for {exp['arch']}: "
-                             "the common architectures have fixed channel counts")
+def _width(exp: dict, arch: str, L: int) -> int | None:
+    """H of an LCN/CNN/FCN run (the experiment's width, else the paper's); None for the common nets."""
+    if arch not in HIERARCHICAL:
         return None
-    return default_width(exp["arch"], L) if exp.get("width") is None else exp["width"]
+    return default_width(arch, L) if exp.get("width") is None else exp["width"]
 
 
 def _size_pools(points, max_pool_gb: float) -> dict[str, Dataset]:
     """One Dataset per name, its pool just large enough for its largest P plus its test set."""
     need: dict[str, tuple[dict, int, int]] = {}
-    for params, n_test, _, P, _ in points:
+    for params, n_test, _, _, P, _ in points:
         name = dataset_name(**params)
         largest = need.get(name, (params, n_test, 0))[2]
         need[name] = (params, n_test, max(largest, P))

@@ -61,8 +61,9 @@ def measure_runs(run_dirs: Sequence[str], *, probe_size: int, weights: str = "be
 
 
 def collect_runs(run_dirs: Sequence[str], experiment: str, error_convention: str = "best") -> pd.DataFrame:
-    """One tidy row per run: parameters, test errors, training statistics, theory predictions and
-    every sensitivity in wide form (S_{k}_{l}, D_{k}_{l}, k = layer index or "out")."""
+    """One tidy row per run: parameters, test errors, training statistics, theory predictions and,
+    once measured, the number of hidden layers (n_hidden) and every sensitivity in wide form
+    (S_{k}_{l}, D_{k}_{l}, k = layer index 1..n_hidden or "out")."""
     from srhm.sensitivity import wide_sensitivities
 
     if error_convention not in WEIGHTS:
@@ -98,7 +99,9 @@ def collect_runs(run_dirs: Sequence[str], experiment: str, error_convention: str
         }
         sensitivity = Path(run_dir) / SENSITIVITY_FILE
         if sensitivity.is_file():
-            row.update(wide_sensitivities(pd.read_csv(sensitivity)).iloc[0].to_dict())
+            measured = pd.read_csv(sensitivity)
+            row["n_hidden"] = int(measured.loc[measured["layer"] != "output", "layer_index"].max())
+            row.update(wide_sensitivities(measured).iloc[0].to_dict())
         rows.append(row)
     table = pd.DataFrame(rows)
     return table.sort_values(["arch", "v", "s", "L", "s0", "seed", "P"], kind="stable").reset_index(drop=True)
