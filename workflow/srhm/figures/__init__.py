@@ -12,11 +12,15 @@ from types import ModuleType
 from typing import Mapping
 
 FIGURES = {
+    "fig01": "srhm.figures.fig01",
+    "fig02": "srhm.figures.fig02",
+    "fig03": "srhm.figures.fig03",
     "fig04": "srhm.figures.fig04",
     "fig05": "srhm.figures.fig05",
     "fig06": "srhm.figures.fig06",
     "fig07": "srhm.figures.fig07",
     "fig08": "srhm.figures.fig08",
+    "fig09": "srhm.figures.fig09",
     "fig10": "srhm.figures.fig10",
     "fig11": "srhm.figures.fig11",
     "fig12": "srhm.figures.fig12",
@@ -24,8 +28,9 @@ FIGURES = {
     "fig14": "srhm.figures.fig14",
     "fig15": "srhm.figures.fig15",
     "fig16": "srhm.figures.fig16",
+    "fig17": "srhm.figures.fig17",
 }
-"""Paper figure -> the module that draws it. Figs. 1, 2, 3, 9 and 17 are not drawn yet."""
+"""Paper figure -> the module that draws it."""
 
 
 def figure_module(name: str) -> ModuleType:
