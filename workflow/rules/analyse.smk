@@ -1,4 +1,5 @@
-# Per experiment: one tidy table of its runs, then sample complexities and scaling fits.
+# Per experiment: one tidy table of its runs, then sample complexities and scaling fits. Both read
+# small files for seconds, so they run where Snakemake runs (localrule), not as cluster jobs.
 
 
 rule collect:
@@ -14,6 +15,7 @@ rule collect:
         f"{RESULTS}/logs/collect/{{experiment}}.log",
     wildcard_constraints:
         experiment=EXPERIMENT_PATTERN,
+    localrule: True
     threads: 1
     resources:
         mem_mb=1000,
@@ -38,6 +40,7 @@ rule analyse:
         f"{RESULTS}/logs/analyse/{{experiment}}.log",
     wildcard_constraints:
         experiment=EXPERIMENT_PATTERN,
+    localrule: True
     threads: 1
     resources:
         mem_mb=1000,

@@ -20,6 +20,7 @@ rule cifar_digitised_table:
         f"{RESULTS}/{table_path('digitised')}",
     log:
         f"{RESULTS}/logs/cifar/digitised_table.log",
+    localrule: True
     threads: 1
     resources:
         mem_mb=500,

@@ -18,6 +18,8 @@ for ensemble in PLAN.ensembles.values():
             weights=config["error_convention"],
         log:
             f"{RESULTS}/logs/sensitivity/{ensemble.id}.log",
+        group:
+            f"ensemble_{ensemble.id}"
         threads: config["threads"]
         resources:
             mem_mb=2000,

@@ -12,6 +12,7 @@ rule report:
         results=lambda wildcards, output: Path(output[0]).parent,
     log:
         f"{RESULTS}/logs/report.log",
+    localrule: True
     threads: 1
     resources:
         mem_mb=1000,

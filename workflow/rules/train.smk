@@ -1,6 +1,7 @@
 # One training job per ensemble: every P and seed of one model and SRHM family, trained together
 # (srhm.train stacks them into one batched network). Rules are generated per ensemble because each
-# ensemble writes its own list of run directories.
+# ensemble writes its own list of run directories. On a cluster, an ensemble's training and its
+# sensitivity measurement (measure.smk) share one job (their group), and so one queue wait.
 
 for ensemble in PLAN.ensembles.values():
 
@@ -15,6 +16,8 @@ for ensemble in PLAN.ensembles.values():
             spec=json.dumps(train_spec(ensemble, config, RESULTS)),
         log:
             f"{RESULTS}/logs/train/{ensemble.id}.log",
+        group:
+            f"ensemble_{ensemble.id}"
         threads: config["threads"]
         resources:
             mem_mb=2000,
