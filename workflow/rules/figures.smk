@@ -1,5 +1,7 @@
 # The paper's figures, one job each, drawn from the result tables by srhm.figures. Only the figures
 # named in config["figures"] are built; `snakemake fig04` builds one (an alias rule per figure).
+# A figure takes seconds to draw from small tables, so it runs where Snakemake runs (localrule),
+# not as a cluster job.
 
 FIGURE_FORMATS = ("pdf", "png", "md")
 FIGURES = config["figures"]
@@ -21,6 +23,7 @@ rule figure:
         f"{RESULTS}/logs/figures/{{fig}}.log",
     wildcard_constraints:
         fig="|".join(FIGURES) or "(?!)",
+    localrule: True
     threads: 1
     resources:
         mem_mb=1000,
