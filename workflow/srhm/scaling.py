@@ -25,6 +25,7 @@ from typing import Callable, Mapping, NamedTuple, Sequence
 import numpy as np
 import pandas as pd
 
+from srhm.checks import check_int
 from srhm.streams import stream
 
 N_BOOT = 1000
@@ -150,7 +151,7 @@ def p_star_table(
     missing = [c for c in [*by, "seed", "P", *metrics] if c not in runs.columns]
     if missing:
         raise ValueError(f"runs lacks the columns {missing}")
-    _check_n_boot(n_boot)
+    check_int("n_boot", n_boot, 1)
     _check_tolerance(tolerance)
     duplicated = runs.duplicated([*by, "seed", "P"])
     if duplicated.any():
@@ -240,7 +241,7 @@ def fit_power_law(x, y, *, n_boot: int = N_BOOT, seed: int = 0) -> PowerLawFit:
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     if x.ndim != 1 or x.shape != y.shape:
         raise ValueError(f"x and y must be one-dimensional of equal length, got shapes {x.shape} and {y.shape}")
-    _check_n_boot(n_boot)
+    check_int("n_boot", n_boot, 1)
     kept = ~(np.isnan(x) | np.isnan(y))
     x, y = x[kept], y[kept]
     for name, values in (("x", x), ("y", y)):
@@ -343,11 +344,6 @@ def _checked_values(values, n_P: int, ndim: int) -> np.ndarray:
 def _check_tolerance(tolerance) -> None:
     if not (tolerance >= 0):
         raise ValueError(f"tolerance must be non-negative, got {tolerance!r}")
-
-
-def _check_n_boot(n_boot) -> None:
-    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
-        raise ValueError(f"n_boot must be a positive integer, got {n_boot!r}")
 
 
 def _checked_threshold(threshold) -> float:
