@@ -50,4 +50,4 @@ rule all:
     input:
         f"{RESULTS}/report.md",
         [f"{RESULTS}/figures/{name}.{extension}" for name in FIGURES for extension in FIGURE_FORMATS],
-        deleted_outputs(PLAN.experiments),
+        experiment_outputs(PLAN.experiments),

@@ -1,6 +1,5 @@
 # Input functions shared by the rules.
 
-import os
 import re
 
 from srhm.figures import figure_module
@@ -20,16 +19,16 @@ def figure_inputs(wildcards):
     return [f"{RESULTS}/{path}" for path in figure_module(wildcards.fig).inputs(config["figures"][wildcards.fig])]
 
 
-def deleted_outputs(experiments):
-    """Run files and tables of `experiments` that were built once and are now missing from disk.
+def experiment_outputs(experiments):
+    """Run files and tables of `experiments`, to be listed as inputs of the targets that need them.
 
     Snakemake (since 7.7) does not rebuild a deleted intermediate file while the files downstream of
-    it exist. The figure targets and `all` take these files as inputs, so that asking for a figure
-    rebuilds a deleted run (its training job) and, from it, everything downstream of it.
+    it exist. The figure targets and `all` take these files as inputs directly, so that asking for a
+    figure rebuilds a deleted run (its training job) and, from it, everything downstream of it.
     """
     paths = []
     for name in experiments:
         paths += [f"{RESULTS}/{run.dir}/{file}" for run in PLAN.experiments[name].runs
                   for file in ("model.pt", "metrics.json", "sensitivity.csv")]
         paths += [f"{RESULTS}/tables/{name}.csv", f"{RESULTS}/tables/{name}_pstar.csv", f"{RESULTS}/fits/{name}.json"]
-    return [path for path in paths if not os.path.exists(path)]
+    return paths

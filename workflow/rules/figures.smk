@@ -41,5 +41,5 @@ for figure_name in FIGURES:
             figure_name
         input:
             [f"{RESULTS}/figures/{figure_name}.{extension}" for extension in FIGURE_FORMATS],
-            deleted_outputs(referenced_experiments(FIGURES[figure_name])),
+            experiment_outputs(referenced_experiments(FIGURES[figure_name])),
         localrule: True
