@@ -134,21 +134,56 @@ def test_classes_and_positions_are_uniform():
     assert len(counts) == math.comb(6, 2) and stats.chisquare(counts).pvalue > 1e-3
 
 
-def test_pool_is_distinct_and_train_test_disjoint():
+@pytest.mark.parametrize("balanced", [False, True])
+def test_pool_is_distinct_and_train_test_disjoint(balanced):
+    """The test set is the pool's head, the training sets the nested prefixes of the rest."""
     ds = SRHM(v=4, n_classes=4, m=4, s=2, L=2, s0=1, seed=0)
-    pool = ds.sample(12000, seed=3)  # 73 % of P_max = 16384: duplicates would be frequent
+    pool = ds.sample(12000, seed=3, balanced=balanced)  # 73 % of P_max = 16384: duplicates would be frequent
     assert len(row_set(pool.x)) == len(pool)
-    train, test = pool[:9000], pool[-3000:]
+    test, train = pool[:3000], pool[3000:]
     assert not row_set(train.x) & row_set(test.x)
     assert row_set(train[:1000].x) <= row_set(train[:5000].x), "training sets are nested prefixes"
 
 
+@pytest.mark.parametrize("balanced", [False, True])
 @pytest.mark.parametrize("params", [dict(v=4, n_classes=4, m=4, s=2, L=2, s0=1), dict(v=4, n_classes=4, m=16, s=3, L=3, s0=1)])
-def test_smaller_draw_is_a_prefix_of_a_larger_one(params):
+def test_smaller_draw_is_a_prefix_of_a_larger_one(params, balanced):
+    """So a pool grown for a larger P keeps every test head and training prefix of a smaller one."""
     ds = SRHM(**params, seed=0)
-    big = ds.sample(70000 if ds.P_max > 10**6 else 9000, seed=3)  # more than one block of draws
-    small = ds.sample(1234, seed=3)
+    big = ds.sample(70000 if ds.P_max > 10**6 else 9000, seed=3, balanced=balanced)  # several blocks of draws
+    small = ds.sample(1234, seed=3, balanced=balanced)
     np.testing.assert_array_equal(small.x, big[:1234].x)
+    np.testing.assert_array_equal(small.y, big[:1234].y)
+
+
+@pytest.mark.parametrize("params", [dict(v=5, n_classes=5, m=5, s=2, L=2, s0=1),  # integer-index path
+                                    dict(v=4, n_classes=3, m=16, s=3, L=3, s0=1)])  # digit-vector path (> 2**63)
+def test_balanced_pools_cycle_through_the_classes(params):
+    """Row i has class i mod n_c, so any window of k consecutive rows (the test head, every training prefix
+    after it) holds floor(k/n_c) or ceil(k/n_c) of each class; rows are distinct and each class's rows
+    are uniform among that class's samples."""
+    ds = SRHM(**params, seed=1)
+    pool = ds.sample(8003, seed=2, balanced=True)
+    n_c = ds.n_classes
+    np.testing.assert_array_equal(pool.y, np.arange(len(pool)) % n_c)
+    np.testing.assert_array_equal(parse(ds, pool.x)[-1][:, 0], pool.y)
+    assert len(row_set(pool.x)) == len(pool)
+    for start, size in ((0, 1000), (1000, 7), (1000, 4001), (1003, 998)):
+        counts = np.bincount(pool.y[start : start + size], minlength=n_c)
+        assert counts.max() - counts.min() <= 1 and counts.sum() == size
+        assert counts.min() == size // n_c
+    # within class 0, the first rule choice of the top node is uniform over its m values
+    first_choice = pool.choices[0][pool.y == 0, 0]
+    assert stats.chisquare(np.bincount(first_choice, minlength=ds.m)).pvalue > 1e-3
+    assert not np.array_equal(pool.x[:100], ds.sample(100, seed=2).x), "balanced and uniform are different draws"
+
+
+def test_balanced_sampling_exhausts_small_models():
+    ds = SRHM(v=3, n_classes=3, m=3, s=2, L=2, s0=0, seed=0)  # P_max = 3 * 3**3 = 81
+    every = ds.sample(ds.P_max, seed=0, balanced=True)
+    assert len(row_set(every.x)) == ds.P_max and len(ds.sample(0, seed=0, balanced=True)) == 0
+    with pytest.raises(ValueError, match="exceeds P_max=81"):
+        ds.sample(82, seed=0, balanced=True)
 
 
 def digest(b: Batch) -> str:

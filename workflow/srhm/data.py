@@ -156,36 +156,62 @@ class SRHM:
         """Radix of each latent digit: [n_classes] then (m, n_arrangements) per node, layer by layer."""
         return np.array([self.n_classes] + [self.m, self.n_arrangements] * self.n_nodes, dtype=np.int64)
 
-    def sample(self, n: int, seed: int) -> Batch:
+    def sample(self, n: int, seed: int, *, balanced: bool = False) -> Batch:
         """n distinct samples drawn uniformly without replacement, in random order.
 
+        balanced=False: uniform among all P_max samples, so class counts fluctuate.
+        balanced=True: row i has class i mod n_classes, and the rows of class c are distinct samples
+        drawn uniformly among the P_max / n_classes samples of class c (each class from its own
+        stream). Every prefix of k rows then holds floor(k/n_c) or ceil(k/n_c) samples of each class,
+        as the authors' training files, which hold 4 samples of every class each.
+
+        Either way sample(k, seed) is exactly the prefix of sample(n, seed) for k <= n, so a pool
+        serves every training-set size: the test set is its head and the training sets follow it.
         Draws are i.i.d. uniform in fixed-size blocks, each block from its own stream, and repeats are
-        dropped (first occurrence kept): the distinct values come out as a uniformly random ordered
-        sample without replacement, and sample(k, seed) is exactly the prefix of sample(n, seed) for
-        k <= n. Training sets are prefixes of one pool and the test set is its tail. Samples are
-        drawn as integer indices when P_max < 2**63 and as digit vectors otherwise. The expected
-        number of draws is P_max ln(P_max / (P_max - n)), about n whenever n << P_max.
+        dropped (first occurrence kept), which leaves a uniformly random ordered sample without
+        replacement. Samples are drawn as integer indices when P_max < 2**63 and as digit vectors
+        otherwise. The expected number of draws is P_max ln(P_max / (P_max - n)), about n when n << P_max.
+        Raises ValueError when n is not an integer in 0..P_max.
         """
         if isinstance(n, bool) or int(n) != n or n < 0:
             raise ValueError(f"n={n!r} must be a non-negative integer")
         if n > self.P_max:
             raise ValueError(f"n={n} exceeds P_max={self.P_max}, the number of distinct samples of {self.name}")
-        blocks: list[np.ndarray] = []
-        first = np.empty(0, dtype=np.int64)
-        while len(first) < n:
-            missing = (n - len(first)) * (1 + n / self.P_max)
-            blocks += [self._draw_block(seed, len(blocks) + i) for i in range(math.ceil(missing / _BLOCK))]
-            keys = np.concatenate(blocks)
-            first = _first_occurrences(keys)
-        kept = keys[first[:n]]
+        if not balanced:
+            kept = self._distinct(n, self.P_max, lambda block: self._draw_block(stream("sample", self.seed, seed, block)))
+        else:
+            per_class = [self._distinct(len(range(c, n, self.n_classes)), self.P_max // self.n_classes,
+                                        lambda block, c=c: self._draw_block(stream("class_sample", self.seed, seed, c,
+                                                                                   block), label=c))
+                         for c in range(self.n_classes)]
+            kept = np.empty((n, *per_class[0].shape[1:]), dtype=per_class[0].dtype)
+            for c, keys in enumerate(per_class):
+                kept[c :: self.n_classes] = keys
         return self.decode(kept) if kept.ndim == 1 else self._render_digits(kept)
 
-    def _draw_block(self, seed: int, block: int) -> np.ndarray:
-        """_BLOCK uniform samples: int64 indices [_BLOCK] if P_max < 2**63, else digits [_BLOCK, n_digits]."""
-        rng = stream("sample", self.seed, seed, block)
+    @staticmethod
+    def _distinct(n: int, space: int, draw_block) -> np.ndarray:
+        """The first n distinct keys of the blocks draw_block(0), draw_block(1), ... over a space of `space` values."""
+        blocks: list[np.ndarray] = []
+        first = np.empty(0, dtype=np.int64)
+        while len(first) < n or not blocks:
+            missing = (n - len(first)) * (1 + n / space)
+            blocks += [draw_block(len(blocks) + i) for i in range(max(1, math.ceil(missing / _BLOCK)))]
+            keys = np.concatenate(blocks)
+            first = _first_occurrences(keys)
+        return keys[first[:n]]
+
+    def _draw_block(self, rng: np.random.Generator, label: int | None = None) -> np.ndarray:
+        """_BLOCK uniform samples (of class `label` only, if given): int64 indices [_BLOCK] when
+        P_max < 2**63, else digit vectors [_BLOCK, n_digits]."""
         if self.P_max < _INDEX_LIMIT:
-            return rng.integers(self.P_max, size=_BLOCK)
-        return rng.integers(self.radices, size=(_BLOCK, len(self.radices)), dtype=self.digit_dtype)
+            if label is None:
+                return rng.integers(self.P_max, size=_BLOCK)
+            return label + self.n_classes * rng.integers(self.P_max // self.n_classes, size=_BLOCK)
+        digits = rng.integers(self.radices, size=(_BLOCK, len(self.radices)), dtype=self.digit_dtype)
+        if label is not None:
+            digits[:, 0] = label  # the class is the first digit; the others stay uniform
+        return digits
 
     def decode(self, index: np.ndarray) -> Batch:
         """The samples with the given integer indices in 0..P_max-1 (a bijection; needs P_max < 2**63).
@@ -220,9 +246,9 @@ class SRHM:
         position = np.zeros((n, 1), dtype=np.intp)  # [n, s**g] start of each node's block
         for g, rules in enumerate(self.rules):
             rule_index = features * self.m + np.asarray(choices[g], dtype=np.intp)
-            features = np.take(rules.reshape(-1, self.s), rule_index, axis=0).reshape(n, -1)
+            features = np.take(rules.reshape(-1, self.s), rule_index, axis=0).reshape(n, self.s ** (g + 1))
             slots = np.take(self.slots, np.asarray(arrangements[g], dtype=np.intp), axis=0)
-            position = (position[:, :, None] + slots * self.patch ** (self.L - g - 1)).reshape(n, -1)
+            position = (position[:, :, None] + slots * self.patch ** (self.L - g - 1)).reshape(n, self.s ** (g + 1))
         x = np.full((n, self.d), EMPTY, dtype=self.symbol_dtype)
         np.put_along_axis(x, position, features.astype(x.dtype), axis=1)
         return Batch(

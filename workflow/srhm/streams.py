@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-PURPOSES = ("grammar", "sample", "synonym", "diffeo", "init", "order", "probe", "bootstrap")
+PURPOSES = ("grammar", "sample", "synonym", "diffeo", "init", "order", "probe", "bootstrap", "class_sample")
 
 
 def stream(purpose: str, *keys: int) -> np.random.Generator:
