@@ -6,23 +6,25 @@
 """
 
 import json
+import shlex
 from pathlib import Path
 
+import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version
 
-from srhm.config import resolve
+from srhm.config import command_line_overlays, resolve
 from srhm.plan import Plan, train_spec
 
 min_version("9.0")
 
-
-configfile: "config.yaml"
-
-
+# The default experiment sits beside this Snakefile, so the workflow runs from any working directory
+# (`--directory`). Presets and the user's --configfile / --config overlays go on top (srhm.config).
+BASE_CONFIG = Path(workflow.basedir) / "config.yaml"
 try:
-    # config.yaml (or the preset it names) plus --config overrides, validated once, defaults filled in
-    resolved = resolve(config, workflow.config_settings.overwrite_config)
+    overlays = command_line_overlays(workflow.config_settings.configfiles, workflow.config_settings.config,
+                                     BASE_CONFIG)
+    resolved = resolve(yaml.safe_load(BASE_CONFIG.read_text()), overlays)
     PLAN = Plan.from_config(resolved)
 except ValueError as error:
     raise WorkflowError(f"invalid config: {error}") from None
@@ -32,7 +34,7 @@ config.update(resolved)
 RESULTS = "results"
 # Rules call the library through its command line (`python -m srhm`); this PYTHONPATH makes the
 # package importable in any job environment (conda or not) without installing it there.
-shell.prefix(f"set -euo pipefail; export PYTHONPATH={Path(workflow.basedir) / 'workflow'}; ")
+shell.prefix(f"set -euo pipefail; export PYTHONPATH={shlex.quote(str(Path(workflow.basedir) / 'workflow'))}; ")
 
 
 include: "workflow/rules/common.smk"

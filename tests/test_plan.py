@@ -7,7 +7,7 @@ import yaml
 
 from srhm import theory
 from srhm.config import resolve
-from srhm.plan import Plan, p_grid
+from srhm.plan import Plan, p_grid, train_spec
 
 BASE = {
     "test_size": 1000,
@@ -140,7 +140,11 @@ def _set(path: str, value):
         (_set("experiments.lcn.P", {"values": [10**9]}), r"experiments.lcn.P: every P of the grid exceeds"),
         (_set("experiments.cnn", dict(BASE["experiments"]["lcn"], v=4, s0=1, seeds=[0], train={"base_lr": 0.5},
                                       P={"values": [int(0.5 * theory.p_star_lcn(4, 4, 2, 2, 1))]})),
-         r"also trained by another experiment with a different train protocol"),
+         r"experiments.cnn: trains lcn_H64 on v4_nc4_m4_s2_L2_s01_A with another train protocol than "
+         r"experiments.lcn"),
+        (_set("experiments.cnn", dict(BASE["experiments"]["lcn"], v=4, s0=1, seeds=[0], train={"base_lr": 0.5},
+                                      P={"values": [7]})),  # another P: the runs would still share a job
+         r"experiments.cnn: trains lcn_H64 on v4_nc4_m4_s2_L2_s01_A with another train protocol"),
     ],
 )
 def test_bad_configs_name_the_key(edit, message):
@@ -167,12 +171,25 @@ def test_inconsistent_values_name_the_key(edits, message):
         plan_of(config)
 
 
-def test_presets_replace_experiments_and_keep_command_line_overrides(tmp_path):
-    preset = {"test_size": 77, "experiments": {"tiny": BASE["experiments"]["cnn"]}, "figures": {}}
-    (tmp_path / "smoke.yaml").write_text(yaml.safe_dump(preset))
-    config = dict(BASE, preset="smoke", device="cpu")
-    resolved = resolve(config, overrides={"device": "cpu", "test_size": 55}, presets_dir=tmp_path)
-    assert list(resolved["experiments"]) == ["tiny"], "the preset's experiments replace the default ones"
-    assert resolved["test_size"] == 55 and resolved["device"] == "cpu", "command-line overrides win"
-    with pytest.raises(ValueError, match="preset: no preset file"):
-        resolve(dict(BASE, preset="paper"), presets_dir=tmp_path)
+def test_another_experiments_grid_changes_no_run_of_this_one():
+    """Two experiments share a dataset; a larger grid in one grows the pool, and the other's training specs
+    (its pool path, test size, members) stay the same, so its runs are not retrained (the pool is `ancient`
+    in the rules, and its test head and training prefixes do not depend on its size)."""
+    config = copy.deepcopy(BASE)
+    bigger = copy.deepcopy(config)
+    bigger["experiments"]["cnn"]["P"] = {"values": [100, 300, 4000]}
+    plain, grown = plan_of(config), plan_of(bigger)
+    shared = "v4_nc4_m4_s2_L2_s01_A_seed0"
+    assert grown.datasets[shared].pool_size > plain.datasets[shared].pool_size
+    assert grown.datasets[shared].path == plain.datasets[shared].path
+    lcn = [name for name in plain.ensembles if name.startswith("lcn")]
+    assert lcn and all(train_spec(plain.ensembles[name], "results") == train_spec(grown.ensembles[name], "results")
+                       for name in lcn)
+
+
+def test_sampling_names_the_pool_folder():
+    balanced, uniform = (plan_of(dict(copy.deepcopy(BASE), sampling=mode)) for mode in ("balanced", "uniform"))
+    name = "v4_nc4_m4_s2_L2_s01_A_seed0"
+    assert balanced.datasets[name].path == f"data/balanced/{name}.npz"
+    assert uniform.datasets[name].path == f"data/uniform/{name}.npz"
+    assert resolve(BASE)["sampling"] == "balanced", "balanced classes by default, as the authors' data"

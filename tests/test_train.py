@@ -19,7 +19,7 @@ from srhm.io import read_json
 from srhm.models import build_model
 from srhm.protocol import MemberSpec, TrainSpec, paper_base_lr, paper_lr_scale
 from srhm.streams import stream
-from srhm.train import EnsembleTrainer, train_ensemble
+from srhm.train import EnsembleTrainer, sgd, train_ensemble
 
 SMALL = dict(v=3, n_classes=3, s=2, s0=1, L=2)  # m = 3, d = 16, P_max = 5184
 M = 3
@@ -179,15 +179,72 @@ def test_resume_after_kill(tmp_path, pools):
     assert_same_training(reference, train_ensemble(spec))
 
 
-def test_checkpoint_of_another_spec_is_refused(tmp_path, pools):
-    spec = make_spec(tmp_path, pools, [(0, 24, 0)], arch="lcn", width=8, checkpoint=str(tmp_path / "ck.pt"))
+def test_rerun_after_kill_with_a_changed_spec_needs_no_cleanup(tmp_path, pools):
+    """`srhm train` killed after it checkpointed, then rerun with another max_epochs: it trains afresh."""
+    checkpoint = tmp_path / "ck.pt"
+    spec = make_spec(tmp_path, pools, RESUME_MEMBERS, **{**RESUME_PROTOCOL, "progress_every_s": 0.0})
+    command = [sys.executable, "-m", "srhm", "train", "--checkpoint", str(checkpoint), "--checkpoint-every", "0",
+               "--threads", "1", "--spec"]
+    process = subprocess.Popen([*command, json.dumps(spec.to_dict())], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    for line in process.stdout:
+        if line.startswith("[") and " step 10:" in line:
+            break
+    process.kill()
+    process.wait(timeout=30)
+    assert checkpoint.is_file()
+    changed = dataclasses.replace(spec, max_epochs=RESUME_PROTOCOL["max_epochs"] - 5)
+    done = subprocess.run([*command, json.dumps(changed.to_dict())], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "moved to" in done.stdout and (tmp_path / "ck.pt.stale").is_file() and not checkpoint.exists()
+    reference = train_ensemble(dataclasses.replace(changed, members=tuple(
+        dataclasses.replace(m, out_dir=m.out_dir + "_ref") for m in changed.members)))
+    for member, ref in zip(changed.members, reference):
+        assert comparable(read_json(f"{member.out_dir}/metrics.json")) == comparable(ref)
+
+
+def test_checkpoint_of_another_spec_is_moved_aside(tmp_path, pools, capsys):
+    """A checkpoint written for another training spec (or unreadable) never blocks a rerun: it is moved to
+    <checkpoint>.stale with a line in the log, and the training starts afresh, as if there were none."""
+    checkpoint = tmp_path / "ck.pt"
+    spec = make_spec(tmp_path, pools, [(0, 24, 0)], arch="lcn", width=8, max_epochs=6, checkpoint=str(checkpoint))
     trainer = EnsembleTrainer(spec)
     trainer.run(max_steps=2)
     trainer.save_checkpoint()
-    other = dataclasses.replace(spec, base_lr=0.5)
-    with pytest.raises(ValueError, match="different training spec"):
-        EnsembleTrainer(other)
-    EnsembleTrainer(dataclasses.replace(spec, progress_every_s=5.0))  # runtime fields may change
+    EnsembleTrainer(dataclasses.replace(spec, progress_every_s=5.0, threads=2))  # runtime fields may change
+    assert checkpoint.is_file() and "resumed" in capsys.readouterr().out
+    other = dataclasses.replace(spec, max_epochs=4)
+    (moved,) = train_ensemble(other)
+    assert (tmp_path / "ck.pt.stale").is_file() and not checkpoint.exists()
+    assert "not resumed: it was written for a different training spec; moved to" in capsys.readouterr().out
+    (fresh,) = train_ensemble(dataclasses.replace(other, checkpoint=None, members=(
+        dataclasses.replace(other.members[0], out_dir=str(tmp_path / "fresh")),)))
+    assert_same_training([fresh], [moved])
+    checkpoint.write_bytes(b"not a checkpoint")
+    train_ensemble(other)
+    assert "not resumed: it cannot be read" in capsys.readouterr().out and not checkpoint.exists()
+
+
+def test_batches_of_a_balanced_pool_hold_every_class_equally(tmp_path):
+    """On a class-balanced pool each batch of batch_per_class * n_c holds batch_per_class of each class,
+    every epoch, while the order within each class changes from epoch to epoch."""
+    ds = SRHM(m=M, seed=0, **SMALL)
+    path = tmp_path / "balanced.npz"
+    ds.sample(N_TEST + 120, seed=0, balanced=True).save(path, **ds.params, sampling="balanced")
+    batch = 4 * ds.n_classes
+    spec = TrainSpec(**SMALL, n_test=N_TEST, arch="cnn", width=8, batch_size=batch, max_epochs=3, **RUNTIME,
+                     members=(MemberSpec(pool=str(path), P=120, seed=0, out_dir=str(tmp_path / "run")),))
+    trainer = EnsembleTrainer(spec)
+    labels = trainer.pools.train_y.numpy()
+    orders = []
+    for _ in range(2):
+        order = trainer.perm[:120].copy()
+        assert sorted(order) == list(range(120)), "a permutation of the training rows"
+        for begin in range(0, 120, batch):
+            assert (np.bincount(labels[order[begin : begin + batch]], minlength=3) == 4).all()
+        orders.append(order)
+        trainer._new_permutation(0)
+    assert not np.array_equal(*orders)
 
 
 # ---------------------------------------------------------------------------------- SGD semantics
@@ -201,7 +258,7 @@ def test_steps_follow_torch_sgd_on_the_member_order(tmp_path, pools, weight_deca
                      weight_decay=weight_decay, batch_size=batch_size, max_epochs=epochs, loss_threshold=1e-9)
     (metrics,) = train_ensemble(spec)
     pool, _ = Batch.load(pools[0])
-    x, y = encode(pool.x[:P], 3), torch.from_numpy(pool.y[:P])
+    x, y = encode(pool.x[N_TEST : N_TEST + P], 3), torch.from_numpy(pool.y[N_TEST : N_TEST + P])
     net = build_model("cnn", **SMALL, width=8, init_seeds=(4,))
     optimiser = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9)
     order, epoch_losses = stream("order", 4), []
@@ -221,6 +278,29 @@ def test_steps_follow_torch_sgd_on_the_member_order(tmp_path, pools, weight_deca
         torch.testing.assert_close(final[key], value, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(metrics["curves"]["train_loss"], epoch_losses, rtol=1e-5)
     assert metrics["steps"] == epochs * math.ceil(P / batch_size)
+
+
+@pytest.mark.parametrize("missing", ["argument", "kernel"])
+def test_sgd_falls_back_where_torch_has_no_fused_kernel(tmp_path, pools, monkeypatch, missing):
+    """torch before 2.3 has no `fused` argument and before 2.4 no fused SGD on CPU: training then takes
+    torch's default SGD, which applies the same update rule."""
+    common = dict(arch="lcn", width=8, base_lr=0.1, max_epochs=6, eval_every=3)
+    (fused,) = train_ensemble(make_spec(tmp_path, pools, [(0, 30, 0)], prefix="fused_", **common))
+    original = torch.optim.SGD
+
+    def without_fused(params, *args, fused=None, **kwargs):
+        if fused and missing == "argument":
+            raise TypeError("__init__() got an unexpected keyword argument 'fused'")
+        if fused:
+            raise RuntimeError("`fused=True` requires all the params to be floating point Tensors of supported "
+                               "devices: ['cuda', 'xpu']")
+        return original(params, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim, "SGD", without_fused)
+    assert not sgd([torch.zeros(2, requires_grad=True)], lr=0.1, momentum=0.9).defaults.get("fused")
+    (plain,) = train_ensemble(make_spec(tmp_path, pools, [(0, 30, 0)], prefix="plain_", **common))
+    assert plain["epochs"] == fused["epochs"] and plain["curves"]["eval_epoch"] == fused["curves"]["eval_epoch"]
+    np.testing.assert_allclose(plain["curves"]["train_loss"], fused["curves"]["train_loss"], rtol=1e-5)
 
 
 # ---------------------------------------------------------------------------------------- outputs
@@ -262,8 +342,8 @@ def test_outputs_and_metrics(tmp_path, pools):
     net = build_model(**load_weights(member.out_dir)["model"], init_seeds=(0,))
     net.load_state_dict(load_weights(member.out_dir)["best"])
     with torch.no_grad():
-        logits = net(encode(pool.x[-N_TEST:], 3)[None])[0]
-    error = (logits.argmax(-1) != torch.from_numpy(pool.y[-N_TEST:])).double().mean().item()
+        logits = net(encode(pool.x[:N_TEST], 3)[None])[0]
+    error = (logits.argmax(-1) != torch.from_numpy(pool.y[:N_TEST])).double().mean().item()
     assert error == pytest.approx(metrics["best_test_error"], abs=1e-12)
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -57,6 +58,8 @@ def test_dry_run_of_every_preset(preset):
         ("experiments: {lcn_s2: {v: [three]}}", r"invalid config: experiments.lcn_s2.v"),
         ("test_size: 0", r"invalid config: test_size: 0 is less than the minimum of 1"),
         ("figures: {fig06: {experiments: [nowhere]}}", r"invalid config: figures.fig06: names experiments \['nowhere'\]"),
+        ("train: {max_epochs: 0}", r"invalid config: train.max_epochs: 0 is less than the minimum of 1 \(--configfile "
+                                   r"\S+override.yaml wrote train.max_epochs = 0\)"),
     ],
 )
 def test_bad_config_is_rejected_before_any_job(override, message, tmp_path):
@@ -65,6 +68,43 @@ def test_bad_config_is_rejected_before_any_job(override, message, tmp_path):
     assert result.returncode != 0
     assert re.search(message, result.stdout + result.stderr), result.stdout[-2000:]
     assert "Building DAG" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "names, message",
+    [
+        ("{x: EXP, x_pstar: EXP}", r"invalid config: experiments.x_pstar: names ending in '_pstar'"),
+        ("{my exp: EXP}", r"invalid config: experiments.my exp: an experiment name must start with a letter"),
+    ],
+)
+def test_experiment_names_that_could_collide_are_refused_before_any_job(names, message, tmp_path):
+    experiment = "{arch: lcn, s: 2, L: 2, v: 3, s0: 1, width: 8, P: {values: [60]}}"
+    (tmp_path / "names.yaml").write_text(f"experiments: {names.replace('EXP', experiment)}\n")
+    result = snakemake("-n", "--configfile", str(tmp_path / "names.yaml"), check=False)
+    assert result.returncode != 0 and re.search(message, result.stdout + result.stderr)
+    assert "Building DAG" not in result.stdout + result.stderr
+
+
+def test_runs_from_any_working_directory_with_any_preset(tmp_path):
+    """config.yaml is found beside the Snakefile; giving it again as --configfile adds nothing to a preset."""
+    for extra in ([], ["--configfile", str(ROOT / "config.yaml")]):
+        result = snakemake("-n", "--directory", str(tmp_path), *extra, "--config", "preset=smoke",
+                           "train={max_epochs: 3}")
+        jobs = job_counts(result.stdout)
+        assert jobs.get("train_lcn_H32__v3_nc3_m3_s2_L2_s01_A") == 1 and jobs.get("report") == 1, jobs
+        assert "common_nets" not in result.stdout, "no experiment of the default config leaks into the preset"
+
+
+def test_paths_with_spaces_reach_the_shell_quoted(tmp_path):
+    """The workflow copied under a folder whose name has a space runs its jobs (dataset, digitised table)."""
+    work = tmp_path / "with space"
+    work.mkdir()
+    for name in ("Snakefile", "config.yaml", "workflow", "envs", "profiles"):
+        (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, work / name)
+    dataset = "results/data/balanced/v3_nc3_m3_s2_L2_s01_A_seed0.npz"
+    snakemake("--cores", "1", "--config", "preset=smoke", "--", dataset,
+              "results/tables/cifar_stability_digitised.csv", cwd=work)
+    assert (work / dataset).stat().st_size > 0
 
 
 @pytest.mark.slow
@@ -94,6 +134,25 @@ def test_smoke_builds_every_figure_and_the_report(smoke_run):
 def test_second_run_does_nothing(smoke_run):
     result = snakemake("-n", *SMOKE_CONFIG, cwd=smoke_run.workdir)
     assert "Nothing to be done" in result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_runtime_settings_rerun_nothing(smoke_run, tmp_path):
+    """Threads, device and the checkpoint interval cannot change a result, so they never trigger a rerun."""
+    (tmp_path / "runtime.yaml").write_text("train: {checkpoint_seconds: 7}\n")
+    result = snakemake("-n", "--configfile", str(tmp_path / "runtime.yaml"), *SMOKE_CONFIG, "threads=2", "device=cpu",
+                       cwd=smoke_run.workdir)
+    assert "Nothing to be done" in result.stdout + result.stderr, job_counts(result.stdout)
+
+
+@pytest.mark.slow
+def test_another_experiments_grid_retrains_nothing_of_this_one(smoke_run):
+    """cnn_B and lcn_B share a dataset: a larger cnn_B grid regrows the pool, and lcn_B, whose test set and
+    training prefixes are unchanged, is not retrained or re-measured."""
+    result = snakemake("-n", *SMOKE_CONFIG, "experiments={cnn_B: {P: {values: [60, 300]}}}", cwd=smoke_run.workdir)
+    jobs = job_counts(result.stdout)
+    assert jobs.get("dataset") == 1 and "train_cnn_H16__v3_nc3_m3_s2_L2_s01_B" in jobs, jobs
+    assert not [rule for rule in jobs if rule.startswith(("train_lcn", "sensitivity_lcn"))], jobs
 
 
 @pytest.mark.slow

@@ -23,8 +23,8 @@ rule collect:
     conda:
         "../../envs/srhm.yaml"
     shell:
-        "python -m srhm collect {params.runs} --experiment {wildcards.experiment}"
-        " --error-convention {params.error_convention} --out {output} > {log} 2>&1"
+        "python -m srhm collect {params.runs:q} --experiment {wildcards.experiment:q}"
+        " --error-convention {params.error_convention} --out {output:q} > {log:q} 2>&1"
 
 
 rule analyse:
@@ -48,5 +48,5 @@ rule analyse:
     conda:
         "../../envs/srhm.yaml"
     shell:
-        "python -m srhm analyse {input} --eps-star {params.eps_star} --bootstrap {params.bootstrap}"
-        " --pstar {output.pstar} --fits {output.fits} > {log} 2>&1"
+        "python -m srhm analyse {input:q} --eps-star {params.eps_star} --bootstrap {params.bootstrap}"
+        " --pstar {output.pstar:q} --fits {output.fits:q} > {log:q} 2>&1"

@@ -2,6 +2,10 @@
 # (srhm.train stacks them into one batched network). Rules are generated per ensemble because each
 # ensemble writes its own list of run directories. On a cluster, an ensemble's training and its
 # sensitivity measurement (measure.smk) share one job (their group), and so one queue wait.
+# The spec (params) holds what determines the trained weights, so changing it reruns the training;
+# device, threads and the checkpoint interval are passed as threads and resources, which never trigger
+# a rerun. Pools are `ancient`: a pool grown for another experiment's larger P keeps every
+# prefix and the test head of this ensemble's runs (srhm.plan), so it must not retrain them.
 
 for ensemble in PLAN.ensembles.values():
 
@@ -9,11 +13,12 @@ for ensemble in PLAN.ensembles.values():
         name:
             f"train_{ensemble.id}"
         input:
-            [f"{RESULTS}/{dataset.path}" for dataset in ensemble.datasets],
+            [ancient(f"{RESULTS}/{dataset.path}") for dataset in ensemble.datasets],
         output:
             [f"{RESULTS}/{run.dir}/{name}" for run in ensemble.runs for name in ("model.pt", "metrics.json")],
         params:
-            spec=json.dumps(train_spec(ensemble, config, RESULTS)),
+            spec=json.dumps(train_spec(ensemble, RESULTS)),
+            checkpoint=f"{RESULTS}/checkpoints/{ensemble.id}.pt",
         log:
             f"{RESULTS}/logs/train/{ensemble.id}.log",
         group:
@@ -23,7 +28,11 @@ for ensemble in PLAN.ensembles.values():
             mem_mb=2000,
             runtime=config["train_runtime_minutes"],
             gpu=config["gpus_per_training"],
+            device=config["device"],
+            checkpoint_seconds=str(config["train"]["checkpoint_seconds"]),
         conda:
             "../../envs/srhm.yaml"
         shell:
-            "python -m srhm train --spec {params.spec:q} > {log} 2>&1"
+            "python -m srhm train --spec {params.spec:q} --checkpoint {params.checkpoint:q}"
+            " --checkpoint-every {resources.checkpoint_seconds} --device {resources.device} --threads {threads}"
+            " > {log:q} 2>&1"

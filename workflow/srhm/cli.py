@@ -1,6 +1,6 @@
 """`srhm <verb>` (or `python -m srhm <verb>`): the operations the workflow rules run, usable by hand.
 
-    srhm dataset v8_nc8_m8_s2_L3_s02_A_seed0 --size 20000 --out results/data/v8_nc8_m8_s2_L3_s02_A_seed0.npz
+    srhm dataset v8_nc8_m8_s2_L3_s02_A_seed0 --size 20000 --out results/data/balanced/v8_nc8_m8_s2_L3_s02_A_seed0.npz
     srhm train --spec spec.json
     srhm measure RUN_DIR... --probe-size 1000
     srhm collect RUN_DIR... --experiment lcn_s2 --out results/tables/lcn_s2.csv
@@ -26,12 +26,13 @@ from srhm.io import write_csv, write_json
 
 
 def dataset(args: argparse.Namespace) -> None:
-    """Sample the pool of one dataset: `size` distinct samples (train prefixes, test tail)."""
+    """Sample the pool of one dataset: `size` distinct samples (test head, then nested training prefixes)."""
     ds = SRHM.from_name(args.name)
     start = time.perf_counter()
-    pool = ds.sample(args.size, seed=ds.seed)
-    pool.save(args.out, **ds.params, **{f"rules_{g}": rules for g, rules in enumerate(ds.rules)})
-    print(f"{ds.name}: {args.size} distinct samples of d={ds.d} (P_max={ds.P_max}) "
+    pool = ds.sample(args.size, seed=ds.seed, balanced=args.sampling == "balanced")
+    pool.save(args.out, **ds.params, sampling=args.sampling,
+              **{f"rules_{g}": rules for g, rules in enumerate(ds.rules)})
+    print(f"{ds.name}: {args.size} distinct {args.sampling} samples of d={ds.d} (P_max={ds.P_max}) "
           f"in {time.perf_counter() - start:.2f} s -> {args.out}")
 
 
@@ -41,7 +42,9 @@ def train(args: argparse.Namespace) -> None:
     from srhm.train import train_ensemble
 
     text = args.spec if args.spec.lstrip().startswith("{") else Path(args.spec).read_text()
-    spec = TrainSpec.from_dict(json.loads(text))
+    runtime = {"device": args.device, "threads": args.threads, "checkpoint": args.checkpoint,
+               "checkpoint_every_s": args.checkpoint_every}
+    spec = TrainSpec.from_dict({**json.loads(text), **{k: v for k, v in runtime.items() if v is not None}})
     for metrics in train_ensemble(spec):
         print(f"{metrics['out_dir']}: best test error {metrics['best_test_error']:.4f}, "
               f"final {metrics['final_test_error']:.4f} after {metrics['epochs']} epochs ({metrics['stop_reason']})")
@@ -85,11 +88,12 @@ def analyse(args: argparse.Namespace) -> None:
 
 def report(args: argparse.Namespace) -> None:
     """Write the reproduction report (each paper claim beside what was measured) as Markdown."""
-    from srhm.config import resolve
+    from srhm.config import validate
     from srhm.io import atomic_path
     from srhm.report import markdown
 
-    config = resolve(json.loads(args.config))
+    config = json.loads(args.config)
+    validate(config)
     with atomic_path(args.out) as tmp:
         tmp.write_text(markdown(config, Path(args.results)))
     print(f"report -> {args.out}")
@@ -212,11 +216,17 @@ def main(argv: list[str] | None = None) -> None:
     p = verbs.add_parser("dataset", help=dataset.__doc__)
     p.add_argument("name", help="dataset id, e.g. v8_nc8_m8_s2_L3_s02_A_seed0 (the seed is the grammar and sample seed)")
     p.add_argument("--size", type=int, required=True, help="number of distinct samples in the pool")
+    p.add_argument("--sampling", choices=("balanced", "uniform"), default="balanced",
+                   help="classes in turn (balanced) or uniform draws (srhm.data.SRHM.sample)")
     p.add_argument("--out", required=True, help="output .npz path")
     p.set_defaults(run=dataset)
 
     p = verbs.add_parser("train", help=train.__doc__)
     p.add_argument("--spec", required=True, help="train spec: a JSON file or JSON text (srhm.protocol.TrainSpec)")
+    p.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N (overrides the spec's)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (overrides the spec's)")
+    p.add_argument("--checkpoint", default=None, help="checkpoint file, resumed from when it exists (overrides the spec's)")
+    p.add_argument("--checkpoint-every", type=float, default=None, help="seconds between checkpoints (overrides the spec's)")
     p.set_defaults(run=train)
 
     p = verbs.add_parser("measure", help=measure.__doc__)

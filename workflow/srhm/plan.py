@@ -5,9 +5,14 @@ into plain records with readable output paths. Constraints that a JSON schema ca
 (SRHM parameters, P grids against P_max, clashing runs) raise ValueError naming the config key.
 
 Paths, relative to the results directory:
-    data/{dataset}.npz                              the pool of one dataset (train prefixes, test tail)
+    data/{sampling}/{dataset}.npz                   the pool of one dataset (test head, training prefixes after it)
     runs/{dataset}/{model}/P{P}_seed{seed}/         one training run
-where dataset reads like v8_nc8_m8_s2_L3_s02_A_seed0 and model like lcn_H256 (arch and width).
+where sampling is balanced or uniform (SRHM.sample), dataset reads like v8_nc8_m8_s2_L3_s02_A_seed0 and model
+like lcn_H256 (arch and width).
+
+A pool holds the first n_test + max(P) samples of one prefix-stable sequence: the test set is its head and
+the training set of size P the P samples after it. Both are the same whatever the pool size, so a larger
+grid elsewhere (which enlarges a shared pool) never changes a run's data, its test set or its results.
 An experiment may list several architectures (`arch: [lcn, vgg11]`): each trains on the same datasets and
 P grid, and the experiment's table holds them all.
 """
@@ -15,20 +20,29 @@ P grid, and the experiment's table holds them all.
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
 import numpy as np
 
 from srhm import theory
 from srhm.data import check_parameters, dataset_name
 from srhm.architectures import HIERARCHICAL, default_width
+from srhm.cifar.tables import TABLES as CIFAR_TABLES
 
 TEST_FRACTION_CAP = 5  # the test set holds at most P_max / 5 points, as in the authors' code
 EXPERIMENT_KEYS = ("experiment", "experiments", "lcn", "cnn")  # figure settings keys that name experiments
+EXPERIMENT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+PSTAR_SUFFIX = "_pstar"  # tables/{experiment}_pstar.csv holds an experiment's sample complexities
+RESERVED_TABLES = tuple(PurePosixPath(path).stem for path in CIFAR_TABLES.values())
+RUNTIME_TRAIN_KEYS = ("checkpoint_seconds",)
+"""Keys of the config's train protocol that change how a training runs, never what it computes."""
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """One SRHM pool: `pool_size` distinct samples, the last `n_test` of them the test set."""
+    """One SRHM pool: `pool_size` distinct samples, the first `n_test` of them the test set."""
 
     v: int
     n_classes: int
@@ -38,6 +52,7 @@ class Dataset:
     s0: int
     sparsity: str
     seed: int
+    sampling: str
     pool_size: int
     n_test: int
 
@@ -56,7 +71,7 @@ class Dataset:
 
     @property
     def path(self) -> str:
-        return f"data/{self.name}.npz"
+        return f"data/{self.sampling}/{self.name}.npz"
 
 
 @dataclass(frozen=True)
@@ -73,6 +88,11 @@ class Run:
     def model(self) -> str:
         """Readable model id: the architecture, and its width for LCN/CNN/FCN."""
         return self.arch if self.width is None else f"{self.arch}_H{self.width}"
+
+    @property
+    def family(self) -> str:
+        """The dataset's name without its seed: the SRHM parameters shared by an ensemble's runs."""
+        return self.dataset.name.rsplit("_seed", 1)[0]
 
     @property
     def dir(self) -> str:
@@ -120,25 +140,28 @@ class Plan:
     @classmethod
     def from_config(cls, config: dict) -> Plan:
         """Expand a schema-validated config (defaults filled in) into datasets, runs and ensembles."""
+        check_experiment_names(config["experiments"])
         expanded = {name: _expand_experiment(name, exp, config) for name, exp in config["experiments"].items()}
         datasets = _size_pools((point for points, _, _ in expanded.values() for point in points),
-                               config["max_pool_gb"])
-        protocols: dict[str, tuple] = {}
+                               config["sampling"], config["max_pool_gb"])
+        protocols: dict[tuple[str, str], tuple[str, tuple]] = {}  # (model, family) -> (experiment, protocol)
         experiments = {}
         for name, (points, protocol, dropped) in expanded.items():
             runs = tuple(Run(datasets[dataset_name(**params)], arch, width, P, seed)
                          for params, _, arch, width, P, seed in points)
             for run in runs:
-                if protocols.setdefault(run.dir, protocol) != protocol:
-                    raise ValueError(f"experiments.{name}: run {run.dir} is also trained by another experiment "
-                                     "with a different train protocol; give one of them another width or seed")
+                other, known = protocols.setdefault((run.model, run.family), (name, protocol))
+                if known != protocol:
+                    raise ValueError(f"experiments.{name}: trains {run.model} on {run.family} with another train "
+                                     f"protocol than experiments.{other} (runs of one model and SRHM family share "
+                                     "their folders and training job); give one of them another width")
             experiments[name] = Experiment(name, tuple(_as_list(config["experiments"][name]["arch"])), runs,
                                            tuple(dropped))
         groups: dict[tuple, set[Run]] = {}
         for run in (run for exp in experiments.values() for run in exp.runs):
-            family = run.dataset.name.rsplit("_seed", 1)[0]
             single = run.dir if run.arch not in HIERARCHICAL else ""  # BatchNorm nets train alone
-            groups.setdefault((run.arch, run.width, family, protocols[run.dir], single), set()).add(run)
+            protocol = protocols[run.model, run.family][1]
+            groups.setdefault((run.arch, run.width, run.family, protocol, single), set()).add(run)
         for figure, settings in config["figures"].items():
             undefined = [name for name in referenced_experiments(settings) if name not in experiments]
             if undefined:
@@ -149,6 +172,24 @@ class Plan:
             ensemble = Ensemble(arch, width, family, protocol, tuple(sorted(runs, key=lambda r: (r.seed, r.P))))
             ensembles[ensemble.id] = ensemble
         return cls(datasets, ensembles, experiments)
+
+
+def check_experiment_names(names) -> None:
+    """Raise ValueError, naming the key, unless every experiment name is safe in file names and shell
+    commands and no two names could share an output file (see EXPERIMENT_NAME and RESERVED_TABLES)."""
+    seen: dict[str, str] = {}
+    for name in names:
+        if not EXPERIMENT_NAME.fullmatch(name):
+            raise ValueError(f"experiments.{name}: an experiment name must start with a letter and hold only "
+                             f"letters, digits and underscores (it names files and reaches shell commands), "
+                             f"got {name!r}")
+        if name.endswith(PSTAR_SUFFIX) or name in RESERVED_TABLES:
+            raise ValueError(f"experiments.{name}: names ending in {PSTAR_SUFFIX!r} and the names "
+                             f"{list(RESERVED_TABLES)} are taken by other tables (tables/{name}.csv would clash)")
+        if name.lower() in seen:
+            raise ValueError(f"experiments.{name}: differs from experiments.{seen[name.lower()]} only in case, so "
+                             "their tables would be one file on a case-insensitive file system")
+        seen[name.lower()] = name
 
 
 def referenced_experiments(settings: dict) -> list[str]:
@@ -162,18 +203,20 @@ def referenced_experiments(settings: dict) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def train_spec(ensemble: Ensemble, config: dict, results: str) -> dict:
-    """The srhm.protocol.TrainSpec (as a dict) that trains `ensemble` under the workflow `config`."""
+def train_spec(ensemble: Ensemble, results: str) -> dict:
+    """The srhm.protocol.TrainSpec (as a dict) that trains `ensemble`, without its runtime settings.
+
+    Only what can change the trained weights is here (the rule passes it as a param, so a change reruns
+    the training); device, threads and checkpoints (srhm.protocol.RUNTIME_FIELDS) are given to
+    `srhm train` on its command line, so changing them reruns nothing.
+    """
     first = ensemble.runs[0].dataset
     protocol = dict(ensemble.protocol)
     return {
         "arch": ensemble.arch, "v": first.v, "n_classes": first.n_classes, "s": first.s, "s0": first.s0, "L": first.L,
         "n_test": first.n_test, "width": ensemble.width, "base_lr": protocol["base_lr"],
         "batch_size": protocol["batch_per_class"] * first.n_classes, "loss_threshold": protocol["loss_threshold"],
-        "max_epochs": protocol["max_epochs"], "eval_every": protocol["eval_every"],
-        "checkpoint_every_s": protocol["checkpoint_seconds"], "encoding": config["encoding"],
-        "device": config["device"], "threads": config["threads"],
-        "checkpoint": f"{results}/checkpoints/{ensemble.id}.pt",
+        "max_epochs": protocol["max_epochs"], "eval_every": protocol["eval_every"], "encoding": protocol["encoding"],
         "members": [{"pool": f"{results}/{run.dataset.path}", "P": run.P, "seed": run.seed,
                      "out_dir": f"{results}/{run.dir}"} for run in ensemble.runs],
     }
@@ -199,7 +242,8 @@ _Point = tuple[dict, int, str, "int | None", int, int]
 
 def _expand_experiment(name: str, exp: dict, config: dict) -> tuple[list[_Point], tuple, list[tuple[str, int]]]:
     """Planned runs of one experiment, its train protocol and the (dataset, P) that P_max forbids."""
-    protocol = tuple(sorted({**config["train"], **exp.get("train", {})}.items()))
+    protocol = {**config["train"], **exp.get("train", {}), "encoding": config["encoding"]}
+    protocol = tuple(sorted((key, value) for key, value in protocol.items() if key not in RUNTIME_TRAIN_KEYS))
     archs = _as_list(exp["arch"])
     if exp.get("width") is not None and not set(archs) & set(HIERARCHICAL):
         raise ValueError(f"experiments.{name}.width must be null for {', '.join(archs)}: "
@@ -232,8 +276,13 @@ def _expand_experiment(name: str, exp: dict, config: dict) -> tuple[list[_Point]
 def _instances(name: str, exp: dict) -> list[tuple[int, int, int, int, int]]:
     """(v, s, L, s0, seed) of every run family: the product of the experiment's lists, or the union of
     the products of its `instances` (whose keys override the experiment-level ones)."""
+    blocks = exp.get("instances", [{}])
+    shadowed = [key for key in ("v", "s", "L", "s0") if key in exp and all(key in block for block in blocks)]
+    if shadowed and "instances" in exp:
+        raise ValueError(f"experiments.{name}.{shadowed[0]} has no effect: every entry of "
+                         f"experiments.{name}.instances sets {shadowed[0]} itself")
     out = []
-    for block in exp.get("instances", [{}]):
+    for block in blocks:
         values = {key: block.get(key, exp.get(key)) for key in ("v", "s", "L", "s0")}
         missing = [key for key, value in values.items() if value is None]
         if missing:
@@ -251,14 +300,14 @@ def _width(exp: dict, arch: str, L: int) -> int | None:
     return default_width(arch, L) if exp.get("width") is None else exp["width"]
 
 
-def _size_pools(points, max_pool_gb: float) -> dict[str, Dataset]:
+def _size_pools(points, sampling: str, max_pool_gb: float) -> dict[str, Dataset]:
     """One Dataset per name, its pool just large enough for its largest P plus its test set."""
     need: dict[str, tuple[dict, int, int]] = {}
     for params, n_test, _, _, P, _ in points:
         name = dataset_name(**params)
         largest = need.get(name, (params, n_test, 0))[2]
         need[name] = (params, n_test, max(largest, P))
-    datasets = {name: Dataset(**params, pool_size=P + n_test, n_test=n_test)
+    datasets = {name: Dataset(**params, sampling=sampling, pool_size=P + n_test, n_test=n_test)
                 for name, (params, n_test, P) in sorted(need.items())}
     for dataset in datasets.values():
         if dataset.pool_size * dataset.d > max_pool_gb * 1e9:

@@ -22,7 +22,7 @@ COMMON_LR_SCALE = 64
 """The common nets keep the authors' default width argument 64, so their lr is 1e-4 x 64."""
 COMMON_WEIGHT_DECAY = 5e-4
 SAMPLES_PER_CLASS_PER_STEP = 4
-RUNTIME_FIELDS = ("device", "threads", "checkpoint_every_s", "progress_every_s", "eval_batch")
+RUNTIME_FIELDS = ("device", "threads", "checkpoint", "checkpoint_every_s", "progress_every_s", "eval_batch")
 """Fields that change how a job runs but not what it computes: they may differ when resuming."""
 
 
@@ -83,7 +83,7 @@ def paper_batch_size(n_classes: int) -> int:
 
 @dataclass(frozen=True)
 class MemberSpec:
-    """One member: trained on pool[:P] of the pool file `pool`, tested on its last n_test samples.
+    """One member: tested on the first n_test samples of the pool file `pool`, trained on the P after them.
 
     seed: the member seed; its network initialisation and data order are the streams ("init", seed)
     and ("order", seed). out_dir receives model.pt, metrics.json and train.log.

@@ -16,6 +16,7 @@ import pandas as pd
 from srhm import theory
 from srhm.data import SRHM, Batch, parse_dataset_name
 from srhm.io import read_json, write_csv
+from srhm.memory import reuse_freed_memory
 
 SENSITIVITY_FILE = "sensitivity.csv"
 WEIGHTS = ("best", "final")
@@ -29,7 +30,7 @@ def measure_runs(run_dirs: Sequence[str], *, probe_size: int, weights: str = "be
     """Write sensitivity.csv into every run directory.
 
     Runs trained on the same pool are loaded into one ensemble and measured in the same passes, on
-    the same probe: the first `probe_size` test points of the pool (never trained on), transformed
+    the same probe: the first `probe_size` test points of the pool (its head, never trained on), transformed
     with the resample streams of the pool's seed, so every run of a dataset sees the same copies.
     weights: which saved weights to measure ("best" matches the paper's best-test-error convention).
     points_per_pass bounds memory: each forward pass takes points_per_pass / members probe points
@@ -42,6 +43,7 @@ def measure_runs(run_dirs: Sequence[str], *, probe_size: int, weights: str = "be
 
     if weights not in WEIGHTS:
         raise ValueError(f"weights={weights!r} must be one of {WEIGHTS}")
+    reuse_freed_memory()
     by_pool: dict[str, list[tuple[str, dict]]] = defaultdict(list)
     for run_dir in run_dirs:
         metrics = read_json(Path(run_dir) / "metrics.json")
@@ -50,7 +52,7 @@ def measure_runs(run_dirs: Sequence[str], *, probe_size: int, weights: str = "be
         batch, _ = Batch.load(pool_path)
         ds = SRHM.from_name(Path(pool_path).stem)
         n_test = runs[0][1]["spec"]["n_test"]
-        probe = batch[len(batch) - n_test:][: min(probe_size, n_test)]
+        probe = batch[: min(probe_size, n_test)]
         net = build_model(**runs[0][1]["model"], init_seeds=(0,) * len(runs))
         net.load_member_states([torch.load(Path(d) / "model.pt", weights_only=True)[weights] for d, _ in runs])
         table = measure_sensitivities(net, ds, probe, encoding=runs[0][1]["spec"]["encoding"],

@@ -2,7 +2,10 @@
 
 Every member follows the protocol of training it alone:
 - each epoch is a fresh permutation of its P training indices, drawn from its ("order", seed) stream,
-  cut into consecutive batches of `batch_size` (the last one may be smaller);
+  cut into consecutive batches of `batch_size` (the last one may be smaller); on a class-balanced pool
+  (SRHM.sample(balanced=True): the training rows cycle through the classes) the permutation shuffles
+  each class's rows among that class's positions, so every batch of batch_per_class * n_c holds
+  batch_per_class samples of each class, as the authors' training files;
 - one step minimises the mean cross-entropy over the member's batch (+ weight_decay x sum over
   parameter tensors of mean(p^2)) with torch.optim.SGD's momentum rule, buf = mu buf + grad,
   p -= lr buf (the first step has buf = grad); the rule is elementwise, so one (fused) torch
@@ -23,6 +26,7 @@ a job restarted with the same spec resumes from it and ends with bit-identical w
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -37,6 +41,7 @@ from torch import Tensor, nn
 from srhm.architectures import HIERARCHICAL
 from srhm.data import Batch, encode
 from srhm.io import atomic_path, write_json
+from srhm.memory import reuse_freed_memory
 from srhm.models import EnsembleNet, build_model
 from srhm.protocol import TrainSpec
 from srhm.provenance import environment as run_environment
@@ -57,6 +62,15 @@ def train_ensemble(spec: TrainSpec) -> list[dict]:
     trainer = EnsembleTrainer(spec)
     trainer.run()
     return trainer.finish()
+
+
+def sgd(params: list[Tensor], lr: float, momentum: float) -> torch.optim.SGD:
+    """torch.optim.SGD over `params`, with the fused implementation where this torch has it for their
+    device (CUDA since torch 2.3, CPU since 2.4), else the default one; the update rule is the same."""
+    try:
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, fused=True)
+    except (TypeError, RuntimeError):  # no `fused` argument, or no fused kernel for this device
+        return torch.optim.SGD(params, lr=lr, momentum=momentum)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -80,11 +94,12 @@ def resolve_device(device: str) -> torch.device:
 class Pools:
     """The members' data as symbols (int8, EMPTY = -1), loaded once per distinct pool file.
 
-    train_x: [N, d] the training prefixes of all pools, concatenated; train_y: [N]
-    offset: [M] row of member m's pool prefix in train_x
-    test_x: [n_pools, n_test, d] each pool's last n_test samples; test_y: [n_pools, n_test]
+    train_x: [N, d] the training rows of all pools (each pool's rows after its test head), concatenated;
+    train_y: [N]
+    offset: [M] row of member m's first training sample in train_x
+    test_x: [n_pools, n_test, d] each pool's first n_test samples; test_y: [n_pools, n_test]
     pool: [M] index of member m's pool in test_x
-    metadata: per pool, its path and scalar metadata
+    metadata: per pool, its path and scalar metadata (sampling: "balanced" or "uniform")
     """
 
     train_x: Tensor
@@ -94,6 +109,10 @@ class Pools:
     test_y: Tensor
     pool: np.ndarray
     metadata: list[dict]
+
+    def stratified(self, member: int) -> bool:
+        """Whether member's batches keep the class cycle of a balanced pool (see the module docstring)."""
+        return self.metadata[self.pool[member]].get("sampling") == "balanced"
 
     def to(self, device: torch.device) -> Pools:
         return dataclasses.replace(self, **{name: getattr(self, name).to(device)
@@ -116,10 +135,11 @@ def load_pools(spec: TrainSpec) -> Pools:
             if member.pool == path and member.P > n - spec.n_test:
                 raise ValueError(f"members[{i}].P={member.P} exceeds pool size - n_test = {n} - {spec.n_test} "
                                  f"= {n - spec.n_test} for {path!r} (train and test must be disjoint)")
-        train_x.append(torch.from_numpy(batch.x[: needed[path]].astype(np.int8)))
-        train_y.append(torch.from_numpy(batch.y[: needed[path]].astype(np.int64)))
-        test_x.append(torch.from_numpy(batch.x[n - spec.n_test :].astype(np.int8)))
-        test_y.append(torch.from_numpy(batch.y[n - spec.n_test :].astype(np.int64)))
+        train = slice(spec.n_test, spec.n_test + needed[path])
+        train_x.append(torch.from_numpy(batch.x[train].astype(np.int8)))
+        train_y.append(torch.from_numpy(batch.y[train].astype(np.int64)))
+        test_x.append(torch.from_numpy(batch.x[: spec.n_test].astype(np.int8)))
+        test_y.append(torch.from_numpy(batch.y[: spec.n_test].astype(np.int64)))
         metadata.append({"pool": path, "size": n,
                          **{k: _plain(value) for k, value in meta.items() if np.ndim(value) == 0}})
     starts = np.cumsum([0] + [needed[path] for path in paths[:-1]])
@@ -206,6 +226,7 @@ class EnsembleTrainer:
 
     def __init__(self, spec: TrainSpec):
         self._start = time.perf_counter()
+        reuse_freed_memory()
         self.spec = spec
         self.protocol = spec.protocol()
         self.device = resolve_device(spec.device)
@@ -213,6 +234,8 @@ class EnsembleTrainer:
         if spec.threads is not None:
             torch.set_num_threads(spec.threads)
         self.pools = pools.to(self.device)
+        self.train_labels = [pools.train_y[offset : offset + m.P].numpy() if pools.stratified(e) else None
+                             for e, (offset, m) in enumerate(zip(pools.offset, spec.members))]
         table = encode(torch.arange(-1, spec.v)[None], spec.v, spec.encoding)[0]  # [v, v+1]
         self.code = table.T.contiguous().to(self.device)  # row j: encoding of symbol j - 1
         members = spec.members
@@ -237,8 +260,7 @@ class EnsembleTrainer:
         self.records = [MemberRecord() for _ in members]
         self.total_steps = 0
         self._wall_before = 0.0
-        if spec.checkpoint is not None and Path(spec.checkpoint).is_file():
-            self._restore(spec.checkpoint)
+        if spec.checkpoint is not None and Path(spec.checkpoint).is_file() and self._restore(spec.checkpoint):
             print(f"resumed {spec.checkpoint} at step {self.total_steps} ({self._wall_before:.0f} s of training so far)",
                   flush=True)
         else:
@@ -335,17 +357,26 @@ class EnsembleTrainer:
             net = build_model(**kwargs, init_seeds=tuple(seeds[e] for e in members)).to(self.device).train()
             stochastic = any(isinstance(module, DROPOUT_TYPES) for module in net.modules())  # single-member nets
             noise = NoiseRng(self.device, torch_seed("order", seeds[members[0]], 1)) if stochastic else None
-            optimizer = torch.optim.SGD(net.parameters(), lr=self.protocol.lr, momentum=self.protocol.momentum,
-                                        fused=True)
+            optimizer = sgd(list(net.parameters()), lr=self.protocol.lr, momentum=self.protocol.momentum)
             groups.append(Group(net=net, members=members, optimizer=optimizer, noise=noise))
         return groups
 
-    def _restore(self, path: str) -> None:
-        state = torch.load(path, map_location=self.device, weights_only=True)
-        if state.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"checkpoint {path!r} has format {state.get('format')!r}, expected {CHECKPOINT_FORMAT}")
-        if not TrainSpec.from_dict(state["spec"]).same_training(self.spec):
-            raise ValueError(f"checkpoint {path!r} was written for a different training spec; delete it to restart")
+    def _restore(self, path: str) -> bool:
+        """Resume from the checkpoint at `path`; False, with the file moved aside to `path`.stale, when it
+        cannot be resumed (unreadable, another format, or written for another training spec)."""
+        try:
+            state = torch.load(path, map_location=self.device, weights_only=True)
+            problem = (f"format {state.get('format')!r}, expected {CHECKPOINT_FORMAT}"
+                       if state.get("format") != CHECKPOINT_FORMAT else
+                       "it was written for a different training spec"
+                       if not TrainSpec.from_dict(state["spec"]).same_training(self.spec) else None)
+        except Exception as error:  # noqa: BLE001 - any failure to read it (truncated, foreign pickle...) makes it stale
+            problem = f"it cannot be read ({type(error).__name__}: {error})"
+        if problem is not None:
+            stale = Path(path).with_name(Path(path).name + ".stale")
+            os.replace(path, stale)
+            print(f"checkpoint {path} not resumed: {problem}; moved to {stale}, training from the start", flush=True)
+            return False
         for group, net_state, optimizer, noise in zip(self.groups, state["nets"], state["optimizers"], state["noise"]):
             group.net.load_state_dict(net_state)
             group.optimizer.load_state_dict(optimizer)
@@ -359,6 +390,7 @@ class EnsembleTrainer:
         self.records = [MemberRecord(**r) for r in state["records"]]
         self.total_steps = state["total_steps"]
         self._wall_before = state["wall_time"]
+        return True
 
     def _refresh_selections(self) -> None:
         """Per group: the active slots for the net (None when all are) and their members, as device tensors."""
@@ -369,7 +401,14 @@ class EnsembleTrainer:
             group.live_mask = torch.from_numpy(live).to(self.device, torch.float32)
 
     def _new_permutation(self, e: int) -> None:
-        self.perm[self.perm_start[e] : self.perm_start[e] + self.P[e]] = self.order_rngs[e].permutation(self.P[e])
+        """Member e's order of its P training rows for its next epoch (see the module docstring)."""
+        rng, labels = self.order_rngs[e], self.train_labels[e]
+        if labels is None:
+            order = rng.permutation(self.P[e])
+        else:  # position j (of class labels[j]) gets a random row of the same class
+            order = np.empty(self.P[e], dtype=np.int64)
+            order[np.argsort(labels, kind="stable")] = np.lexsort((rng.random(self.P[e]), labels))
+        self.perm[self.perm_start[e] : self.perm_start[e] + self.P[e]] = order
 
     def _encode(self, symbols: Tensor) -> Tensor:
         """int8 symbols [..., d] -> float inputs [..., v, d], exactly as srhm.data.encode."""
