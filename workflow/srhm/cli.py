@@ -11,6 +11,7 @@
     srhm cifar measure results/cifar/r18 --data cifar-10-batches-py
     srhm cifar collect results/cifar/*/P*_seed* --out results/tables/cifar_stability.csv
     srhm cifar digitised --out results/tables/cifar_stability_digitised.csv
+    srhm authors --notebooks sparse_hierarchy_model --out workflow/data/authors_measurements.csv
 """
 
 from __future__ import annotations
@@ -163,6 +164,15 @@ def cifar_digitised(args: argparse.Namespace) -> None:
     print(f"{len(table)} digitised points from {data_file} -> {args.out}")
 
 
+def authors(args: argparse.Namespace) -> None:
+    """Table of the authors' printed measurements, from a copy of their notebooks (srhm.authors)."""
+    from srhm.authors import parse_notebooks
+
+    table = parse_notebooks(args.notebooks)
+    write_csv(args.out, table)
+    print(f"{len(table)} rows from the notebooks in {args.notebooks} -> {args.out}")
+
+
 def _cifar_parser(verbs) -> None:
     """The `srhm cifar` verb group."""
     from srhm.cifar.settings import NETS
@@ -267,6 +277,12 @@ def main(argv: list[str] | None = None) -> None:
     p.set_defaults(run=figure)
 
     _cifar_parser(verbs)
+
+    p = verbs.add_parser("authors", help=authors.__doc__)
+    p.add_argument("--notebooks", required=True,
+                   help="copy of UmbertoTomasini/sparse_hierarchy_model at srhm.authors.COMMIT (its notebooks)")
+    p.add_argument("--out", required=True, help="output CSV")
+    p.set_defaults(run=authors)
 
     args = parser.parse_args(argv)
     try:
