@@ -193,3 +193,17 @@ def test_sampling_names_the_pool_folder():
     assert balanced.datasets[name].path == f"data/balanced/{name}.npz"
     assert uniform.datasets[name].path == f"data/uniform/{name}.npz"
     assert resolve(BASE)["sampling"] == "balanced", "balanced classes by default, as the authors' data"
+
+
+def test_instances_may_carry_their_own_grids():
+    """A per-instance P grid overrides the experiment's; a family listed twice trains the union of grids."""
+    config = copy.deepcopy(BASE)
+    config["experiments"]["lcn"].update(seeds=[0], instances=[
+        {"v": 4, "s0": 1, "P": {"values": [100, 200]}}, {"v": 6, "s0": 1}, {"v": 4, "s0": 1, "P": {"values": [150]}}])
+    del config["experiments"]["lcn"]["v"], config["experiments"]["lcn"]["s0"]
+    runs = plan_of(config).experiments["lcn"].runs
+    assert sorted(r.P for r in runs if r.dataset.v == 4) == [100, 150, 200]
+    assert len({r.P for r in runs if r.dataset.v == 6}) == 4, "the experiment's own grid"
+    del config["experiments"]["lcn"]["P"]
+    with pytest.raises(ValueError, match="experiments.lcn: P must be given"):
+        plan_of(config)

@@ -248,8 +248,8 @@ def _expand_experiment(name: str, exp: dict, config: dict) -> tuple[list[_Point]
     if exp.get("width") is not None and not set(archs) & set(HIERARCHICAL):
         raise ValueError(f"experiments.{name}.width must be null for {', '.join(archs)}: "
                          "the common architectures have fixed channel counts")
-    points, dropped = [], []
-    for v, s, L, s0, seed in _instances(name, exp):
+    points, dropped = {}, []
+    for (v, s, L, s0, seed), grid in _instances(name, exp):
         m = v ** (s - 1) if exp.get("m") is None else exp["m"]
         n_classes = v if exp.get("n_classes") is None else exp["n_classes"]
         params = dict(v=v, n_classes=n_classes, m=m, s=s, L=L, s0=s0, sparsity=exp["sparsity"], seed=seed)
@@ -263,33 +263,38 @@ def _expand_experiment(name: str, exp: dict, config: dict) -> tuple[list[_Point]
             raise ValueError(f"experiments.{name}: {dataset_name(**params)} has P_max = {p_max}, "
                              "too few samples for a test set")
         for arch in archs:
-            for P in p_grid(exp["P"], arch=arch, n_classes=n_classes, m=m, s=s, L=L, s0=s0):
+            for P in p_grid(grid, arch=arch, n_classes=n_classes, m=m, s=s, L=L, s0=s0):
                 if P > p_max - n_test:
                     dropped.append((dataset_name(**params), P))
                 else:
-                    points.append((params, n_test, arch, _width(exp, arch, L), P, seed))
+                    points[dataset_name(**params), arch, P] = (params, n_test, arch, _width(exp, arch, L), P, seed)
     if not points:
         raise ValueError(f"experiments.{name}.P: every P of the grid exceeds P_max - test size")
-    return points, protocol, list(dict.fromkeys(dropped))
+    return list(points.values()), protocol, list(dict.fromkeys(dropped))
 
 
-def _instances(name: str, exp: dict) -> list[tuple[int, int, int, int, int]]:
-    """(v, s, L, s0, seed) of every run family: the product of the experiment's lists, or the union of
-    the products of its `instances` (whose keys override the experiment-level ones)."""
+INSTANCE_KEYS = ("v", "s", "L", "s0", "P")
+"""Keys an entry of an experiment's `instances` may set, overriding the experiment's own."""
+
+
+def _instances(name: str, exp: dict) -> list[tuple[tuple[int, int, int, int, int], dict]]:
+    """((v, s, L, s0, seed), P grid) of every run family: the product of the experiment's lists, or the
+    union of the products of its `instances` (whose keys, the P grid included, override the experiment's);
+    a family listed twice trains the union of its grids."""
     blocks = exp.get("instances", [{}])
-    shadowed = [key for key in ("v", "s", "L", "s0") if key in exp and all(key in block for block in blocks)]
+    shadowed = [key for key in INSTANCE_KEYS if key in exp and all(key in block for block in blocks)]
     if shadowed and "instances" in exp:
         raise ValueError(f"experiments.{name}.{shadowed[0]} has no effect: every entry of "
                          f"experiments.{name}.instances sets {shadowed[0]} itself")
     out = []
     for block in blocks:
-        values = {key: block.get(key, exp.get(key)) for key in ("v", "s", "L", "s0")}
+        values = {key: block.get(key, exp.get(key)) for key in INSTANCE_KEYS}
         missing = [key for key, value in values.items() if value is None]
         if missing:
             raise ValueError(f"experiments.{name}: {', '.join(missing)} must be given, at the experiment level "
                              "or in every entry of instances")
         lists = [_as_list(values[key]) for key in ("v", "s", "L", "s0")] + [_as_list(exp["seeds"])]
-        out += [combination for combination in itertools.product(*lists) if combination not in out]
+        out += [(combination, values["P"]) for combination in itertools.product(*lists)]
     return out
 
 
