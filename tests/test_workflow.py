@@ -40,7 +40,7 @@ def test_lint_is_clean():
     assert "Congratulations" in result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("preset", ["default", "smoke", "paper"])
+@pytest.mark.parametrize("preset", ["default", "smoke", "paper", "check"])
 def test_dry_run_of_every_preset(preset):
     result = snakemake("-n", "--config", f"preset={preset}")
     jobs = job_counts(result.stdout + result.stderr)
