@@ -45,6 +45,7 @@ include: "workflow/rules/analyse.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/cifar.smk"
+include: "workflow/rules/authors.smk"
 
 
 rule all:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import shutil
 
 import matplotlib
 
@@ -22,6 +23,7 @@ from srhm.analysis import sample_complexities
 from srhm.cli import main
 from srhm.figures import FIGURES, figure_module, render, style
 from srhm.figures.fits import FittedLine, fitted_line
+from srhm.authors import DATA as AUTHORS_DATA, TABLE as AUTHORS_TABLE
 from srhm.plan import referenced_experiments
 
 # --------------------------------------------------------------------------------------- synthetic data
@@ -39,10 +41,12 @@ SETTINGS = {
     "fig14": {"experiments": ["cnn_s2", "cnn_s3"]},
     "fig15": {"experiment": "cnn_s2", "v": 4, "L": 2},
     "fig16": {"experiments": ["fcn"]},
+    "authors_curves": {"experiments": ["cnn_s2", "lcn_s3"]},
 }
 DATA_AXES = {"fig04": 3, "fig05": 1, "fig06": 2, "fig07": 2, "fig08": 2, "fig10": 2, "fig11": 2, "fig12": 6,
-             "fig13": 1, "fig14": 4, "fig15": 6, "fig16": 2}
-"""Panels of each figure, colourbars not counted (Figs. 12 and 15 at L = 2: S and D x 2 layers + output)."""
+             "fig13": 1, "fig14": 4, "fig15": 6, "fig16": 2, "authors_curves": 4}
+"""Panels of each figure, colourbars not counted (Figs. 12 and 15 at L = 2: S and D x 2 layers + output;
+authors_curves: the CNN at v = 4, 6 and s0 = 1, 2, whose curves the authors printed)."""
 EXPERIMENTS = {  # name -> (arch, sparsity, s, v values, L values, s0 values)
     "lcn_s2": ("lcn", "A", 2, (4, 6), (2, 3), (0, 1, 2)),
     "cnn_s2": ("cnn", "A", 2, (4, 6), (2,), (0, 1, 2)),  # no L = 3: a regime the data lack
@@ -92,6 +96,7 @@ def results(tmp_path_factory):
         runs = synthetic_runs(experiment)
         runs.to_csv(root / "tables" / f"{experiment}.csv", index=False)
         sample_complexities(runs, n_boot=20).to_csv(root / "tables" / f"{experiment}_pstar.csv", index=False)
+    shutil.copy(AUTHORS_DATA, root / AUTHORS_TABLE)
     return root
 
 

@@ -165,12 +165,13 @@ def cifar_digitised(args: argparse.Namespace) -> None:
 
 
 def authors(args: argparse.Namespace) -> None:
-    """Table of the authors' printed measurements, from a copy of their notebooks (srhm.authors)."""
-    from srhm.authors import parse_notebooks
+    """Table of the authors' printed measurements (srhm.authors): built from a copy of their notebooks, or,
+    without --notebooks, the committed table checked and copied (stale repeats kept, flagged)."""
+    from srhm.authors import DATA, load_authors_measurements, parse_notebooks
 
-    table = parse_notebooks(args.notebooks)
+    table = parse_notebooks(args.notebooks) if args.notebooks else load_authors_measurements(include_stale=True)
     write_csv(args.out, table)
-    print(f"{len(table)} rows from the notebooks in {args.notebooks} -> {args.out}")
+    print(f"{len(table)} rows from {args.notebooks or DATA} -> {args.out}")
 
 
 def _cifar_parser(verbs) -> None:
@@ -279,8 +280,9 @@ def main(argv: list[str] | None = None) -> None:
     _cifar_parser(verbs)
 
     p = verbs.add_parser("authors", help=authors.__doc__)
-    p.add_argument("--notebooks", required=True,
-                   help="copy of UmbertoTomasini/sparse_hierarchy_model at srhm.authors.COMMIT (its notebooks)")
+    p.add_argument("--notebooks", default=None,
+                   help="copy of UmbertoTomasini/sparse_hierarchy_model at srhm.authors.COMMIT (its notebooks); "
+                        "without it, the committed table is checked and copied")
     p.add_argument("--out", required=True, help="output CSV")
     p.set_defaults(run=authors)
 

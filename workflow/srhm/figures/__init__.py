@@ -29,8 +29,9 @@ FIGURES = {
     "fig15": "srhm.figures.fig15",
     "fig16": "srhm.figures.fig16",
     "fig17": "srhm.figures.fig17",
+    "authors_curves": "srhm.figures.authors_curves",
 }
-"""Paper figure -> the module that draws it."""
+"""Figure -> the module that draws it: the paper's 17, and our test-error curves beside the authors' printed ones."""
 
 
 def figure_module(name: str) -> ModuleType:

@@ -1,0 +1,22 @@
+# The authors' printed measurements (workflow/data/authors_measurements.csv, srhm.authors), checked and
+# copied into the results, where the report and the figures that compare with them read it.
+
+from srhm.authors import DATA as AUTHORS_DATA, TABLE as AUTHORS_TABLE
+
+
+rule authors_table:
+    input:
+        str(AUTHORS_DATA),
+    output:
+        f"{RESULTS}/{AUTHORS_TABLE}",
+    log:
+        f"{RESULTS}/logs/authors_table.log",
+    localrule: True
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    conda:
+        "../../envs/srhm.yaml"
+    shell:
+        "python -m srhm authors --out {output:q} > {log:q} 2>&1"
