@@ -175,12 +175,11 @@ def _group_row(
 ) -> dict:
     """The `p_star_table` row of one parameter group."""
     metrics = list(thresholds)
-    P_values = np.sort(group["P"].unique())
-    columns = pd.MultiIndex.from_product([metrics, P_values], names=[None, "P"])
-    grid = group.set_index(["seed", "P"])[metrics].unstack("P").reindex(columns=columns)
-    P = P_values.astype(np.float64)
-    curves = grid.to_numpy(dtype=np.float64).reshape(len(grid), len(metrics), P.size).transpose(1, 0, 2)
-    n_seeds = curves.shape[1]
+    seeds, seed_index = np.unique(group["seed"].to_numpy(), return_inverse=True)
+    P, P_index = np.unique(group["P"].to_numpy(dtype=np.float64), return_inverse=True)
+    curves = np.full((len(metrics), seeds.size, P.size), np.nan)  # [metric, seed (ascending), P (ascending)]
+    curves[:, seed_index, P_index] = group[metrics].to_numpy(dtype=np.float64).T
+    n_seeds = seeds.size
     key = tuple(parameters.values())
     draws = stream("bootstrap", _TABLE_STREAM, seed, _checksum(key)).integers(0, n_seeds, (n_boot, n_seeds))
     mean_curves = _nan_mean(curves, axis=1)
