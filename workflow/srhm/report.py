@@ -19,7 +19,7 @@ import pandas as pd
 
 from srhm.io import read_json
 from srhm.plan import Plan
-from srhm.scaling import fit_power_law
+from srhm.scaling import fit_scaling
 
 SLOPE_TOLERANCE = 0.2
 PREFACTOR_FACTOR = 2.0
@@ -149,8 +149,7 @@ def _s_factor_row(results: Path, figures: dict) -> dict:
         sel = table[(table["s0"] == 1) & (table["arch"] == "lcn")]
         x = sel["s"] ** (sel["L"] / 2)
         y = sel["test_error_p_star"] / (2 ** sel["L"] * sel["n_classes"] * sel["m"] ** sel["L"])
-        if x.nunique() >= 2:
-            fit = fit_power_law(x.to_numpy(float), y.to_numpy(float)).to_dict()
+        fit = fit_scaling(x.to_numpy(float), y.to_numpy(float)).to_dict()  # least squares: no seed resamples here
     return _row("LCN: the extra factor s^{L/2} — exponent of P*/((s0+1)^L n_c m^L) vs s^{L/2} at s0 = 1 "
                 "(Fig. 10 right)", 1.0, "slope", fit, ", ".join(names))
 
