@@ -24,6 +24,7 @@ from srhm.cli import main
 from srhm.figures import FIGURES, figure_module, render, style
 from srhm.figures.fits import FittedLine, fitted_line
 from srhm.authors import DATA as AUTHORS_DATA, TABLE as AUTHORS_TABLE
+from srhm.scaling import least_squares_band
 from srhm.plan import referenced_experiments
 
 # --------------------------------------------------------------------------------------- synthetic data
@@ -95,7 +96,7 @@ def results(tmp_path_factory):
     for experiment in EXPERIMENTS:
         runs = synthetic_runs(experiment)
         runs.to_csv(root / "tables" / f"{experiment}.csv", index=False)
-        sample_complexities(runs, n_boot=20).to_csv(root / "tables" / f"{experiment}_pstar.csv", index=False)
+        sample_complexities(runs, n_boot=20).table.to_csv(root / "tables" / f"{experiment}_pstar.csv", index=False)
     shutil.copy(AUTHORS_DATA, root / AUTHORS_TABLE)
     return root
 
@@ -135,21 +136,22 @@ def test_levels_follow_the_tab10_cycle():
 # ------------------------------------------------------------------------------------------------ fits
 
 
-def test_fitted_line_recovers_a_power_law_and_brackets_it():
+def test_fitted_line_recovers_a_power_law_and_brackets_it_with_the_least_squares_band():
     x = np.geomspace(10, 1e5, 12)
     y = 3.0 * x**1.5 * np.exp(0.05 * np.sin(np.arange(12)))
-    line = fitted_line(x, y, n_boot=200)
-    assert isinstance(line, FittedLine)
+    line = fitted_line(x, y)
+    assert isinstance(line, FittedLine) and line.fit.ci_method == "least_squares"
     assert line.fit.slope == pytest.approx(1.5, abs=0.02) and line.fit.prefactor == pytest.approx(3.0, rel=0.2)
-    assert np.all(line.lo95 <= line.y * (1 + 1e-9)) and np.all(line.y <= line.hi95 * (1 + 1e-9))
+    assert np.all(line.lo95 < line.y) and np.all(line.y < line.hi95)
     assert line.x.min() == pytest.approx(10) and line.x.max() == pytest.approx(1e5)
-    again = fitted_line(x, y, n_boot=200)
-    assert np.array_equal(line.lo95, again.lo95) and np.array_equal(line.hi95, again.hi95)
+    low, high = least_squares_band(x, y, line.x)
+    assert np.array_equal(line.lo95, low) and np.array_equal(line.hi95, high)
+    assert "least squares" in line.label()
 
 
-def test_fitted_line_with_too_few_points_gives_the_bare_fit():
-    fit = fitted_line([1.0, 2.0, np.nan], [1.0, 2.0, 3.0], n_boot=10)
-    assert not isinstance(fit, FittedLine) and fit.flag == "too_few_points_for_slope"
+def test_fitted_line_with_too_few_distinct_x_gives_the_bare_fit():
+    fit = fitted_line([1.0, 2.0, np.nan], [1.0, 2.0, 3.0])
+    assert not isinstance(fit, FittedLine) and fit.flag == "too_few_distinct_x"
 
 
 # --------------------------------------------------------------------------------------------- figures
@@ -190,7 +192,10 @@ def test_scaling_panels_plot_every_finite_p_star_and_name_the_missing(results):
     assert f"(B) LCN, s = 2: {finite} of {len(lcn)} settings plotted." in notes
     assert "v=6, L=3, s=2, s0=2 (test_error_p_star: never_below)" in notes
     assert re.search(r"\(C\) CNN, s = 2: not in the data \(the paper has them\): L = 3; s0 = 4, 6", notes)
-    assert re.search(r"\(B\) LCN, s = 2: fit y = \S+ x\^(\S+) on 11 points", notes)
+    assert re.search(r"\(B\) LCN, s = 2: fit y = \S+ x\^(\S+) on 11 points by least squares", notes)
+    assert "the shaded band is the least-squares 95% confidence band" in notes
+    legend = [text.get_text() for text in data_axes(fig)[1].get_legend().get_texts()]
+    assert "least-squares 95% band" in legend and any("(least squares)" in text for text in legend)
     texts = [text.get_text() for text in data_axes(fig)[2].texts]
     assert any("not in the data: L = 3" in text for text in texts), "the panel itself says what it lacks"
 

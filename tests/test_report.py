@@ -1,11 +1,19 @@
-"""The report's verdict rules, compute summary and claim resolution."""
+"""The report's verdict rules, compute summary, claim resolution and the claims table's method and columns."""
 
+import itertools
 import json
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+import yaml
+from scipy import stats
 
-from srhm.report import AGREES, CLAIMS, DISAGREES, NOT_MEASURED, claim_rows, compute_summary, verdict
+from srhm.config import resolve
+from srhm.report import AGREES, CLAIMS, DISAGREES, NOT_MEASURED, claim_rows, compute_summary, markdown, verdict
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize(
@@ -48,3 +56,63 @@ def test_claims_read_the_fits_of_the_configured_experiments(tmp_path):
     lcn = rows[rows["experiment"] == "lcn_a"]
     assert list(lcn["verdict"][:2]) == [AGREES, AGREES] and lcn["ours"].iloc[0] == 1.05
     assert (rows[rows["experiment"] == "cnn_a"]["verdict"] == NOT_MEASURED).all(), "no fit file: not measured"
+
+
+def s_factor_tables(results, s_values, rng) -> None:
+    """P* tables of Fig. 10's experiments with P* = 1.5 s^{L/2} (s0+1)^L n_c m^L, scattered by 10 %."""
+    (results / "tables").mkdir()
+    for s in s_values:
+        rows = [{"arch": "lcn", "s": s, "L": L, "v": v, "s0": s0, "n_classes": v, "m": v ** (s - 1)}
+                for L, v, s0 in itertools.product((2, 3), (4, 6), (0, 1))]
+        table = pd.DataFrame(rows)
+        prediction = table["s"] ** (table["L"] / 2) * (table["s0"] + 1) ** table["L"] * table["n_classes"] * \
+            table["m"] ** table["L"]
+        table["test_error_p_star"] = 1.5 * prediction * np.exp(rng.normal(0, 0.1, len(table)))
+        table.to_csv(results / "tables" / f"lcn_s{s}_pstar.csv", index=False)
+
+
+def test_the_s_factor_row_is_a_least_squares_fit_of_the_p_star_tables(tmp_path):
+    s_factor_tables(tmp_path, (2, 3), np.random.default_rng(3))
+    rows = claim_rows(tmp_path, {"fig10": {"experiments": ["lcn_s3", "lcn_s2"]}})
+    row = rows[rows["claim"].str.contains("extra factor")].iloc[0]
+    assert row["n_points"] == 8 and row["experiment"] == "lcn_s3, lcn_s2" and row["verdict"] == AGREES
+    assert row["ours"] == pytest.approx(1.0, abs=0.15) and row["se"] > 0
+    half_width = stats.t.ppf(0.975, 8 - 2) * row["se"]
+    assert row["ci95"] == pytest.approx((row["ours"] - half_width, row["ours"] + half_width))
+
+
+def test_the_s_factor_row_with_two_distinct_x_is_not_measured(tmp_path):
+    s_factor_tables(tmp_path, (2,), np.random.default_rng(3))  # s^{L/2} takes two values: L = 2, 3
+    rows = claim_rows(tmp_path, {"fig10": {"experiments": ["lcn_s2"]}})
+    row = rows[rows["claim"].str.contains("extra factor")].iloc[0]
+    assert row["verdict"] == NOT_MEASURED and row["ours"] is None and row["n_points"] == 4
+
+
+def test_markdown_states_the_interval_method_above_the_claims_and_gives_the_standard_error(tmp_path):
+    config = resolve(yaml.safe_load((ROOT / "config.yaml").read_text()), [("--config", {"preset": "smoke"})])
+    experiment = config["figures"]["fig04"]["lcn"][0]
+    (tmp_path / "fits").mkdir()
+    fit = {"flag": "ok", "slope": 1.05, "slope_se": 0.04, "slope_ci95": [0.9, 1.2], "unit_slope_prefactor": 1.3,
+           "log_unit_slope_prefactor_se": 0.1, "unit_slope_prefactor_ci95": [1.1, 1.5], "n_points": 8}
+    (tmp_path / "fits" / f"{experiment}.json").write_text(json.dumps({"fits": {"p_star_vs_prediction": fit}}))
+    lines = markdown(config, tmp_path).splitlines()
+    header = lines.index("| claim | paper | ours | 95 % CI | ± s.e. | points | experiment | verdict |")
+    method = lines[header - 2]
+    assert lines[header - 1] == "" and method.startswith("Intervals.")
+    for statement in ("resampling the seeds within each instance", "no instance is ever dropped",
+                      "sqrt(n/(n-1))", "least-squares Student t interval", "least-squares standard error",
+                      "fewer than 3 distinct x the slope is not measured"):
+        assert statement in method, statement
+    assert f"| 1.05 | [0.9, 1.2] | ± 0.04 | 8 | {experiment} | agrees |" in lines[header + 2]
+    assert f"| 1.3 | [1.1, 1.5] | ×/÷ 1.11 | 8 | {experiment} | agrees |" in lines[header + 3]
+
+
+def test_the_sparsity_ratio_divides_the_prefactors_and_adds_their_log_standard_errors(tmp_path):
+    (tmp_path / "fits").mkdir()
+    for name, prefactor, ci, se in (("lcn_a", 2.0, [1.6, 2.5], 0.1), ("lcn_b", 3.0, [2.4, 3.6], 0.2)):
+        fit = {"unit_slope_prefactor": prefactor, "unit_slope_prefactor_ci95": ci, "log_unit_slope_prefactor_se": se}
+        (tmp_path / "fits" / f"{name}.json").write_text(json.dumps({"fits": {"p_star_vs_prediction": fit}}))
+    rows = claim_rows(tmp_path, {"fig04": {"lcn": ["lcn_a"]}, "fig07": {"experiments": ["lcn_b"]}})
+    row = rows[rows["experiment"] == "lcn_b / lcn_a"].iloc[0]
+    assert row["ours"] == pytest.approx(1.5) and row["ci95"] == pytest.approx((2.4 / 2.5, 3.6 / 1.6))
+    assert row["se"] == pytest.approx(np.hypot(0.1, 0.2)) and row["verdict"] == AGREES

@@ -2,8 +2,8 @@
 
 P* is where the test error crosses eps* (interpolated in log P); P*_S and P*_D where S_{2,1} and
 D_{2,1} cross the paper's thresholds for the architecture (srhm.theory.sensitivity_thresholds).
-Fits (srhm.scaling.fit_power_law) relate P* to the paper's prediction for the architecture and to
-P*_S and P*_D.
+Fits (srhm.scaling.fit_scaling) relate P* to the paper's prediction for the architecture and to
+P*_S and P*_D, with 95 % intervals from the seed resamples of every instance.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pandas as pd
 
 from srhm import theory
 from srhm.architectures import HIERARCHICAL
-from srhm.scaling import fit_power_law, p_star_table
+from srhm.scaling import PStarTable, fit_scaling, p_star_table
 
 GROUP = ("arch", "model", "v", "n_classes", "m", "s", "L", "s0", "sparsity")
 ERROR, SYNONYM, DIFFEO = "test_error", "S_2_1", "D_2_1"
@@ -26,27 +26,39 @@ FITS = {  # fit name -> (x column of the P* table, y column)
 
 
 def sample_complexities(runs: pd.DataFrame, *, eps_star: float = theory.EPS_STAR, n_boot: int = 1000,
-                        seed: int = 0) -> pd.DataFrame:
-    """One row per SRHM instance and model: P*, P*_S, P*_D with bootstrap intervals over seeds, the
-    paper's nearest-grid-point values beside them, and the theory predictions (`prediction` is the
-    paper's formula for the architecture, NaN where the paper gives none)."""
+                        seed: int = 0) -> PStarTable:
+    """Sample complexities of one run table (srhm.runs.collect_runs): one row per SRHM instance and
+    model with P*, P*_S, P*_D and their bootstrap intervals over seeds, the paper's nearest-grid-point
+    values beside them and the theory predictions (`prediction` is the paper's formula for the
+    architecture, NaN where the paper gives none); and the P* of every seed resample, for the fits."""
     thresholds: dict = {ERROR: eps_star}
     if set(runs["arch"]) <= set(HIERARCHICAL) and SYNONYM in runs and DIFFEO in runs:
         thresholds[SYNONYM] = lambda g: theory.sensitivity_thresholds(g["arch"], g["s"], g["L"])[0]
         thresholds[DIFFEO] = lambda g: theory.sensitivity_thresholds(g["arch"], g["s"], g["L"])[1]
-    table = p_star_table(runs, by=GROUP, thresholds=thresholds, n_boot=n_boot, seed=seed)
+    table, boot = p_star_table(runs, by=GROUP, thresholds=thresholds, n_boot=n_boot, seed=seed)
     predictions = runs.groupby(list(GROUP))[["p_star_rhm", "p_star_lcn", "p_star_cnn"]].first().reset_index()
-    table = table.merge(predictions, on=list(GROUP), how="left")
+    table = table.merge(predictions, on=list(GROUP), how="left")  # keeps the rows' order, that of `boot`
     table["prediction"] = [row[PREDICTION[row["arch"]]] if row["arch"] in PREDICTION else np.nan
                            for _, row in table.iterrows()]
-    return table
+    return PStarTable(table, boot)
 
 
-def scaling_fits(table: pd.DataFrame, *, n_boot: int = 1000, seed: int = 0) -> dict:
-    """Power-law fits of P* against the prediction, P*_S and P*_D, for the columns `table` has."""
+def scaling_fits(complexities: PStarTable) -> dict:
+    """Power-law fits (srhm.scaling.fit_scaling) of P* against the prediction, P*_S and P*_D, for the
+    columns the table has: fit name -> {"x": column, "y": column, every ScalingFit field}. A sample
+    complexity brings its seed resamples (P* and P*_S of a resample from the same seeds); the
+    prediction has none."""
+    table, boot = complexities
     fits = {}
     for name, (x, y) in FITS.items():
         if x in table and y in table and table[x].notna().any():
-            fit = fit_power_law(table[x].to_numpy(float), table[y].to_numpy(float), n_boot=n_boot, seed=seed)
+            fit = fit_scaling(table[x].to_numpy(float), table[y].to_numpy(float), x_boot=_resamples(boot, x),
+                              y_boot=_resamples(boot, y), n_seeds=table["n_seeds"].to_numpy())
             fits[name] = {"x": x, "y": y, **fit.to_dict()}
     return fits
+
+
+def _resamples(boot: dict, column: str):
+    """The seed resamples [n_instances, n_boot] behind a {metric}_p_star column; None for any other column."""
+    metric = column.removesuffix("_p_star")
+    return boot[metric] if column != metric else None

@@ -79,12 +79,13 @@ def analyse(args: argparse.Namespace) -> None:
     from srhm.analysis import sample_complexities, scaling_fits
 
     runs = pd.read_csv(args.table)
-    table = sample_complexities(runs, eps_star=args.eps_star, n_boot=args.bootstrap)
-    fits = scaling_fits(table, n_boot=args.bootstrap)
-    write_csv(args.pstar, table)
+    complexities = sample_complexities(runs, eps_star=args.eps_star, n_boot=args.bootstrap)
+    fits = scaling_fits(complexities)
+    write_csv(args.pstar, complexities.table)
     write_json(args.fits, {"table": str(args.table), "eps_star": args.eps_star, "fits": fits})
     for name, fit in fits.items():
-        print(f"{name}: slope {fit['slope']} (95% CI {fit['slope_ci95']}), prefactor {fit['prefactor']}")
+        print(f"{name}: slope {fit['slope']} (95% CI {fit['slope_ci95']}, {fit['ci_method']}; "
+              f"least-squares s.e. {fit['slope_se']}), prefactor {fit['prefactor']} ({fit['flag']})")
 
 
 def report(args: argparse.Namespace) -> None:
@@ -259,7 +260,7 @@ def main(argv: list[str] | None = None) -> None:
     p = verbs.add_parser("analyse", help=analyse.__doc__)
     p.add_argument("table", help="run table written by `srhm collect`")
     p.add_argument("--eps-star", type=float, default=0.1, help="test-error threshold of P*")
-    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples")
+    p.add_argument("--bootstrap", type=int, default=1000, help="seed resamples per instance")
     p.add_argument("--pstar", required=True, help="output CSV of sample complexities")
     p.add_argument("--fits", required=True, help="output JSON of scaling fits")
     p.set_defaults(run=analyse)

@@ -7,6 +7,7 @@ read from results/fits/{experiment}.json, and the paper's value. Verdicts follow
 - a prefactor (the paper reads them off guide lines on log-log plots) agrees when ours lies within a
   factor PREFACTOR_FACTOR of the paper's, or its 95 % interval reaches that band;
 - a claim whose figure is not configured, or whose fit did not succeed, is "not measured".
+Intervals are those of srhm.scaling.fit_scaling (METHOD says how they are computed).
 """
 
 from __future__ import annotations
@@ -19,11 +20,29 @@ import pandas as pd
 
 from srhm.io import read_json
 from srhm.plan import Plan
-from srhm.scaling import fit_power_law
+from srhm.scaling import MIN_DISTINCT_X, fit_scaling
 
 SLOPE_TOLERANCE = 0.2
 PREFACTOR_FACTOR = 2.0
 AGREES, DISAGREES, NOT_MEASURED = "agrees", "disagrees", "not measured"
+SE_FIELDS = {"slope": "slope_se", "unit_slope_prefactor": "log_unit_slope_prefactor_se"}
+"""Fit field of the least-squares standard error of each claimed quantity (a prefactor's is of its log)."""
+METHOD = (
+    "Intervals. A fit regresses log P* on log x over the SRHM instances (x: the paper's prediction, P*_S or "
+    "P*_D); the prefactor C of y = C x is exp(mean(log P* - log x)). The 95 % interval of the slope and of "
+    "the prefactors comes from resampling the seeds within each instance: replicate b refits with the b-th "
+    "seed resample of every instance, so no instance is ever dropped (one whose resample did not cross is "
+    "left out of that replicate only), P* and P*_S or P*_D of a replicate come from the same seeds, and "
+    "the interval runs from the 2.5th to the 97.5th percentile of the replicates. Small-sample correction: "
+    "the seed bootstrap of a mean of n seeds has only (n-1)/n of its variance, so each instance's deviation "
+    "from its point estimate (log scale) is multiplied by sqrt(n/(n-1)). When every instance has a single "
+    "seed, and for the s^{L/2} row (refitted from the P* tables, which keep no resamples), the interval is "
+    "the least-squares Student t interval instead. \"± s.e.\" is the least-squares standard error of the "
+    "slope (for a prefactor, ×/÷ the exponential of that of its logarithm); unlike seed resampling it also "
+    f"counts the instances' scatter about the power law. With fewer than {MIN_DISTINCT_X} distinct x the "
+    "slope is not measured."
+)
+"""How the claims' intervals are computed, the paragraph above the claims table."""
 
 
 @dataclass(frozen=True)
@@ -122,10 +141,11 @@ def compute_summary(tables: list[pd.DataFrame]) -> dict:
 
 
 def _row(text: str, paper: float, quantity: str, fit: dict | None, experiment: str | None) -> dict:
-    value = None if fit is None else fit.get(quantity)
-    ci95 = None if fit is None else fit.get(f"{quantity}_ci95")
-    return {"claim": text, "paper": paper, "ours": value, "ci95": ci95, "n_points": None if fit is None else
-            fit.get("n_points"), "experiment": experiment or "", "verdict": verdict(quantity, paper, value, ci95)}
+    fit = fit or {}
+    value, ci95 = fit.get(quantity), fit.get(f"{quantity}_ci95")
+    return {"claim": text, "paper": paper, "quantity": quantity, "ours": value, "ci95": ci95,
+            "se": fit.get(SE_FIELDS[quantity]), "n_points": fit.get("n_points"), "experiment": experiment or "",
+            "verdict": verdict(quantity, paper, value, ci95)}
 
 
 def _fit(results: Path, experiment: str | None, name: str) -> dict | None:
@@ -149,8 +169,7 @@ def _s_factor_row(results: Path, figures: dict) -> dict:
         sel = table[(table["s0"] == 1) & (table["arch"] == "lcn")]
         x = sel["s"] ** (sel["L"] / 2)
         y = sel["test_error_p_star"] / (2 ** sel["L"] * sel["n_classes"] * sel["m"] ** sel["L"])
-        if x.nunique() >= 2:
-            fit = fit_power_law(x.to_numpy(float), y.to_numpy(float)).to_dict()
+        fit = fit_scaling(x.to_numpy(float), y.to_numpy(float)).to_dict()  # least squares: no seed resamples here
     return _row("LCN: the extra factor s^{L/2} — exponent of P*/((s0+1)^L n_c m^L) vs s^{L/2} at s0 = 1 "
                 "(Fig. 10 right)", 1.0, "slope", fit, ", ".join(names))
 
@@ -163,14 +182,16 @@ def _sparsity_rows(results: Path, figures: dict) -> list[dict]:
         experiment_b = figure_experiment(figures, figure_b, "experiments")
         fit_a = _fit(results, experiment_a, "p_star_vs_prediction")
         fit_b = _fit(results, experiment_b, "p_star_vs_prediction")
-        ratio, ci = None, None
+        ratio, ci, se = None, None, None
         if fit_a and fit_b and fit_a["unit_slope_prefactor"] and fit_b["unit_slope_prefactor"]:
             ratio = fit_b["unit_slope_prefactor"] / fit_a["unit_slope_prefactor"]
-            ci = (fit_b["unit_slope_prefactor_ci95"][0] / fit_a["unit_slope_prefactor_ci95"][1],
-                  fit_b["unit_slope_prefactor_ci95"][1] / fit_a["unit_slope_prefactor_ci95"][0])
+            ci = (_float(fit_b["unit_slope_prefactor_ci95"][0]) / _float(fit_a["unit_slope_prefactor_ci95"][1]),
+                  _float(fit_b["unit_slope_prefactor_ci95"][1]) / _float(fit_a["unit_slope_prefactor_ci95"][0]))
+            se = np.hypot(_float(fit_a.get("log_unit_slope_prefactor_se")),
+                          _float(fit_b.get("log_unit_slope_prefactor_se")))  # independent experiments
         row = _row(f"Sparsity B vs A, {arch.upper()}: ratio of prefactors B/A (Figs. 4, {figure_b[3:]}: same scaling)",
                    1.0, "unit_slope_prefactor", None, f"{experiment_b} / {experiment_a}")
-        row.update(ours=ratio, ci95=ci, verdict=verdict("prefactor", 1.0, ratio, ci))
+        row.update(ours=ratio, ci95=ci, se=se, verdict=verdict("prefactor", 1.0, ratio, ci))
         rows.append(row)
     return rows
 
@@ -197,12 +218,14 @@ def markdown(config: dict, results: Path) -> str:
         "paper's (read off its guide lines). \"not measured\": the preset has no such experiment, or "
         "too few sample complexities crossed their threshold to fit.",
         "",
-        "| claim | paper | ours | 95 % CI | points | experiment | verdict |",
-        "|---|---|---|---|---|---|---|",
+        METHOD,
+        "",
+        "| claim | paper | ours | 95 % CI | ± s.e. | points | experiment | verdict |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in claims.itertuples():
         lines.append(f"| {row.claim} | {row.paper:g} | {_fmt(row.ours)} | {_fmt_ci(row.ci95)} | "
-                     f"{_fmt(row.n_points)} | {row.experiment} | {row.verdict} |")
+                     f"{_fmt_se(row.se, row.quantity)} | {_fmt(row.n_points)} | {row.experiment} | {row.verdict} |")
     lines += ["", "## Compute", "",
               f"{compute['trainings']} trainings in {compute.get('training_jobs', 0)} training jobs: "
               f"{compute['cpu_hours']:.2f} CPU-job-hours, {compute['gpu_hours']:.2f} GPU-hours "
@@ -240,6 +263,13 @@ def _fmt(value) -> str:
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
         return "—"
     return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def _fmt_se(se, quantity: str) -> str:
+    """A slope's standard error as "± 0.05"; a prefactor's, of its logarithm, as the factor "×/÷ 1.3"."""
+    if se is None or not np.isfinite(_float(se)):
+        return "—"
+    return f"± {se:.2g}" if quantity == "slope" else f"×/÷ {np.exp(se):.3g}"
 
 
 def _fmt_ci(ci) -> str:

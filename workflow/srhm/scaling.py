@@ -24,18 +24,22 @@ from typing import Callable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from srhm.checks import check_int
 from srhm.streams import stream
 
 N_BOOT = 1000
 PAPER_TOLERANCE = 0.1
-MIN_POINTS_FOR_SLOPE = 3
+MIN_DISTINCT_X = 3
+"""Fewest distinct x for which a fit measures a slope."""
+CI_LEVELS = (68, 95)
+"""Confidence levels of a fit's intervals, percent."""
 PERCENTILES = {"median": 50.0, "lo68": 16.0, "hi68": 84.0, "lo95": 2.5, "hi95": 97.5}
-"""Bootstrap summaries: name -> percentile."""
+"""Bootstrap summaries of a P* table: name -> percentile."""
 
-_TABLE_STREAM, _FIT_STREAM = 0, 1
-"""First key of the "bootstrap" stream, separating seed resampling from point resampling."""
+_TABLE_STREAM = 0
+"""First key of the "bootstrap" stream of seed resampling."""
 
 Threshold = float | Callable[[Mapping[str, object]], float]
 
@@ -117,6 +121,19 @@ def paper_rule(P, values, threshold: float, tolerance: float = PAPER_TOLERANCE) 
     return Crossing(float(P[nearest]), "ok")
 
 
+class PStarTable(NamedTuple):
+    """What `p_star_table` returns.
+
+    table: one row per parameter group, the columns of `p_star_table`'s docstring.
+    boot: metric -> [n_groups, n_boot] P* of every seed resample, rows in the order of `table`, columns
+    the same draws for every metric (so P* and P*_S of a column come from the same seeds); NaN where a
+    resample's curve did not cross.
+    """
+
+    table: pd.DataFrame
+    boot: dict[str, np.ndarray]
+
+
 def p_star_table(
     runs: pd.DataFrame,
     by: Sequence[str],
@@ -125,7 +142,7 @@ def p_star_table(
     n_boot: int = N_BOOT,
     seed: int = 0,
     tolerance: float = PAPER_TOLERANCE,
-) -> pd.DataFrame:
+) -> PStarTable:
     """Sample complexities per parameter group, with a bootstrap over seeds.
 
     runs: one row per run, with the columns `by`, "seed", "P" and every metric named in `thresholds`.
@@ -140,7 +157,8 @@ def p_star_table(
     that crossed, "{metric}_cross_fraction" the fraction that did. With one seed every resample is the
     same curve, so the interval has zero width; the column "single_seed" says so.
     Resamples come from the "bootstrap" stream keyed by `seed` and a checksum of the group's values.
-    Returns one row per group, sorted by `by`.
+    Returns a PStarTable: the table (one row per group, sorted by `by`) and every resample's P* per
+    metric, which `fit_scaling` refits.
     """
     by = list(by)
     if not by:
@@ -163,35 +181,38 @@ def p_star_table(
         {metric: _threshold_for(thresholds[metric], dict(zip(by, key)), metric) for metric in metrics}
         for key, _ in groups
     ]
-    rows = [
+    results = [
         _group_row(dict(zip(by, key)), group, limits, n_boot, seed, tolerance)
         for (key, group), limits in zip(groups, group_thresholds)
     ]
-    return pd.DataFrame(rows)
+    return PStarTable(
+        table=pd.DataFrame([row for row, _ in results]),
+        boot={metric: np.stack([boot[metric] for _, boot in results]) for metric in metrics},
+    )
 
 
 def _group_row(
     parameters: dict, group: pd.DataFrame, thresholds: dict[str, float], n_boot: int, seed: int, tolerance: float
-) -> dict:
-    """The `p_star_table` row of one parameter group."""
+) -> tuple[dict, dict[str, np.ndarray]]:
+    """The `p_star_table` row of one parameter group, and its resamples' P* per metric ([n_boot] each)."""
     metrics = list(thresholds)
-    P_values = np.sort(group["P"].unique())
-    columns = pd.MultiIndex.from_product([metrics, P_values], names=[None, "P"])
-    grid = group.set_index(["seed", "P"])[metrics].unstack("P").reindex(columns=columns)
-    P = P_values.astype(np.float64)
-    curves = grid.to_numpy(dtype=np.float64).reshape(len(grid), len(metrics), P.size).transpose(1, 0, 2)
-    n_seeds = curves.shape[1]
+    seeds, seed_index = np.unique(group["seed"].to_numpy(), return_inverse=True)
+    P, P_index = np.unique(group["P"].to_numpy(dtype=np.float64), return_inverse=True)
+    curves = np.full((len(metrics), seeds.size, P.size), np.nan)  # [metric, seed (ascending), P (ascending)]
+    curves[:, seed_index, P_index] = group[metrics].to_numpy(dtype=np.float64).T
+    n_seeds = seeds.size
     key = tuple(parameters.values())
     draws = stream("bootstrap", _TABLE_STREAM, seed, _checksum(key)).integers(0, n_seeds, (n_boot, n_seeds))
     mean_curves = _nan_mean(curves, axis=1)
     boot_curves = _nan_mean(curves[:, draws], axis=2)
 
     row = {**parameters, "n_seeds": n_seeds, "single_seed": n_seeds == 1}
+    boots = {}
     for i, (metric, threshold) in enumerate(thresholds.items()):
         point = crossing(P, mean_curves[i], threshold)
         paper = paper_rule(P, mean_curves[i], threshold, tolerance)
-        boot, _ = crossing_batch(P, boot_curves[i], threshold)
-        crossed = boot[np.isfinite(boot)]
+        boots[metric], _ = crossing_batch(P, boot_curves[i], threshold)
+        crossed = boots[metric][np.isfinite(boots[metric])]
         summary = np.percentile(crossed, list(PERCENTILES.values())) if crossed.size else [np.nan] * len(PERCENTILES)
         row |= {
             f"{metric}_threshold": threshold,
@@ -202,79 +223,158 @@ def _group_row(
             f"{metric}_cross_fraction": crossed.size / n_boot,
         }
         row |= {f"{metric}_boot_{name}": float(value) for name, value in zip(PERCENTILES, summary)}
-    return row
+    return row, boots
 
 
 @dataclass(frozen=True)
-class PowerLawFit:
-    """Least-squares fit log y = log(prefactor) + slope log x, and the slope-1 fit y = C x.
+class ScalingFit:
+    """A power law y = prefactor x^slope fitted by least squares in log-log, and the slope-1 law y = C x.
 
-    Intervals are bootstrap percentiles (pairs resampled with replacement), as (low, high).
+    slope is dimensionless; prefactor has the units of y / x^slope, unit_slope_prefactor (C) those of
+    y / x. Intervals are (low, high) at 68 % and 95 %, computed as `ci_method` says: "seed_bootstrap"
+    or "least_squares" (see `fit_scaling`). The standard errors are the least-squares ones whatever
+    `ci_method`: slope_se of the slope, log_prefactor_se of log(prefactor) (the intercept) and
+    log_unit_slope_prefactor_se of log C. n_points: pairs fitted; n_distinct_x: distinct x among them;
+    n_dropped: pairs left out for a NaN; n_boot: seed-bootstrap replicates (0 for least squares);
+    complete_fraction: fraction of the replicates in which every point crossed its threshold (NaN
+    for least squares). flag: "ok"; "too_few_points" (no pair); "too_few_distinct_x" (fewer than
+    MIN_DISTINCT_X distinct x: slope, prefactor and their intervals NaN, the slope-1 law still given).
     """
 
     slope: float
-    prefactor: float
+    slope_se: float
     slope_ci68: tuple[float, float]
     slope_ci95: tuple[float, float]
+    prefactor: float
+    log_prefactor_se: float
     prefactor_ci68: tuple[float, float]
     prefactor_ci95: tuple[float, float]
     unit_slope_prefactor: float
+    log_unit_slope_prefactor_se: float
     unit_slope_prefactor_ci68: tuple[float, float]
     unit_slope_prefactor_ci95: tuple[float, float]
+    ci_method: str
     n_points: int
+    n_distinct_x: int
     n_dropped: int
+    n_boot: int
+    complete_fraction: float
     flag: str
 
     def to_dict(self) -> dict:
-        """Plain JSON-ready dictionary; NaN becomes None."""
+        """Plain JSON-ready dictionary; NaN becomes None, intervals become lists."""
         return {name: _json_number(value) for name, value in asdict(self).items()}
 
 
-def fit_power_law(x, y, *, n_boot: int = N_BOOT, seed: int = 0) -> PowerLawFit:
-    """Fit y = prefactor * x^slope by least squares in log-log, and y = C x with C = exp(mean(log y - log x)).
+def fit_scaling(x, y, *, x_boot=None, y_boot=None, n_seeds=None) -> ScalingFit:
+    """Fit y = prefactor x^slope by least squares of log y on log x, and y = C x, C = exp(mean(log y - log x)).
 
-    x, y: [n] positive. Pairs with a NaN in x or y are dropped and counted. The bootstrap resamples
-    the pairs `n_boot` times from the "bootstrap" stream keyed by `seed`. Flags: "ok"; "too_few_points"
-    (no pair left, everything NaN); "too_few_points_for_slope" (1 or 2 pairs: slope and prefactor NaN,
-    the slope-1 fit still given); "constant_x" (slope undefined, slope-1 fit still given).
+    x, y: [n] positive, e.g. one sample complexity per SRHM instance against its prediction; a pair
+    with a NaN is dropped and counted. x_boot, y_boot: [n, n_boot] the seed-bootstrap replicates of x
+    and y (`PStarTable.boot` rows; for P* against P*_S both from the same draws), NaN where a resample
+    did not cross; None for a variable without seed noise (a prediction). n_seeds: [n] seeds behind
+    each point, required with a bootstrap array and only then.
+
+    Interval ("ci_method"):
+    - "seed_bootstrap", when a bootstrap array is given and a fitted point has >= 2 seeds. Replicate b
+      refits on replicate b of every point: resampling happens within points (seeds of an instance),
+      never across them, so every replicate has every instance; a point whose replicate did not cross
+      is left out of that replicate only (`complete_fraction` says how often that happened). The seed
+      bootstrap of a mean of n_i seeds has only (n_i - 1)/n_i of its variance (Efron & Tibshirani 1993,
+      An Introduction to the Bootstrap; Hesterberg 2015, Am. Stat. 69:371, "narrowness bias"), so each
+      replicate's deviation is inflated on the log scale, log y_b' = log y + sqrt(n_i/(n_i - 1))
+      (log y_b - log y), the same for x (a single-seed point has no deviation to inflate). Intervals
+      are percentiles of the replicates; tests/test_scaling.py measures their coverage with 3 seeds.
+    - "least_squares" otherwise (every point has one seed, or no bootstrap is given): Student t
+      intervals from the least-squares standard errors, n - 2 degrees of freedom for the slope and
+      prefactor, n - 1 for C (scipy.stats.linregress, scipy.stats.t).
+    Fewer than MIN_DISTINCT_X distinct x: the slope and prefactor are not measured (NaN, flag
+    "too_few_distinct_x"); C is given whenever a pair is.
+
+    Raises ValueError naming the argument for shapes that do not match, values that are not positive
+    (NaN allowed), or n_seeds missing, superfluous or below 1.
     """
-    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    if x.ndim != 1 or x.shape != y.shape:
-        raise ValueError(f"x and y must be one-dimensional of equal length, got shapes {x.shape} and {y.shape}")
-    check_int("n_boot", n_boot, 1)
-    kept = ~(np.isnan(x) | np.isnan(y))
-    x, y = x[kept], y[kept]
-    for name, values in (("x", x), ("y", y)):
-        if not np.all(np.isfinite(values) & (values > 0)):
-            raise ValueError(f"{name} must be positive and finite (NaN allowed, dropped), got {values}")
-    n, n_dropped = x.size, int((~kept).sum())
-    if n == 0:
-        empty = (math.nan, math.nan)
-        return PowerLawFit(math.nan, math.nan, empty, empty, empty, empty, math.nan, empty, empty, n, n_dropped, "too_few_points")
+    log_x, log_y, kept = _log_pairs(x, y)
+    boots = {name: _checked_positive(name, values, ndim=2) for name, values in (("x_boot", x_boot), ("y_boot", y_boot))
+             if values is not None}
+    for name, values in boots.items():
+        if values.shape[0] != kept.size or values.shape[1] < 1:
+            raise ValueError(f"{name} must have shape [{kept.size}, n_boot >= 1] (a row per point), got {values.shape}")
+    if len({values.shape for values in boots.values()}) > 1:
+        raise ValueError(f"x_boot and y_boot must have equal shapes, got {boots['x_boot'].shape} and "
+                         f"{boots['y_boot'].shape}")
+    if (n_seeds is None) != (not boots):
+        raise ValueError("n_seeds must be given with x_boot or y_boot, and only then")
+    if n_seeds is not None:
+        n_seeds = np.asarray(n_seeds)
+        if n_seeds.shape != kept.shape or not np.issubdtype(n_seeds.dtype, np.integer) or np.any(n_seeds < 1):
+            raise ValueError(f"n_seeds must be {kept.size} integers >= 1 (one per point), got {n_seeds!r}")
 
-    log_x, log_y = np.log(x), np.log(y)
-    draws = stream("bootstrap", _FIT_STREAM, seed).integers(0, n, (n_boot, n))
-    slope, intercept = _least_squares(log_x[None, :], log_y[None, :])
-    boot_slope, boot_intercept = _least_squares(log_x[draws], log_y[draws])
-    if n < MIN_POINTS_FOR_SLOPE:
-        slope[:], intercept[:], boot_slope[:], boot_intercept[:] = math.nan, math.nan, math.nan, math.nan
+    n, n_distinct = log_x.size, int(_distinct_counts(log_x[None, :])[0])
+    slope, intercept, slope_se, intercept_se = _least_squares(log_x, log_y)
     log_ratio = log_y - log_x
-    boot_log_ratio = log_ratio[draws].mean(axis=1)
-    return PowerLawFit(
-        slope=float(slope[0]),
-        prefactor=float(np.exp(intercept[0])),
-        slope_ci68=_interval(boot_slope, 68),
-        slope_ci95=_interval(boot_slope, 95),
-        prefactor_ci68=_interval(np.exp(boot_intercept), 68),
-        prefactor_ci95=_interval(np.exp(boot_intercept), 95),
-        unit_slope_prefactor=float(np.exp(log_ratio.mean())),
-        unit_slope_prefactor_ci68=_interval(np.exp(boot_log_ratio), 68),
-        unit_slope_prefactor_ci95=_interval(np.exp(boot_log_ratio), 95),
+    log_c = float(log_ratio.mean()) if n else math.nan
+    log_c_se = float(log_ratio.std(ddof=1) / math.sqrt(n)) if n >= 2 else math.nan
+    bootstrap = bool(boots) and bool(np.any(n_seeds[kept] >= 2))
+    if bootstrap:
+        n_boot = next(iter(boots.values())).shape[1]
+        inflation = np.sqrt(n_seeds[kept] / np.maximum(n_seeds[kept] - 1, 1))[:, None]
+        replicates = []  # log x and log y of every replicate, [n_boot, n] each
+        for name, log_point in (("x_boot", log_x), ("y_boot", log_y)):
+            deviation = np.log(boots[name][kept]) - log_point[:, None] if name in boots else 0.0
+            replicates.append(np.broadcast_to(log_point[:, None] + inflation * deviation, (n, n_boot)).T)
+        boot_slope, boot_intercept, boot_log_c, complete = _replicate_fits(*replicates)
+        intervals = {level: (_interval(boot_slope, level), _interval(boot_intercept, level),
+                             _interval(boot_log_c, level)) for level in CI_LEVELS}
+        complete_fraction = float(complete.mean())
+    else:
+        n_boot, complete_fraction = 0, math.nan
+        intervals = {level: (_t_interval(slope, slope_se, n - 2, level),
+                             _t_interval(intercept, intercept_se, n - 2, level),
+                             _t_interval(log_c, log_c_se, n - 1, level)) for level in CI_LEVELS}
+    if n_distinct < MIN_DISTINCT_X:  # even where replicates, their x varying by seed, have more distinct x
+        intervals = {level: ((math.nan, math.nan),) * 2 + (log_c_interval,)
+                     for level, (_, _, log_c_interval) in intervals.items()}
+    return ScalingFit(
+        slope=slope,
+        slope_se=slope_se,
+        slope_ci68=intervals[68][0],
+        slope_ci95=intervals[95][0],
+        prefactor=math.exp(intercept),
+        log_prefactor_se=intercept_se,
+        prefactor_ci68=_exp(intervals[68][1]),
+        prefactor_ci95=_exp(intervals[95][1]),
+        unit_slope_prefactor=math.exp(log_c),
+        log_unit_slope_prefactor_se=log_c_se,
+        unit_slope_prefactor_ci68=_exp(intervals[68][2]),
+        unit_slope_prefactor_ci95=_exp(intervals[95][2]),
+        ci_method="seed_bootstrap" if bootstrap else "least_squares",
         n_points=n,
-        n_dropped=n_dropped,
-        flag=("too_few_points_for_slope" if n < MIN_POINTS_FOR_SLOPE else "constant_x" if np.ptp(log_x) == 0
-              else "ok"),
+        n_distinct_x=n_distinct,
+        n_dropped=int(kept.size - n),
+        n_boot=n_boot,
+        complete_fraction=complete_fraction,
+        flag="too_few_points" if n == 0 else "too_few_distinct_x" if n_distinct < MIN_DISTINCT_X else "ok",
     )
+
+
+def least_squares_band(x, y, x_grid, level: float = 95) -> tuple[np.ndarray, np.ndarray]:
+    """Pointwise confidence band of the least-squares line of `fit_scaling` (the fitted mean of log y).
+
+    x, y: [n] the fitted points (pairs with a NaN dropped); x_grid: [n_grid] positive. Returns (low,
+    high), each [n_grid], in the units of y: exp(fit ± t_{n-2} s sqrt(1/n + (log x - mean log x)^2 / Sxx))
+    with s the residual standard deviation. NaN everywhere with fewer than MIN_DISTINCT_X distinct x.
+    """
+    log_x, log_y, _ = _log_pairs(x, y)
+    log_grid = np.log(_checked_positive("x_grid", x_grid, ndim=1))
+    slope, intercept, slope_se, intercept_se = _least_squares(log_x, log_y)
+    if math.isnan(slope):
+        return np.full(log_grid.shape, np.nan), np.full(log_grid.shape, np.nan)
+    # Var(a + b u) = Var(a) + u^2 Var(b) + 2 u Cov(a, b), with Cov(a, b) = -mean(log x) Var(b)
+    variance = intercept_se**2 + slope_se**2 * log_grid * (log_grid - 2 * log_x.mean())
+    half_width = _t_quantile(level, log_x.size - 2) * np.sqrt(np.maximum(variance, 0.0))
+    centre = intercept + slope * log_grid
+    return np.exp(centre - half_width), np.exp(centre + half_width)
 
 
 def collapse(P, scale) -> np.ndarray:
@@ -291,17 +391,46 @@ def collapse(P, scale) -> np.ndarray:
     return P / scale
 
 
-def _least_squares(log_x: np.ndarray, log_y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Slope and intercept of each row's regression of log_y on log_x ([n_rows, n] -> [n_rows] each).
+def _log_pairs(x, y) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """log x and log y of the pairs without NaN, and which pairs those are ([n] bool), for x, y: [n]."""
+    x, y = _checked_positive("x", x, ndim=1), _checked_positive("y", y, ndim=1)
+    if x.shape != y.shape:
+        raise ValueError(f"x and y must have equal lengths, got shapes {x.shape} and {y.shape}")
+    kept = ~(np.isnan(x) | np.isnan(y))
+    return np.log(x[kept]), np.log(y[kept]), kept
 
-    Rows whose x values are all equal get NaN.
+
+def _least_squares(log_x: np.ndarray, log_y: np.ndarray) -> tuple[float, float, float, float]:
+    """Slope, intercept and their standard errors of the regression of log_y on log_x ([n] each), by
+    scipy.stats.linregress; all NaN with fewer than MIN_DISTINCT_X distinct x."""
+    if _distinct_counts(log_x[None, :])[0] < MIN_DISTINCT_X:
+        return (math.nan,) * 4
+    result = stats.linregress(log_x, log_y)
+    return float(result.slope), float(result.intercept), float(result.stderr), float(result.intercept_stderr)
+
+
+def _replicate_fits(log_x: np.ndarray, log_y: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Least squares of every row of log_y on the same row of log_x ([n_boot, n] each, NaN = left out).
+
+    Returns slope, intercept and mean(log y - log x) ([n_boot] each; slope and intercept NaN for rows
+    with fewer than MIN_DISTINCT_X distinct x) and whether the row had every point ([n_boot] bool).
     """
-    x_centred = log_x - log_x.mean(axis=1, keepdims=True)
-    y_centred = log_y - log_y.mean(axis=1, keepdims=True)
-    spread = (x_centred**2).sum(axis=1)
+    present = np.isfinite(log_x) & np.isfinite(log_y)
+    count = present.sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        slope = np.where(spread > 0, (x_centred * y_centred).sum(axis=1) / spread, np.nan)
-    return slope, log_y.mean(axis=1) - slope * log_x.mean(axis=1)
+        mean_x = np.where(present, log_x, 0.0).sum(axis=1) / count
+        mean_y = np.where(present, log_y, 0.0).sum(axis=1) / count
+        dx = np.where(present, log_x - mean_x[:, None], 0.0)
+        dy = np.where(present, log_y - mean_y[:, None], 0.0)
+        slope = (dx * dy).sum(axis=1) / (dx**2).sum(axis=1)
+    slope[_distinct_counts(np.where(present, log_x, np.nan)) < MIN_DISTINCT_X] = np.nan
+    return slope, mean_y - slope * mean_x, mean_y - mean_x, present.all(axis=1)
+
+
+def _distinct_counts(values: np.ndarray) -> np.ndarray:
+    """Number of distinct finite values in each row of [n_rows, n] `values` (NaN = absent)."""
+    ordered = np.sort(values, axis=1)  # NaN last
+    return np.isfinite(ordered[:, :1]).sum(axis=1) + (np.diff(ordered, axis=1) > 0).sum(axis=1)
 
 
 def _interval(samples: np.ndarray, level: float) -> tuple[float, float]:
@@ -311,6 +440,31 @@ def _interval(samples: np.ndarray, level: float) -> tuple[float, float]:
         return (math.nan, math.nan)
     low, high = np.percentile(samples, [50 - level / 2, 50 + level / 2])
     return (float(low), float(high))
+
+
+def _t_interval(estimate: float, se: float, dof: int, level: float) -> tuple[float, float]:
+    """estimate ± t quantile x se, the central Student t interval at `level` percent; NaN if undefined."""
+    half_width = _t_quantile(level, dof) * se
+    return (float(estimate - half_width), float(estimate + half_width))
+
+
+def _t_quantile(level: float, dof: int) -> float:
+    """The upper quantile of Student's t with `dof` degrees of freedom for a central `level` percent; NaN if dof < 1."""
+    return float(stats.t.ppf(0.5 + level / 200, dof)) if dof >= 1 else math.nan
+
+
+def _exp(interval: tuple[float, float]) -> tuple[float, float]:
+    return (math.exp(interval[0]), math.exp(interval[1]))
+
+
+def _checked_positive(name: str, values, ndim: int) -> np.ndarray:
+    """`values` as floats of `ndim` dimensions, positive and finite or NaN; ValueError naming `name` otherwise."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimension(s), got shape {values.shape}")
+    if not np.all(np.isnan(values) | (np.isfinite(values) & (values > 0))):
+        raise ValueError(f"{name} must be positive and finite (NaN allowed, left out), got {values}")
+    return values
 
 
 def _nan_mean(values: np.ndarray, axis: int) -> np.ndarray:

@@ -127,8 +127,9 @@ def _cifar_full_panel(fig: CaptionedFigure, ax: Axes, cifar: pd.DataFrame) -> No
         handles += ax.plot(line.x, line.y, color="0.6", linewidth=1.0, zorder=0,
                            label=rf"fit $\varepsilon \propto R_f^{{{line.fit.slope:.2f}}}$")
         fit = line.fit
-        fig.notes.append(f"{title}: power-law fit eps = {fit.prefactor:.3g} R_f^{fit.slope:.3f} (slope 95% CI "
-                         f"[{fit.slope_ci95[0]:.3f}, {fit.slope_ci95[1]:.3f}]) on {fit.n_points} points.")
+        fig.notes.append(f"{title}: least-squares power-law fit eps = {fit.prefactor:.3g} R_f^{fit.slope:.3f} "
+                         f"(slope 95% CI [{fit.slope_ci95[0]:.3f}, {fit.slope_ci95[1]:.3f}], least squares) on "
+                         f"{fit.n_points} points.")
     else:
         fig.notes.append(f"{title}: no power-law fit ({line.flag}).")
     ax.legend(handles=handles, fontsize=6, loc="upper left")

@@ -24,7 +24,8 @@ crosses eps* (interpolated in log P; 68% seed-bootstrap interval shaded). The pa
 s^(L/2)(s0+1)^L n_c m^L, s = 2, sparsity A; dashed: the paper's y = x. (C) CNN P* against (s0+1)^2 n_c m^L, s
 = 2, sparsity A; dashed: the paper's y = 2.5x. Markers by s0 (0 diamond, 1 circle, 2 cross, 4 square, 6
 triangle), reds for L = 2 and blues for L = 3, darker for larger v; error bars are 68% bootstrap intervals
-over seeds; the solid line is our power-law fit of the points drawn, with its 95% bootstrap band.
+over seeds; the solid line is our least-squares power-law fit of the points drawn with its least-squares 95%
+confidence band.
 """
 LCN_GUIDE, CNN_GUIDE = 1.0, 2.5
 

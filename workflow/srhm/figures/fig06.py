@@ -13,8 +13,8 @@ Paper Fig. 6 C-D (the schematic of panels A-B is not drawn). LCN, s = 2, sparsit
 10%) against P*_S, where the sensitivity S_2 of the second hidden layer to synonym exchanges at level 1 falls
 below 30% (left), and against P*_D, where D_2 falls below 10% (right); all three are interpolated crossings of
 seed-mean curves. Dashed: the paper's y = x. s0 = 0 has no diffeomorphism and is absent on the right. Markers
-by s0, reds L = 2 and blues L = 3 (darker for larger v), 68% seed-bootstrap error bars, our power-law fit with
-its 95% band.
+by s0, reds L = 2 and blues L = 3 (darker for larger v), 68% seed-bootstrap error bars, our least-squares
+power-law fit with its least-squares 95% confidence band.
 """
 
 

@@ -19,7 +19,7 @@ n_c m^L, m = v^2; dashed: the paper's y = 2.5x. Right: the LCN settings with s0 
 = 4 as in the paper when the data have it, else the smallest v with s0 = 1) across patch sizes s (diamond s =
 2, circle s = 3) and depths (reds L = 2, blues L = 3): their agreement with the prediction supports its
 s^(L/2) factor; dashed: the paper's y = 2x. Markers on the left by s0, colours darker for larger v, 68% seed-
-bootstrap error bars, our power-law fit with its 95% band.
+bootstrap error bars, our least-squares power-law fit with its least-squares 95% confidence band.
 """
 RIGHT_REGIMES = {"s": (2, 3), "L": (2, 3)}
 LEFT_GUIDE, RIGHT_GUIDE = 2.5, 2.0

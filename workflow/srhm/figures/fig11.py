@@ -12,8 +12,8 @@ CAPTION = """\
 Paper Fig. 11 (App. D). LCN with patch size s = 3, sparsity A, the settings of Fig. 10 left: P* (eps* = 10%)
 against P*_S where S_2 (second hidden layer, synonyms at level 1) falls below 50% (left) and against P*_D
 where D_2 falls below 10% (right); dashed: y = x. s0 = 0 has no diffeomorphism and is absent on the right.
-Markers by s0, reds L = 2 and blues L = 3 (darker for larger v), 68% seed-bootstrap error bars, our power-law
-fit with its 95% band.
+Markers by s0, reds L = 2 and blues L = 3 (darker for larger v), 68% seed-bootstrap error bars, our
+least-squares power-law fit with its least-squares 95% confidence band.
 """
 
 

@@ -14,7 +14,7 @@ CAPTION = """\
 Paper Fig. 13 (App. E). CNN with patch size s = 3, sparsity A: P* (eps* = 10%) against (s0+1)^2 n_c m^L, m =
 v^2; dashed: the paper's y = 3.5x. The paper's sets are v = 4 and 6 at L = 2 and v = 4 at L = 3, s0 in {0, 1,
 2, 4, 6}. Markers by s0, reds L = 2 and blues L = 3 (darker for larger v), 68% seed-bootstrap error bars, our
-power-law fit with its 95% band.
+least-squares power-law fit with its least-squares 95% confidence band.
 """
 GUIDE = 3.5
 

@@ -15,7 +15,7 @@ Paper Fig. 14 (App. E). CNN, sparsity A: P* (eps* = 10%) against P*_S, where S_2
 s = 2, L = 2; 50% for s = 3, L = 2; 20% for L = 3) (top), and against P*_D, where D_2 falls below 20%
 (bottom); columns s = 2 and s = 3. Dashed: the paper's y = x, and y = 0.75x for s = 2 bottom. s0 = 0 has no
 diffeomorphism and is absent from the bottom row. Markers by s0, reds L = 2 and blues L = 3 (darker for larger
-v), 68% seed-bootstrap error bars, our power-law fit with its 95% band.
+v), 68% seed-bootstrap error bars, our least-squares power-law fit with its least-squares 95% confidence band.
 """
 COLUMNS = {2: (1.0, 0.75), 3: (1.0, 1.0)}
 """Patch size of each column -> the paper's guide slopes (S panel, D panel)."""

@@ -14,7 +14,7 @@ Paper Fig. 16 (App. F). FCN, s = 2, sparsity A: P* (eps* = 10%) against P*_S, wh
 notebook used 20%/20%). Dashed: the paper's y = x (left) and y = 1.5x (right). The paper's sets are v in {6,
 8} at L = 2 and v in {4, 6, 8} at L = 3, s0 in {0, 1, 2}. s0 = 0 has no diffeomorphism and is absent on the
 right. Markers by s0, reds L = 2 and blues L = 3 (darker for larger v), 68% seed-bootstrap error bars, our
-power-law fit with its 95% band.
+least-squares power-law fit with its least-squares 95% confidence band.
 """
 REGIMES = {"L": (2, 3), "s0": (0, 1, 2)}
 

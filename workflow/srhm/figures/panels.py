@@ -17,7 +17,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import LogFormatterSciNotation
 
 from srhm.figures import style
-from srhm.figures.fits import FittedLine, fitted_line
+from srhm.figures.fits import BAND_LABEL, FittedLine, fitted_line
 from srhm.figures.tables import describe, missing_regimes
 
 PANEL_SIZE = (4.2, 3.6)
@@ -83,7 +83,8 @@ def scaling_panel(fig: CaptionedFigure, ax: Axes, points: pd.DataFrame, *, x: st
 
     Colour by (L, v), marker by `marker_by`; 68 % bootstrap error bars where the table has them
     ({metric}_boot_lo68/hi68 for a column {metric}_p_star); dashed guide y = guide x (the paper's);
-    our power-law fit with its 95 % band. Settings without a finite x or y are listed in the notes.
+    our least-squares power-law fit with its least-squares 95 % band (srhm.figures.fits). Settings
+    without a finite x or y are listed in the notes.
     """
     ax.set_title(title, fontsize=9)
     ax.set_xlabel(xlabel)
@@ -150,17 +151,20 @@ def _guide_and_fit(fig: CaptionedFigure, ax: Axes, x: np.ndarray, y: np.ndarray,
     (guide_line,) = ax.plot(limits, guide * limits, label=f"paper: {style.proportional(guide)}", **style.GUIDE_STYLE)
     line = fitted_line(x, y)
     if not isinstance(line, FittedLine):
-        fig.notes.append(f"{title}: no fit ({line.flag}, {line.n_points} points).")
+        fig.notes.append(f"{title}: no fit ({line.flag}, {line.n_points} points, {line.n_distinct_x} distinct x).")
         return [guide_line]
     (fit_line,) = ax.plot(line.x, line.y, color=style.FIT_COLOUR, linewidth=1.2, label=line.label())
-    ax.fill_between(line.x, line.lo95, line.hi95, color=style.FIT_COLOUR, alpha=0.15, linewidth=0)
+    band = ax.fill_between(line.x, line.lo95, line.hi95, color=style.FIT_COLOUR, alpha=0.15, linewidth=0,
+                           label=BAND_LABEL)
     fit = line.fit
     fig.notes.append(
-        f"{title}: fit y = {fit.prefactor:.3g} x^{fit.slope:.3f} on {fit.n_points} points, slope 95% CI "
-        f"[{fit.slope_ci95[0]:.3f}, {fit.slope_ci95[1]:.3f}], prefactor 95% CI [{fit.prefactor_ci95[0]:.3g}, "
-        f"{fit.prefactor_ci95[1]:.3g}]; slope-1 fit y = {fit.unit_slope_prefactor:.3g} x (95% CI "
-        f"[{fit.unit_slope_prefactor_ci95[0]:.3g}, {fit.unit_slope_prefactor_ci95[1]:.3g}]); paper's guide {style.proportional(guide)}.")
-    return [guide_line, fit_line]
+        f"{title}: fit y = {fit.prefactor:.3g} x^{fit.slope:.3f} on {fit.n_points} points by least squares, slope "
+        f"± {fit.slope_se:.3f} (s.e.), 95% CI [{fit.slope_ci95[0]:.3f}, {fit.slope_ci95[1]:.3f}], prefactor 95% CI "
+        f"[{fit.prefactor_ci95[0]:.3g}, {fit.prefactor_ci95[1]:.3g}]; slope-1 fit y = {fit.unit_slope_prefactor:.3g} x "
+        f"(95% CI [{fit.unit_slope_prefactor_ci95[0]:.3g}, {fit.unit_slope_prefactor_ci95[1]:.3g}]); the shaded band "
+        f"is the least-squares 95% confidence band of the line (intervals from seed resampling are in the report); "
+        f"paper's guide {style.proportional(guide)}.")
+    return [guide_line, fit_line, band]
 
 
 def _marker_legend(points: pd.DataFrame, marker_by: str) -> list[Line2D]:
