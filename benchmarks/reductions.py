@@ -1,9 +1,10 @@
 """How much a reduction of the paper's protocol moves P*: the "Reductions" table of the README.
 
-Reads the runs of a width sweep at the paper's stopping rule (training loss below 1e-3), e.g.
+Reads the runs of the width sweep of benchmarks/reductions.yaml at the paper's stopping rule (training
+loss below 1e-3):
 
     snakemake --cores all --directory /tmp/reductions --configfile benchmarks/reductions.yaml \\
-        --config 'experiments={}' -- $(python benchmarks/reductions.py --targets)
+        -- $(python benchmarks/reductions.py --targets)
     python benchmarks/reductions.py /tmp/reductions/results [--loose /tmp/reductions_loose/results]
 
 and prints, per instance, model and stopping rule: P* of the seed-averaged curve (interpolated at 10 %),
@@ -24,11 +25,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from srhm.io import read_json
 from srhm.runs import collect_runs
 from srhm.scaling import p_star_table
 
+SWEEP = Path(__file__).with_name("reductions.yaml")
 GROUP = ["arch", "v", "s", "L", "s0", "model", "width"]
 REFERENCE_WIDTH = 512
 LOOSE = 1e-2
@@ -88,9 +91,15 @@ def report(tables: list[pd.DataFrame]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("results", help="results directory of the sweep at loss 1e-3")
+    parser.add_argument("results", nargs="?", help="results directory of the sweep at loss 1e-3")
     parser.add_argument("--loose", default=None, help="results directory of real runs stopped at loss 1e-2")
+    parser.add_argument("--targets", action="store_true", help="print the workflow targets of the sweep and exit")
     args = parser.parse_args()
+    if args.targets:
+        print(" ".join(f"results/tables/{name}.csv" for name in yaml.safe_load(SWEEP.read_text())["experiments"]))
+        return
+    if args.results is None:
+        parser.error("results is required (or --targets)")
     strict = runs_table(Path(args.results))
     tables = [p_stars(strict, "1e-3"), p_stars(runs_table(Path(args.results), replay=LOOSE), "1e-2 (replayed)")]
     if args.loose:

@@ -284,7 +284,11 @@ def fit_scaling(x, y, *, x_boot=None, y_boot=None, n_seeds=None) -> ScalingFit:
       An Introduction to the Bootstrap; Hesterberg 2015, Am. Stat. 69:371, "narrowness bias"), so each
       replicate's deviation is inflated on the log scale, log y_b' = log y + sqrt(n_i/(n_i - 1))
       (log y_b - log y), the same for x (a single-seed point has no deviation to inflate). Intervals
-      are percentiles of the replicates; tests/test_scaling.py measures their coverage with 3 seeds.
+      are percentiles of the replicates, each side widened about the estimate by t_nu / z (Student t
+      against normal quantile at the level), nu the Welch-Satterthwaite degrees of freedom of the
+      estimate's variance, whose per-point parts have n_i - 1 degrees of freedom each: with 3 seeds a
+      point's variance is itself known to 2 degrees of freedom only. tests/test_scaling.py measures the
+      coverage with 3 seeds.
     - "least_squares" otherwise (every point has one seed, or no bootstrap is given): Student t
       intervals from the least-squares standard errors, n - 2 degrees of freedom for the slope and
       prefactor, n - 1 for C (scipy.stats.linregress, scipy.stats.t).
@@ -324,8 +328,12 @@ def fit_scaling(x, y, *, x_boot=None, y_boot=None, n_seeds=None) -> ScalingFit:
             deviation = np.log(boots[name][kept]) - log_point[:, None] if name in boots else 0.0
             replicates.append(np.broadcast_to(log_point[:, None] + inflation * deviation, (n, n_boot)).T)
         boot_slope, boot_intercept, boot_log_c, complete = _replicate_fits(*replicates)
-        intervals = {level: (_interval(boot_slope, level), _interval(boot_intercept, level),
-                             _interval(boot_log_c, level)) for level in CI_LEVELS}
+        dof = _effective_dof(log_x, *replicates, slope if math.isfinite(slope) else 1.0, n_seeds[kept])
+        intervals = {level: tuple(_widened(_interval(boot, level), estimate, dof[k], level)
+                                  for k, (boot, estimate) in enumerate(((boot_slope, slope),
+                                                                        (boot_intercept, intercept),
+                                                                        (boot_log_c, log_c))))
+                     for level in CI_LEVELS}
         complete_fraction = float(complete.mean())
     else:
         n_boot, complete_fraction = 0, math.nan
@@ -425,6 +433,38 @@ def _replicate_fits(log_x: np.ndarray, log_y: np.ndarray) -> tuple[np.ndarray, .
         slope = (dx * dy).sum(axis=1) / (dx**2).sum(axis=1)
     slope[_distinct_counts(np.where(present, log_x, np.nan)) < MIN_DISTINCT_X] = np.nan
     return slope, mean_y - slope * mean_x, mean_y - mean_x, present.all(axis=1)
+
+
+def _effective_dof(log_x: np.ndarray, boot_log_x: np.ndarray, boot_log_y: np.ndarray, slope: float,
+                   n_seeds: np.ndarray) -> tuple[float, float, float]:
+    """Welch-Satterthwaite degrees of freedom of the slope, intercept and mean(log y - log x) estimates.
+
+    Each is a linear combination sum_i a_i r_i of per-point residuals r_i (log y_i - slope log x_i, or
+    log y_i - log x_i for the last) whose variance v_i is estimated from the bootstrap replicates
+    [n_boot, n] with n_i - 1 degrees of freedom: nu = (sum a_i^2 v_i)^2 / sum (a_i^2 v_i)^2 / (n_i - 1).
+    Points with a single seed contribute nothing; NaN where no point has a variance.
+    """
+    n = log_x.size
+    centred = log_x - log_x.mean()
+    spread = (centred**2).sum()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope_weights = centred / spread
+        weights = (slope_weights, 1 / n - log_x.mean() * slope_weights, np.full(n, 1 / n))
+        residuals = (boot_log_y - slope * boot_log_x,) * 2 + (boot_log_y - boot_log_x,)
+        dof = []
+        for a, r in zip(weights, residuals):
+            parts = a**2 * np.nanvar(r, axis=0)
+            spread_parts = np.where(n_seeds >= 2, parts**2 / np.maximum(n_seeds - 1, 1), 0.0)
+            dof.append(float(parts.sum() ** 2 / spread_parts.sum()))
+    return tuple(dof)
+
+
+def _widened(interval: tuple[float, float], estimate: float, dof: float, level: float) -> tuple[float, float]:
+    """A bootstrap interval with each side's distance from `estimate` times t_dof / z at `level` percent."""
+    if not (math.isfinite(dof) and dof > 0 and math.isfinite(estimate)):
+        return interval
+    scale = float(stats.t.ppf(0.5 + level / 200, dof) / stats.norm.ppf(0.5 + level / 200))
+    return (estimate - scale * (estimate - interval[0]), estimate + scale * (interval[1] - estimate))
 
 
 def _distinct_counts(values: np.ndarray) -> np.ndarray:
