@@ -190,7 +190,7 @@ def test_scaling_panels_plot_every_finite_p_star_and_name_the_missing(results):
     assert finite == len(lcn) - 1, "the synthetic data have exactly one setting without P*"
     notes = "\n".join(fig.notes)
     assert f"(B) LCN, s = 2: {finite} of {len(lcn)} settings plotted." in notes
-    assert "v=6, L=3, s=2, s0=2 (test_error_p_star: never_below)" in notes
+    assert "v=6, L=3, s=2, s0=2 (test_error_p_star: plateau_above)" in notes
     assert re.search(r"\(C\) CNN, s = 2: not in the data \(the paper has them\): L = 3; s0 = 4, 6", notes)
     assert re.search(r"\(B\) LCN, s = 2: fit y = \S+ x\^(\S+) on 11 points by least squares", notes)
     assert "the shaded band is the least-squares 95% confidence band" in notes

@@ -207,6 +207,24 @@ def test_crossing_flags_and_nan_handling():
     assert crossing(P, [0.9, np.nan, 0.3, 0.0], 0.1) == crossing(P, [0.9, 0.6, 0.3, 0.0], 0.1)
 
 
+@pytest.mark.parametrize("tail, flag", [
+    ((0.40, 0.36, 0.35), "plateau_above"),  # falls 0.04 then 0.01: levels off near 0.347 > 0.3
+    ((0.50, 0.45, 0.41), "never_below"),    # falls 0.05 then 0.04: its geometric limit 0.25 lies below 0.3
+    ((0.60, 0.50, 0.40), "never_below"),    # falls no slower than before: it may still cross
+    ((0.45, 0.38, 0.40), "plateau_above"),  # stopped falling above the threshold
+])
+def test_a_curve_that_levels_off_above_its_threshold_is_flagged(tail, flag):
+    """A threshold the curve cannot cross (S_2 of the FCN levels off above 30 %) is a flag of its own,
+    not a plain "never below", which a larger P could still resolve."""
+    P = [100, 200, 400, 800, 1600]
+    result = crossing(P, [0.9, 0.7, *tail], 0.3)
+    assert result.flag == flag and math.isnan(result.p_star)
+    assert crossing(P, [np.nan, np.nan, np.nan, 0.36, 0.35], 0.3).flag == "never_below", "2 finite values: no limit"
+    row = p_star_table(pd.DataFrame({"arch": "fcn", "seed": 0, "P": P, "S_2_1": [0.9, 0.7, *tail]}), ["arch"],
+                       {"S_2_1": 0.3}, n_boot=5).table.iloc[0]
+    assert row["S_2_1_flag"] == flag and row["S_2_1_at_max_P"] == tail[-1]
+
+
 def test_crossing_batch_matches_single_curves():
     P = np.logspace(1, 3, 12)
     curves = np.stack([sigmoid(P, c) for c in (20.0, 50.0, 100.0, 5000.0)] + [np.full(12, 0.01)])
@@ -319,9 +337,10 @@ def test_p_star_table_resamples_are_those_its_intervals_summarise_with_the_same_
 
 def test_p_star_table_reports_groups_that_never_cross():
     runs = synthetic_runs({("lcn", 2): 3}, {("lcn", 2): 0.1})
-    runs["test_error"] += 0.5
+    runs["test_error"] += 0.5  # the sigmoid now levels off at 0.5, far above 10 %
     row = p_star_table(runs, ["arch"], {"test_error": 0.1}, n_boot=50).table.iloc[0]
-    assert row["test_error_flag"] == "never_below" and math.isnan(row["test_error_p_star"])
+    assert row["test_error_flag"] == "plateau_above" and math.isnan(row["test_error_p_star"])
+    assert row["test_error_at_max_P"] == pytest.approx(0.5, abs=0.01)
     assert row["test_error_cross_fraction"] == 0.0 and math.isnan(row["test_error_boot_median"])
     assert row["test_error_paper_flag"] == "outside_tolerance"
 

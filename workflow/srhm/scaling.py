@@ -9,6 +9,9 @@ Result flags, shared by `crossing`, `paper_rule` and `p_star_table`:
   "multiple_crossings"  the curve reached the threshold and came back above before its final crossing,
                         P* finite;
   "never_below"         every finite value is above the threshold, P* = NaN;
+  "plateau_above"       never below, and levelled off above the threshold: its last falls shrink towards
+                        a limit above it (`_levelled_off`), so a larger P would not measure P* either: a
+                        threshold this curve cannot cross, P* = NaN;
   "above_at_max_P"      the curve went below but ends above the threshold, P* = NaN;
   "below_at_min_P"      already at or below the threshold at the smallest P, P* = NaN;
   "too_few_points"      fewer than 2 finite values (crossing) or none (paper rule), P* = NaN;
@@ -96,11 +99,30 @@ def crossing_batch(P, curves, threshold: float) -> tuple[np.ndarray, np.ndarray]
     p_star = np.where(defined, p_star, np.nan)
 
     flags = np.select(
-        [finite.sum(axis=1) < 2, ~below.any(axis=1), last_above < 0, first_below_after == n_P, dipped_before],
-        ["too_few_points", "never_below", "below_at_min_P", "above_at_max_P", "multiple_crossings"],
+        [finite.sum(axis=1) < 2, ~below.any(axis=1) & _levelled_off(curves, threshold), ~below.any(axis=1),
+         last_above < 0, first_below_after == n_P, dipped_before],
+        ["too_few_points", "plateau_above", "never_below", "below_at_min_P", "above_at_max_P", "multiple_crossings"],
         "ok",
     ).astype(object)
     return p_star, flags
+
+
+def _levelled_off(curves: np.ndarray, threshold: float) -> np.ndarray:
+    """Per curve ([n_curves, n_P]): whether its last three finite values level off above the threshold.
+
+    With the falls d1, d2 over the last two grid steps, a curve whose falls shrink (d2 < d1) is extrapolated
+    geometrically to its limit y_last - d2 r / (1 - r), r = d2 / d1 (one that stopped falling, d2 <= 0, to
+    y_last); it has levelled off when that limit lies above the threshold. False with fewer than three
+    finite values, or while the curve falls no slower than before (it may still cross).
+    """
+    finite = np.isfinite(curves)
+    last = np.sort(np.where(finite, np.arange(curves.shape[1]), -1), axis=1)[:, -3:]  # ascending, -1 = missing
+    y = np.take_along_axis(curves, np.maximum(last, 0), axis=1)
+    d1, d2 = y[:, 0] - y[:, 1], y[:, 1] - y[:, 2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.where(d1 > 0, d2 / d1, np.inf)
+        limit = np.where(d2 <= 0, y[:, 2], np.where(r < 1, y[:, 2] - d2 * r / (1 - r), -np.inf))
+    return (last[:, 0] >= 0) & (limit > threshold)
 
 
 def paper_rule(P, values, threshold: float, tolerance: float = PAPER_TOLERANCE) -> Crossing:
@@ -216,6 +238,7 @@ def _group_row(
         summary = np.percentile(crossed, list(PERCENTILES.values())) if crossed.size else [np.nan] * len(PERCENTILES)
         row |= {
             f"{metric}_threshold": threshold,
+            f"{metric}_at_max_P": _last_finite(mean_curves[i]),
             f"{metric}_p_star": point.p_star,
             f"{metric}_flag": point.flag,
             f"{metric}_p_star_paper": paper.p_star,
@@ -505,6 +528,12 @@ def _checked_positive(name: str, values, ndim: int) -> np.ndarray:
     if not np.all(np.isnan(values) | (np.isfinite(values) & (values > 0))):
         raise ValueError(f"{name} must be positive and finite (NaN allowed, left out), got {values}")
     return values
+
+
+def _last_finite(curve: np.ndarray) -> float:
+    """The value at the largest P where the curve [n_P] is finite; NaN if none is."""
+    finite = curve[np.isfinite(curve)]
+    return float(finite[-1]) if finite.size else math.nan
 
 
 def _nan_mean(values: np.ndarray, axis: int) -> np.ndarray:
