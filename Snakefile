@@ -42,10 +42,10 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/measure.smk"
 include: "workflow/rules/analyse.smk"
+include: "workflow/rules/authors.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/cifar.smk"
-include: "workflow/rules/authors.smk"
 
 
 rule all:

@@ -2,6 +2,7 @@
 
 import itertools
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 import yaml
 from scipy import stats
 
+from srhm.authors import DATA as AUTHORS_DATA, TABLE as AUTHORS_TABLE
 from srhm.config import resolve
 from srhm.report import AGREES, CLAIMS, DISAGREES, NOT_MEASURED, claim_rows, compute_summary, markdown, verdict
 
@@ -95,7 +97,10 @@ def test_markdown_states_the_interval_method_above_the_claims_and_gives_the_stan
     fit = {"flag": "ok", "slope": 1.05, "slope_se": 0.04, "slope_ci95": [0.9, 1.2], "unit_slope_prefactor": 1.3,
            "log_unit_slope_prefactor_se": 0.1, "unit_slope_prefactor_ci95": [1.1, 1.5], "n_points": 8}
     (tmp_path / "fits" / f"{experiment}.json").write_text(json.dumps({"fits": {"p_star_vs_prediction": fit}}))
+    (tmp_path / "tables").mkdir()
+    shutil.copy(AUTHORS_DATA, tmp_path / AUTHORS_TABLE)
     lines = markdown(config, tmp_path).splitlines()
+    assert "## Against the authors' measurements" in lines, "the report compares with the authors' values"
     header = lines.index("| claim | paper | ours | 95 % CI | ± s.e. | points | experiment | verdict |")
     method = lines[header - 2]
     assert lines[header - 1] == "" and method.startswith("Intervals.")

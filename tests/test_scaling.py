@@ -220,6 +220,7 @@ def test_a_curve_that_levels_off_above_its_threshold_is_flagged(tail, flag):
     result = crossing(P, [0.9, 0.7, *tail], 0.3)
     assert result.flag == flag and math.isnan(result.p_star)
     assert crossing(P, [np.nan, np.nan, np.nan, 0.36, 0.35], 0.3).flag == "never_below", "2 finite values: no limit"
+    assert crossing(P[:2], [0.36, 0.35], 0.3).flag == "never_below", "a grid of 2 P: no limit"
     row = p_star_table(pd.DataFrame({"arch": "fcn", "seed": 0, "P": P, "S_2_1": [0.9, 0.7, *tail]}), ["arch"],
                        {"S_2_1": 0.3}, n_boot=5).table.iloc[0]
     assert row["S_2_1_flag"] == flag and row["S_2_1_at_max_P"] == tail[-1]

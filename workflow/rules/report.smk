@@ -5,6 +5,7 @@ rule report:
     input:
         [f"{RESULTS}/tables/{name}{suffix}.csv" for name in PLAN.experiments for suffix in ("", "_pstar")],
         [f"{RESULTS}/fits/{name}.json" for name in PLAN.experiments],
+        f"{RESULTS}/{AUTHORS_TABLE}",
     output:
         f"{RESULTS}/report.md",
     params:

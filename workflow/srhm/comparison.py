@@ -68,6 +68,8 @@ def compare(runs: pd.DataFrame, authors: pd.DataFrame) -> pd.DataFrame:
     runs: our run tables concatenated (srhm.runs.collect_runs rows: experiment, model, arch, s, L, v,
     n_classes, m, s0, sparsity, seed, P, test_error). authors: srhm.authors.load_authors_measurements().
     """
+    if runs.empty:
+        return pd.DataFrame(columns=list(COLUMNS))
     theirs = authors_p_stars(authors).set_index(INSTANCE)
     ours = runs[(runs["sparsity"] == "A") & (runs["n_classes"] == runs["v"]) & (runs["m"] == runs["v"] ** (runs["s"] - 1))]
     rows = []

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from srhm import comparison
+from srhm.authors import TABLE as AUTHORS, load_authors_measurements
 from srhm.io import read_json
 from srhm.plan import Plan
 from srhm.scaling import MIN_DISTINCT_X, fit_scaling
@@ -226,7 +228,9 @@ def markdown(config: dict, results: Path) -> str:
     for row in claims.itertuples():
         lines.append(f"| {row.claim} | {row.paper:g} | {_fmt(row.ours)} | {_fmt_ci(row.ci95)} | "
                      f"{_fmt_se(row.se, row.quantity)} | {_fmt(row.n_points)} | {row.experiment} | {row.verdict} |")
-    lines += ["", "## Compute", "",
+    runs = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+    lines += ["", *comparison.markdown_section(comparison.compare(runs, load_authors_measurements(results / AUTHORS)))]
+    lines += ["## Compute", "",
               f"{compute['trainings']} trainings in {compute.get('training_jobs', 0)} training jobs: "
               f"{compute['cpu_hours']:.2f} CPU-job-hours, {compute['gpu_hours']:.2f} GPU-hours "
               "(wall time of the training jobs; data, sensitivity and analysis jobs not counted).", ""]

@@ -115,6 +115,8 @@ def _levelled_off(curves: np.ndarray, threshold: float) -> np.ndarray:
     y_last); it has levelled off when that limit lies above the threshold. False with fewer than three
     finite values, or while the curve falls no slower than before (it may still cross).
     """
+    if curves.shape[1] < 3:
+        return np.zeros(len(curves), dtype=bool)
     finite = np.isfinite(curves)
     last = np.sort(np.where(finite, np.arange(curves.shape[1]), -1), axis=1)[:, -3:]  # ascending, -1 = missing
     y = np.take_along_axis(curves, np.maximum(last, 0), axis=1)
