@@ -24,6 +24,7 @@ from srhm.authors import DATA as AUTHORS_DATA, TABLE as AUTHORS_TABLE
 from srhm.cli import main
 from srhm.figures import FIGURES, figure_module, render, style
 from srhm.figures.fits import FittedLine, fitted_line
+from srhm.figures.layouts import authors_points
 from srhm.plan import referenced_experiments
 from srhm.scaling import least_squares_band
 
@@ -198,6 +199,21 @@ def test_scaling_panels_plot_every_finite_p_star_and_name_the_missing(results):
     assert "least-squares 95% band" in legend and any("(least squares)" in text for text in legend)
     texts = [text.get_text() for text in data_axes(fig)[2].texts]
     assert any("not in the data: L = 3" in text for text in texts), "the panel itself says what it lacks"
+
+
+def test_prediction_panels_show_the_authors_values_as_open_markers(results):
+    """Figs. 4B/C, 10 and 13: every P* the authors printed for the panel's family, at its prediction, hollow."""
+    for name, panel, arch, family in (("fig04", 1, "lcn", {"s": 2}), ("fig04", 2, "cnn", {"s": 2}),
+                                      ("fig10", 0, "lcn", {"s": 3}), ("fig13", 0, "cnn", {"s": 3})):
+        fig = figure_module(name).draw(results, SETTINGS[name])
+        theirs = authors_points(results, arch, **family)
+        hollow = [line for line in data_axes(fig)[panel].lines if line.get_markerfacecolor() == "none"]
+        assert len(theirs) and len(hollow) == len(theirs), (name, panel)
+        drawn = sorted((float(line.get_xdata()[0]), float(line.get_ydata()[0])) for line in hollow)
+        assert drawn == sorted(zip(theirs["prediction"], theirs["test_error_p_star"]))
+        assert any(f"{len(theirs)} P* printed by the authors (open markers" in note for note in fig.notes)
+    lcn = authors_points(results, "lcn", s=2).set_index(["v", "L", "s0"])
+    assert lcn.loc[(4, 2, 1), "test_error_p_star"] == 904 and lcn.loc[(4, 2, 1), "prediction"] == 2 * 4 * 4 * 16
 
 
 def test_invariance_panels_leave_out_s0_zero_from_d(results):

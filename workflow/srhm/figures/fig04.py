@@ -10,7 +10,8 @@ import numpy as np
 from matplotlib.axes import Axes
 
 from srhm.figures import style
-from srhm.figures.layouts import CNN_REGIMES, LCN_REGIMES, prediction_panel
+from srhm.authors import TABLE as AUTHORS_TABLE
+from srhm.figures.layouts import CNN_REGIMES, LCN_REGIMES, authors_points, prediction_panel
 from srhm.figures.panels import CaptionedFigure, log_scale, new_figure, say, seed_curve, v_colourbars
 from srhm.figures.tables import (
     SETTING, describe, experiment_list, integer_setting, pstar_table, read, run_table, select, string_setting,
@@ -25,7 +26,8 @@ s^(L/2)(s0+1)^L n_c m^L, s = 2, sparsity A; dashed: the paper's y = x. (C) CNN P
 = 2, sparsity A; dashed: the paper's y = 2.5x. Markers by s0 (0 diamond, 1 circle, 2 cross, 4 square, 6
 triangle), reds for L = 2 and blues for L = 3, darker for larger v; error bars are 68% bootstrap intervals
 over seeds; the solid line is our least-squares power-law fit of the points drawn with its least-squares 95%
-confidence band.
+confidence band. Open markers: the P* the authors' notebooks printed (their nearest-grid-point rule; for the CNN,
+that rule applied to the test-error curves they printed), not fitted.
 """
 LCN_GUIDE, CNN_GUIDE = 1.0, 2.5
 
@@ -34,7 +36,7 @@ def inputs(settings: Mapping) -> list[str]:
     experiment = _curve(settings)[0]
     paths = [run_table(experiment), pstar_table(experiment)]
     paths += [pstar_table(name) for name in experiment_list(settings, "lcn") + experiment_list(settings, "cnn")]
-    return list(dict.fromkeys(paths))
+    return list(dict.fromkeys(paths + [AUTHORS_TABLE]))
 
 
 def draw(results: Path, settings: Mapping) -> CaptionedFigure:
@@ -47,9 +49,9 @@ def draw(results: Path, settings: Mapping) -> CaptionedFigure:
     _curve_panel(fig, axes[0, 0], results, experiment, v=v, L=L, s0=s0)
     v_range = style.v_range(lcn, cnn)
     prediction_panel(fig, axes[0, 1], lcn, arch="lcn", guide=LCN_GUIDE, title="(B) LCN, s = 2",
-                     v_range=v_range, regimes=LCN_REGIMES)
+                     v_range=v_range, regimes=LCN_REGIMES, authors=authors_points(results, "lcn", s=2))
     prediction_panel(fig, axes[0, 2], cnn, arch="cnn", guide=CNN_GUIDE, title="(C) CNN, s = 2",
-                     v_range=v_range, regimes=CNN_REGIMES)
+                     v_range=v_range, regimes=CNN_REGIMES, authors=authors_points(results, "cnn", s=2))
     v_colourbars(fig, axes[0, 1:], [lcn, cnn], v_range)
     return fig
 

@@ -9,7 +9,8 @@ from typing import Mapping
 import pandas as pd
 
 from srhm.figures import style
-from srhm.figures.layouts import LCN_REGIMES, prediction_panel, pstar_inputs, read_pstar
+from srhm.authors import TABLE as AUTHORS_TABLE
+from srhm.figures.layouts import LCN_REGIMES, authors_points, prediction_panel, pstar_inputs, read_pstar
 from srhm.figures.panels import CaptionedFigure, new_figure, v_colourbars
 from srhm.figures.tables import select
 
@@ -19,14 +20,16 @@ n_c m^L, m = v^2; dashed: the paper's y = 2.5x. Right: the LCN settings with s0 
 = 4 as in the paper when the data have it, else the smallest v with s0 = 1) across patch sizes s (diamond s =
 2, circle s = 3) and depths (reds L = 2, blues L = 3): their agreement with the prediction supports its
 s^(L/2) factor; dashed: the paper's y = 2x. Markers on the left by s0, colours darker for larger v, 68% seed-
-bootstrap error bars, our least-squares power-law fit with its least-squares 95% confidence band.
+bootstrap error bars, our least-squares power-law fit with its least-squares 95% confidence band. Open
+markers: the P* the authors' notebooks printed (their nearest-grid-point rule), not fitted.
 """
 RIGHT_REGIMES = {"s": (2, 3), "L": (2, 3)}
 LEFT_GUIDE, RIGHT_GUIDE = 2.5, 2.0
 RIGHT_S0, PAPER_V = 1, 4
 
 
-inputs = pstar_inputs
+def inputs(settings: Mapping) -> list[str]:
+    return [*pstar_inputs(settings), AUTHORS_TABLE]
 
 
 def draw(results: Path, settings: Mapping) -> CaptionedFigure:
@@ -36,10 +39,11 @@ def draw(results: Path, settings: Mapping) -> CaptionedFigure:
     fig, axes = new_figure(1, 2, extra_width=0.8)
     v_range = style.v_range(left, right)
     prediction_panel(fig, axes[0, 0], left, arch="lcn", guide=LEFT_GUIDE, title="LCN, s = 3", v_range=v_range,
-                     regimes=LCN_REGIMES)
-    v_label = f"v = {int(right['v'].iloc[0])}" if len(right) else "no v"
-    prediction_panel(fig, axes[0, 1], right, arch="lcn", guide=RIGHT_GUIDE, title=f"LCN, s0 = {RIGHT_S0}, {v_label}",
-                     v_range=v_range, regimes=RIGHT_REGIMES, marker_by="s")
+                     regimes=LCN_REGIMES, authors=authors_points(results, "lcn", s=3))
+    v = int(right["v"].iloc[0]) if len(right) else PAPER_V
+    prediction_panel(fig, axes[0, 1], right, arch="lcn", guide=RIGHT_GUIDE, title=f"LCN, s0 = {RIGHT_S0}, v = {v}",
+                     v_range=v_range, regimes=RIGHT_REGIMES, marker_by="s",
+                     authors=authors_points(results, "lcn", s0=RIGHT_S0, v=v))
     v_colourbars(fig, axes.ravel(), [left, right], v_range)
     return fig
 

@@ -17,6 +17,8 @@ from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 
 from srhm import theory
+from srhm.authors import TABLE as AUTHORS_TABLE, load_authors_measurements
+from srhm.comparison import authors_p_stars
 from srhm.figures import style
 from srhm.figures.panels import (
     CaptionedFigure, log_scale, new_figure, say, scaling_panel, seed_curve, threshold_label, v_colourbars,
@@ -58,11 +60,24 @@ def curve_inputs(settings: Mapping) -> list[str]:
 
 
 def prediction_panel(fig: CaptionedFigure, ax: Axes, points: pd.DataFrame, *, arch: str, guide: float, title: str,
-                     v_range, regimes: Mapping[str, Sequence[int]], marker_by: str = "s0") -> None:
-    """P* against the paper's prediction for `arch` (the `prediction` column of the P* table)."""
+                     v_range, regimes: Mapping[str, Sequence[int]], marker_by: str = "s0",
+                     authors: pd.DataFrame | None = None) -> None:
+    """P* against the paper's prediction for `arch` (the `prediction` column of the P* table); `authors`
+    (see `authors_points`) drawn as open markers."""
     scaling_panel(fig, ax, points, x="prediction", y="test_error_p_star", xlabel=PREDICTION_LABELS[arch],
                   ylabel=p_star_label(points), guide=guide, title=title, v_range=v_range, regimes=regimes,
-                  marker_by=marker_by)
+                  marker_by=marker_by, reference=authors)
+
+
+def authors_points(results: Path, arch: str, **equal) -> pd.DataFrame:
+    """The authors' P* of `arch` and sparsity A (srhm.comparison.authors_p_stars, from the copy of their table
+    in the results), with the columns of a P* table that prediction panels draw: s, L, v, s0, prediction,
+    test_error_p_star; `equal` selects further (e.g. s=2)."""
+    theirs = authors_p_stars(load_authors_measurements(Path(results) / AUTHORS_TABLE))
+    theirs = select(theirs, arch=arch, **equal)
+    prediction = [float(theory.predicted_p_star(arch, v, v ** (s - 1), s, L, s0))
+                  for v, s, L, s0 in theirs[["v", "s", "L", "s0"]].itertuples(index=False)]
+    return theirs.assign(prediction=prediction, test_error_p_star=theirs["authors"])
 
 
 def invariance_panels(fig: CaptionedFigure, axes: Sequence[Axes], points: pd.DataFrame, *, guides: Sequence[float],

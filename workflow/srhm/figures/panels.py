@@ -78,13 +78,15 @@ def threshold_label(points: pd.DataFrame, metric: str) -> str:
 
 def scaling_panel(fig: CaptionedFigure, ax: Axes, points: pd.DataFrame, *, x: str, y: str, xlabel: str,
                   ylabel: str, guide: float, title: str, v_range: tuple[float, float],
-                  regimes: Mapping[str, Sequence[int]], marker_by: str = "s0") -> None:
+                  regimes: Mapping[str, Sequence[int]], marker_by: str = "s0",
+                  reference: pd.DataFrame | None = None) -> None:
     """Scatter of column `y` against column `x` of a P* table, one point per setting.
 
     Colour by (L, v), marker by `marker_by`; 68 % bootstrap error bars where the table has them
     ({metric}_boot_lo68/hi68 for a column {metric}_p_star); dashed guide y = guide x (the paper's);
     our least-squares power-law fit with its least-squares 95 % band (srhm.figures.fits). Settings
-    without a finite x or y are listed in the notes.
+    without a finite x or y are listed in the notes. `reference`: points of the same columns (x, y, L,
+    v, marker_by) drawn as open markers beside ours and left out of the fit: the authors' own values.
     """
     ax.set_title(title, fontsize=9)
     ax.set_xlabel(xlabel)
@@ -103,8 +105,13 @@ def scaling_panel(fig: CaptionedFigure, ax: Axes, points: pd.DataFrame, *, x: st
     log_scale(ax)
     fig.notes.append(f"{title}: {len(finite)} of {len(points)} settings plotted.")
     lines = _marker_legend(points, marker_by)
+    theirs = _reference_points(fig, ax, reference, x, y, marker_by, v_range, title)
+    if theirs is not None:
+        lines.append(theirs)
     if len(finite):
-        lines += _guide_and_fit(fig, ax, finite[x].to_numpy(float), finite[y].to_numpy(float), guide, title)
+        shown = finite if reference is None else pd.concat([finite[[x, y]], reference[[x, y]]])
+        lines += _guide_and_fit(fig, ax, finite[x].to_numpy(float), finite[y].to_numpy(float), guide, title,
+                                limits_of=(shown[x].to_numpy(float), shown[y].to_numpy(float)))
     ax.legend(handles=lines, fontsize=6, loc="upper left")
     if len(lacking):
         fig.notes.append(f"{title}: no finite value for " + "; ".join(
@@ -140,10 +147,25 @@ def v_colourbars(fig: Figure, axes: Sequence[Axes], tables: Sequence[pd.DataFram
         bar.set_ticks(sorted(group["v"].unique()))
 
 
-def _guide_and_fit(fig: CaptionedFigure, ax: Axes, x: np.ndarray, y: np.ndarray, guide: float, title: str) -> list:
-    """Square log-log limits around the points, the guide line across them and our fit over the
-    points' range; returns their legend handles."""
-    low, high = np.log10(min(x.min(), y.min())), np.log10(max(x.max(), y.max()))
+def _reference_points(fig: CaptionedFigure, ax: Axes, reference: pd.DataFrame | None, x: str, y: str,
+                      marker_by: str, v_range, title: str) -> Line2D | None:
+    """Draw `reference` (the authors' values) as open markers; returns their legend handle (None if none)."""
+    if reference is None or reference.empty:
+        return None
+    for _, row in reference.iterrows():
+        ax.plot(row[x], row[y], marker=style.marker(marker_by, row[marker_by]), markersize=7, linestyle="none",
+                markerfacecolor="none", markeredgecolor=style.v_colour(row["L"], row["v"], v_range))
+    fig.notes.append(f"{title}: {len(reference)} P* printed by the authors (open markers; srhm.comparison: their "
+                     "printed value, or their nearest-grid-point rule on the curve they printed).")
+    return Line2D([], [], marker="o", markerfacecolor="none", color="0.3", linestyle="none", label="authors (open)")
+
+
+def _guide_and_fit(fig: CaptionedFigure, ax: Axes, x: np.ndarray, y: np.ndarray, guide: float, title: str, *,
+                   limits_of: tuple[np.ndarray, np.ndarray] | None = None) -> list:
+    """Square log-log limits around the points (or around `limits_of`, x and y of every point drawn), the
+    guide line across them and our fit over the points' range; returns their legend handles."""
+    all_x, all_y = (x, y) if limits_of is None else limits_of
+    low, high = np.log10(min(all_x.min(), all_y.min())), np.log10(max(all_x.max(), all_y.max()))
     pad = max(0.15, (MIN_DECADES - (high - low)) / 2)
     limits = 10.0 ** np.array([low - pad, high + pad])
     ax.set_xlim(*limits)
