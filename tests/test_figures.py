@@ -220,11 +220,13 @@ def test_invariance_panels_leave_out_s0_zero_from_d(results):
     fig = figure_module("fig06").draw(results, SETTINGS["fig06"])
     lcn = pd.read_csv(results / "tables" / "lcn_s2_pstar.csv")
     with_d = lcn[lcn["s0"] > 0]
-    finite_d = int((with_d["D_2_1_p_star"].notna() & with_d["test_error_p_star"].notna()).sum())
+    finite_d = int((with_d["D_p_star"].notna() & with_d["test_error_p_star"].notna()).sum())
     notes = "\n".join(fig.notes)
     assert f"P* vs P*_D: {finite_d} of {len(with_d)} settings plotted." in notes
     assert f"P* vs P*_D: {int((lcn['s0'] == 0).sum())} settings with s0 = 0 left out" in notes
     assert "($S_2$ = 30%)" in data_axes(fig)[0].get_xlabel(), "LCN s = 2 synonym threshold, from the table"
+    fcn = figure_module("fig16").draw(results, SETTINGS["fig16"])
+    assert r"($S_{\rm out}$ = 20%)" in data_axes(fcn)[0].get_xlabel(), "the FCN's output sensitivity at 20 %"
 
 
 def test_layers_figure_without_sparse_runs_says_d_is_undefined(results, tmp_path):

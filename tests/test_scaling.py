@@ -116,17 +116,19 @@ def test_fig5_map_keeps_points_with_at_least_one_patch():
     np.testing.assert_allclose(points.p_star_over_nc, theory.eq5_p_star_over_nc(points.F, points.d, 10**4, 5))
 
 
-def test_sensitivity_thresholds_follow_the_paper_table():
-    assert theory.sensitivity_thresholds("lcn", 2, 3) == (0.30, 0.10)
-    assert theory.sensitivity_thresholds("LCN", 3, 2) == (0.50, 0.10)
-    assert theory.sensitivity_thresholds("cnn", 2, 2) == (0.40, 0.20)
-    assert theory.sensitivity_thresholds("cnn", 3, 2) == (0.50, 0.20)
-    assert theory.sensitivity_thresholds("cnn", 2, 3) == (0.20, 0.20)
-    assert theory.sensitivity_thresholds("fcn", 2, 2) == (0.30, 0.10)
+def test_invariance_definitions_follow_the_authors_table():
+    """P*_S and P*_D: the second layer of the LCN and CNN at the paper's thresholds; the FCN's output at
+    20 %, as the authors' FCN notebook (its S_2 never falls below Fig. 16's 30 % label)."""
+    assert theory.invariance("lcn", 2, 3) == theory.Invariance("2", 0.30, 0.10)
+    assert theory.invariance("LCN", 3, 2) == ("2", 0.50, 0.10)
+    assert theory.invariance("cnn", 2, 2) == ("2", 0.40, 0.20)
+    assert theory.invariance("cnn", 3, 2) == ("2", 0.50, 0.20)
+    assert theory.invariance("cnn", 2, 3) == ("2", 0.20, 0.20)
+    assert theory.invariance("fcn", 2, 2) == ("out", 0.20, 0.20)
     assert theory.EPS_STAR == 0.10
     for arch, s, L in [("lcn", 4, 2), ("cnn", 2, 4), ("vgg", 2, 2)]:
         with pytest.raises(ValueError, match="arch|thresholds"):
-            theory.sensitivity_thresholds(arch, s, L)
+            theory.invariance(arch, s, L)
 
 
 @pytest.mark.parametrize(
@@ -282,7 +284,7 @@ def synthetic_runs(n_seeds: dict[tuple[str, int], int], spread: dict[tuple[str, 
 
 def test_p_star_table_point_estimates_and_degenerate_single_seed():
     runs = synthetic_runs({("lcn", 2): 1, ("lcn", 3): 6}, {("lcn", 2): 0.0, ("lcn", 3): 0.3})
-    thresholds = {"test_error": theory.EPS_STAR, "S_2_1": lambda g: theory.sensitivity_thresholds(g["arch"], 2, g["L"])[0]}
+    thresholds = {"test_error": theory.EPS_STAR, "S_2_1": lambda g: theory.invariance(g["arch"], 2, g["L"]).synonym}
     table = p_star_table(runs, ["arch", "L"], thresholds, n_boot=200).table
     assert list(table["L"]) == [2, 3] and list(table["n_seeds"]) == [1, 6]
     assert list(table["single_seed"]) == [True, False]
@@ -611,9 +613,10 @@ def test_scaling_fits_refit_the_seed_resamples_of_every_sample_complexity():
     by_hand = {
         "p_star_vs_prediction": fit_scaling(table["prediction"], table["test_error_p_star"], y_boot=boot["test_error"],
                                             n_seeds=table["n_seeds"]),
-        "p_star_vs_p_star_S": fit_scaling(table["S_2_1_p_star"], table["test_error_p_star"], x_boot=boot["S_2_1"],
+        "p_star_vs_p_star_S": fit_scaling(table["S_p_star"], table["test_error_p_star"], x_boot=boot["S"],
                                           y_boot=boot["test_error"], n_seeds=table["n_seeds"]),
     }
+    assert set(table["invariance_layer"]) == {"2"}, "the LCN's P*_S and P*_D are read at its second layer"
     for name, fit in by_hand.items():
         assert fits[name] == {"x": FITS[name][0], "y": FITS[name][1], **fit.to_dict()}
         assert fit.ci_method == "seed_bootstrap" and fit.n_points == 8

@@ -1,7 +1,9 @@
 """Analysis of one experiment's run table: sample complexities and the paper's scaling fits.
 
-P* is where the test error crosses eps* (interpolated in log P); P*_S and P*_D where S_{2,1} and
-D_{2,1} cross the paper's thresholds for the architecture (srhm.theory.sensitivity_thresholds).
+P* is where the test error crosses eps* (interpolated in log P); P*_S and P*_D where S_{k,1} and
+D_{k,1} cross the thresholds of the architecture at its layer k (srhm.theory.invariance: k = 2 for the
+LCN and CNN, the output for the FCN); the P* table's columns S_* and D_* hold them, and
+`invariance_layer` says which k.
 Fits (srhm.scaling.fit_scaling) relate P* to the paper's prediction for the architecture and to
 P*_S and P*_D, with 95 % intervals from the seed resamples of every instance.
 """
@@ -16,7 +18,7 @@ from srhm.architectures import HIERARCHICAL
 from srhm.scaling import PStarTable, fit_scaling, p_star_table
 
 GROUP = ("arch", "model", "v", "n_classes", "m", "s", "L", "s0", "sparsity")
-ERROR, SYNONYM, DIFFEO = "test_error", "S_2_1", "D_2_1"
+ERROR, SYNONYM, DIFFEO = "test_error", "S", "D"
 PREDICTION = {"lcn": "p_star_lcn", "cnn": "p_star_cnn"}  # column of the paper's P* formula per architecture
 FITS = {  # fit name -> (x column of the P* table, y column)
     "p_star_vs_prediction": ("prediction", f"{ERROR}_p_star"),
@@ -32,10 +34,16 @@ def sample_complexities(runs: pd.DataFrame, *, eps_star: float = theory.EPS_STAR
     values beside them and the theory predictions (`prediction` is the paper's formula for the
     architecture, NaN where the paper gives none); and the P* of every seed resample, for the fits."""
     thresholds: dict = {ERROR: eps_star}
-    if set(runs["arch"]) <= set(HIERARCHICAL) and SYNONYM in runs and DIFFEO in runs:
-        thresholds[SYNONYM] = lambda g: theory.sensitivity_thresholds(g["arch"], g["s"], g["L"])[0]
-        thresholds[DIFFEO] = lambda g: theory.sensitivity_thresholds(g["arch"], g["s"], g["L"])[1]
+    layers = {arch: theory.invariance(arch, 2, 2).layer for arch in set(runs["arch"]) & set(HIERARCHICAL)}
+    measured = [f"{kind}_{layer}_1" for layer in layers.values() for kind in (SYNONYM, DIFFEO)]
+    if set(runs["arch"]) <= set(HIERARCHICAL) and set(measured) <= set(runs):
+        runs = runs.assign(**{kind: [row[f"{kind}_{layers[row['arch']]}_1"] for _, row in runs.iterrows()]
+                              for kind in (SYNONYM, DIFFEO)})
+        thresholds[SYNONYM] = lambda g: theory.invariance(g["arch"], g["s"], g["L"]).synonym
+        thresholds[DIFFEO] = lambda g: theory.invariance(g["arch"], g["s"], g["L"]).diffeo
     table, boot = p_star_table(runs, by=GROUP, thresholds=thresholds, n_boot=n_boot, seed=seed)
+    if SYNONYM in thresholds:
+        table["invariance_layer"] = table["arch"].map(layers)
     predictions = runs.groupby(list(GROUP))[["p_star_rhm", "p_star_lcn", "p_star_cnn"]].first().reset_index()
     table = table.merge(predictions, on=list(GROUP), how="left")  # keeps the rows' order, that of `boot`
     table["prediction"] = [row[PREDICTION[row["arch"]]] if row["arch"] in PREDICTION else np.nan

@@ -255,7 +255,7 @@ def _experiment_section(results: Path, name: str, dropped: tuple[tuple[str, int]
             f"| {row['arch']} | {row['v']} | {row['s']} | {row['L']} | {row['s0']} | {row['sparsity']} | "
             f"{row['n_seeds']} | {_fmt(row['test_error_p_star'])} ({row['test_error_flag']}) | "
             f"{_fmt_ci((row['test_error_boot_lo68'], row['test_error_boot_hi68']))} | "
-            f"{_fmt(row.get('S_2_1_p_star'))} | {_fmt(row.get('D_2_1_p_star'))} | {_fmt(row['prediction'])} |")
+            f"{_fmt(row.get('S_p_star'))} | {_fmt(row.get('D_p_star'))} | {_fmt(row['prediction'])} |")
     return lines + [""]
 
 

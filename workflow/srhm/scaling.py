@@ -2,7 +2,7 @@
 
 A curve is a metric (test error, S_2, D_2, ...) on an ascending grid of training-set sizes P. Its
 sample complexity is where it falls below a threshold (EPS_STAR for the test error, the values of
-`srhm.theory.sensitivity_thresholds` for S_2 and D_2).
+`srhm.theory.invariance` for the synonym and diffeomorphism sensitivities).
 
 Result flags, shared by `crossing`, `paper_rule` and `p_star_table`:
   "ok"                  a single downward crossing, P* is finite;
@@ -171,7 +171,7 @@ def p_star_table(
 
     runs: one row per run, with the columns `by`, "seed", "P" and every metric named in `thresholds`.
     thresholds: metric column -> threshold, either a number or a function of the group's parameters
-    ({column: value} over `by`), e.g. lambda g: sensitivity_thresholds(g["arch"], g["s"], g["L"])[0].
+    ({column: value} over `by`), e.g. lambda g: invariance(g["arch"], g["s"], g["L"]).synonym.
 
     Per group the seed-averaged curve (NaN-aware mean over seeds at each P) gives the point estimate
     "{metric}_p_star" with "{metric}_flag", and the paper's rule on the same curve gives

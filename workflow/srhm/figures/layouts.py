@@ -36,7 +36,7 @@ LCN_REGIMES = {"L": (2, 3), "s0": (0, 1, 2, 4)}
 """Depths and numbers of empties of the paper's LCN settings (Figs. 4B, 6, 10, 11)."""
 CNN_REGIMES = {"L": (2, 3), "s0": (0, 1, 2, 4, 6)}
 """Depths and numbers of empties of the paper's CNN settings (Figs. 4C, 13, 14)."""
-INVARIANCES = (("S_2_1", "S"), ("D_2_1", "D"))
+INVARIANCES = (("S", "S"), ("D", "D"))
 """Sample complexities beside P*: (metric of the P* table, letter) for synonyms and diffeomorphisms."""
 
 
@@ -91,8 +91,11 @@ def invariance_panels(fig: CaptionedFigure, axes: Sequence[Axes], points: pd.Dat
             fig.notes.append(f"{panel}: {len(points) - len(shown)} settings with s0 = 0 left out (no diffeomorphism).")
         shown_regimes = {**regimes, "s0": [s0 for s0 in regimes.get("s0", ()) if letter == "S" or s0 > 0]}
         threshold = threshold_label(shown, metric)
+        layers = sorted(shown["invariance_layer"].dropna().unique()) if "invariance_layer" in shown else ["2"]
+        layer = "/".join(map(str, layers)) or "2"
+        sensitivity = f"${letter}_{layer}$" if len(layer) == 1 else rf"${letter}_{{\rm {layer}}}$"
         scaling_panel(fig, ax, shown, x=f"{metric}_p_star", y="test_error_p_star",
-                      xlabel=rf"$P^*_{letter}$" + (f" (${letter}_2$ = {threshold})" if threshold else ""),
+                      xlabel=rf"$P^*_{letter}$" + (f" ({sensitivity} = {threshold})" if threshold else ""),
                       ylabel=p_star_label(points), guide=guide, title=panel, v_range=v_range, regimes=shown_regimes)
 
 
