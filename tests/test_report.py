@@ -13,7 +13,8 @@ from scipy import stats
 
 from srhm.authors import DATA as AUTHORS_DATA, TABLE as AUTHORS_TABLE
 from srhm.config import resolve
-from srhm.report import AGREES, CLAIMS, DISAGREES, NOT_MEASURED, claim_rows, compute_summary, markdown, verdict
+from srhm.report import (AGREES, CLAIMS, DISAGREES, NOT_MEASURED, authors_value, claim_rows, compute_summary,
+                         markdown, verdict)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,6 +34,43 @@ ROOT = Path(__file__).resolve().parent.parent
 )
 def test_verdict_rules(quantity, paper, value, ci, expected):
     assert verdict(quantity, paper, value, ci) == expected
+
+
+@pytest.mark.parametrize("ours_rule, expected", [(1.9, AGREES), (2.6, AGREES), (2.8, DISAGREES), (1.1, DISAGREES)])
+def test_prefactors_compare_with_the_authors_data_by_their_rule(ours_rule, expected):
+    """With the authors' own value (1.8), ours by their rule must lie within x1.5 of it, whatever the guide."""
+    assert verdict("unit_slope_prefactor", 1.0, 2.4, (2.1, 2.7), authors=1.8, ours_rule=ours_rule) == expected
+
+
+def test_the_authors_data_give_each_claim_the_same_fit_of_their_printed_values():
+    authors = pd.read_csv(AUTHORS_DATA)
+    claims = {claim.text[:40]: claim for claim in CLAIMS}
+    lcn_prefactor = next(c for c in CLAIMS if c.text.startswith("LCN, s = 2: prefactor"))
+    lcn = authors[(authors["quantity"] == "p_star") & (authors["arch"] == "lcn") & (authors["s"] == 2)]
+    prediction = 2 ** (lcn["L"] / 2) * (lcn["s0"] + 1) ** lcn["L"] * lcn["v"] * lcn["v"] ** lcn["L"]
+    assert authors_value(lcn_prefactor, authors) == pytest.approx(np.exp(np.mean(np.log(lcn["value"] / prediction))))
+    assert 1.5 < authors_value(lcn_prefactor, authors) < 2.5, "their points sit above the guide y = x"
+    fcn_s = next(c for c in CLAIMS if c.text.startswith("FCN: P* ≈ P*_S"))
+    assert authors_value(fcn_s, authors) == pytest.approx(1.0, abs=0.3), "their FCN P* against P*_S"
+    lcn_s = next(c for c in CLAIMS if c.text.startswith("LCN: P* ≈ P*_S — exponent"))
+    assert authors_value(lcn_s, authors) is None, "they printed no P*_S of the LCN"
+    assert len(claims) == len(CLAIMS)
+
+
+def test_a_claim_without_enough_instances_says_which_lack_a_sample_complexity(tmp_path):
+    (tmp_path / "fits").mkdir()
+    (tmp_path / "tables").mkdir()
+    fit = {"flag": "too_few_distinct_x", "slope": None, "n_distinct_x": 2, "n_points": 2}
+    (tmp_path / "fits" / "fcn.json").write_text(json.dumps({"fits": {"p_star_vs_p_star_S": fit}}))
+    pd.DataFrame({"v": [3, 4, 4], "L": 2, "s0": [1, 1, 2], "test_error_p_star": [900.0, 2000.0, np.nan],
+                  "test_error_flag": ["ok", "ok", "never_below"], "test_error_at_max_P": [0.0, 0.01, 0.3],
+                  "S_p_star": [800.0, np.nan, 1500.0], "S_flag": ["ok", "plateau_above", "ok"],
+                  "S_at_max_P": [0.1, 0.35, 0.1]}).to_csv(tmp_path / "tables" / "fcn_pstar.csv", index=False)
+    rows = claim_rows(tmp_path, {"fig16": {"experiments": ["fcn"]}}).set_index("claim")
+    note = rows.loc["FCN: P* ≈ P*_S — exponent (Fig. 16)", "note"]
+    assert note == ("2 distinct x with a sample complexity (at least 3 needed): no value for v=4 L=2 s0=1 "
+                    "(S: plateau_above at 0.35); v=4 L=2 s0=2 (test_error: never_below)")
+    assert rows.loc["CNN, s = 3: exponent (Fig. 13)", "note"] == "no experiment feeds fig13 in this preset"
 
 
 def test_compute_summary_counts_jobs_and_hours():
@@ -101,15 +139,18 @@ def test_markdown_states_the_interval_method_above_the_claims_and_gives_the_stan
     shutil.copy(AUTHORS_DATA, tmp_path / AUTHORS_TABLE)
     lines = markdown(config, tmp_path).splitlines()
     assert "## Against the authors' measurements" in lines, "the report compares with the authors' values"
-    header = lines.index("| claim | paper | ours | 95 % CI | ± s.e. | points | experiment | verdict |")
+    header = lines.index("| claim | paper | authors' data | ours | 95 % CI | ± s.e. | ours, their rule | points | "
+                         "experiment | verdict | note |")
     method = lines[header - 2]
     assert lines[header - 1] == "" and method.startswith("Intervals.")
     for statement in ("resampling the seeds within each instance", "no instance is ever dropped",
                       "sqrt(n/(n-1))", "least-squares Student t interval", "least-squares standard error",
                       "fewer than 3 distinct x the slope is not measured"):
         assert statement in method, statement
-    assert f"| 1.05 | [0.9, 1.2] | ± 0.04 | 8 | {experiment} | agrees |" in lines[header + 2]
-    assert f"| 1.3 | [1.1, 1.5] | ×/÷ 1.11 | 8 | {experiment} | agrees |" in lines[header + 3]
+    assert f"| 1.05 | [0.9, 1.2] | ± 0.04 | — | 8 | {experiment} | agrees |  |" in lines[header + 2]
+    assert f"| 1.3 | [1.1, 1.5] | ×/÷ 1.11 | — | 8 | {experiment} | agrees |  |" in lines[header + 3]
+    authors = lines[header + 2].split(" | ")[2]
+    assert 0.8 < float(authors) < 1.2, "the slope of the authors' printed LCN P* against the prediction"
 
 
 def test_the_sparsity_ratio_divides_the_prefactors_and_adds_their_log_standard_errors(tmp_path):
