@@ -29,7 +29,7 @@ V = N_CLASSES = 10
 S, S0, L = 2, 2, 2
 K = S * (S0 + 1)
 D = K**L
-LEARNING_RATE = 0.01  # base lr of the paper's LCN, multiplied by H as in SPEC §5
+LEARNING_RATE = 0.01  # base lr of the paper's LCN, multiplied by H as in the authors' main_bs_S.py
 STEPS = {40: 30, 1024: 6}
 NAIVE_STEPS = {40: 10, 1024: 2}
 MATMUL_SIZE = 4096

@@ -105,7 +105,7 @@ def test_depth_layer_is_the_models_layer_at_depth(arch):
     assert n_hidden == N_HIDDEN[arch]
     for fraction in common_nets.DEPTHS:
         assert common_nets.depth_layer(n_hidden, fraction) == net.hidden_layers.index(net.layer_at_depth(fraction)) + 1
-    assert common_nets.depth_layer(2, 0.8) == 2, "the LCN's second layer at 4/5 depth (SPEC §3)"
+    assert common_nets.depth_layer(2, 0.8) == 2, "the LCN's second layer at 4/5 depth (as the authors' stabs.py)"
 
 
 def test_sensitivity_reads_the_output_or_the_layer_at_depth():

@@ -1,4 +1,4 @@
-"""Architecture names and the paper's default widths (SPEC §4), importable without torch."""
+"""Architecture names and the paper's default widths (the authors' launch scripts), importable without torch."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ FCN_DEEP_WIDTH = 256
 
 
 def default_width(arch: str, L: int) -> int | None:
-    """H of SPEC §4: 512 for LCN/CNN; FCN 512 for L <= 2 and 256 for L >= 3; None for the common nets,
+    """H of the authors' launch scripts: 512 for LCN/CNN; FCN 512 for L <= 2 and 256 for L >= 3; None for the common nets,
     whose channel counts are fixed by their architecture."""
     check_arch(arch)
     check_int("L", L, 1)

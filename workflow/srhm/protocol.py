@@ -1,4 +1,4 @@
-"""What one training job does: the paper's hyperparameters (SPEC §5) and the validated `TrainSpec`.
+"""What one training job does: the paper's hyperparameters (App. B; the authors' main_bs_S.py and fun_choices.py) and the validated `TrainSpec`.
 
 A `TrainSpec` describes one ensemble: every member shares the network (architecture, SRHM sizes) and
 the optimisation protocol, and has its own dataset pool, training-set size P, seed and output folder.

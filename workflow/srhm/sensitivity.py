@@ -1,4 +1,4 @@
-"""Sensitivities of a network's layers to synonym exchanges and discrete diffeomorphisms (SPEC §3).
+"""Sensitivities of a network's layers to synonym exchanges and discrete diffeomorphisms (paper Eqs. 6-7 and 13-14; the authors' stabs.py).
 
 For layer k (every hidden layer, then "output") with flattened activations f_k and level l = 1..L:
 

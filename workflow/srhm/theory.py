@@ -1,6 +1,6 @@
 """Closed-form quantities of the (sparse) random hierarchy model and the paper's predictions.
 
-Notation (SPEC §1–2): n_c classes, m synonyms per feature, patch size s, depth L, s0 empties per
+Notation (the paper's): n_c classes, m synonyms per feature, patch size s, depth L, s0 empties per
 informative element. Theory functions take numbers or NumPy arrays (broadcast together) and return
 float64 values, except `p_max`, which returns an exact Python int because it overflows 64 bits.
 """

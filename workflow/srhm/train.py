@@ -1,4 +1,4 @@
-"""The training engine: SGD with momentum on an ensemble of members trained in lockstep (SPEC §5).
+"""The training engine: SGD with momentum on an ensemble of members trained in lockstep (paper App. B; the authors' main_bs_S.py and optim_loss.py).
 
 Every member follows the protocol of training it alone:
 - each epoch is a fresh permutation of its P training indices, drawn from its ("order", seed) stream,

@@ -2,7 +2,7 @@
 run's output or of its hidden layer at a relative depth, and the panels those figures share.
 
 Run tables (srhm.runs.collect_runs) hold S_{k}_{l} and D_{k}_{l} for every hidden layer k = 1..n_hidden
-and the output (k = "out"). The layer at relative depth f is k = int(n_hidden f) + 1 (SPEC §3, as
+and the output (k = "out"). The layer at relative depth f is k = int(n_hidden f) + 1 (as
 EnsembleNet.layer_at_depth), e.g. the second of the LCN's two layers at f = 4/5.
 """
 

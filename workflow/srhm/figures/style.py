@@ -1,4 +1,4 @@
-"""The paper's visual conventions (SPEC §6), shared by every figure.
+"""The paper's visual conventions (those of the paper's figures), shared by every figure.
 
 Markers by s0 (0 ♦, 1 ●, 2 ×, 4 ■, 6 ▼); reds for L = 2 and blues for L = 3, darker for larger v;
 the tab10 cycle for hierarchy levels; grey for test-error curves drawn beside sensitivities.

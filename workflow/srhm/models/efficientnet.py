@@ -1,4 +1,4 @@
-"""1-D EfficientNetB0 on inputs [B, v, d] (SPEC §4, App. B).
+"""1-D EfficientNetB0 on inputs [B, v, d] (paper App. B; the authors' models/efficientnet.py).
 
 Stem Conv1d(v, 32, 3, padding 1) + BatchNorm1d + swish, 16 MBConv blocks (1x1 expansion, depthwise
 conv, squeeze-excitation, 1x1 projection; residual when stride 1 and channels match), adaptive average

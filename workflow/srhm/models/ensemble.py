@@ -46,7 +46,7 @@ class EnsembleNet(nn.Module):
         return {name: record[name] for name in (*self.hidden_layers, "output")}
 
     def layer_at_depth(self, fraction: float) -> str:
-        """Name of hidden_layers[int(len(hidden_layers) * fraction)], fraction in (0, 1) (SPEC §3)."""
+        """Name of hidden_layers[int(len(hidden_layers) * fraction)], fraction in (0, 1), as the authors' stabs.py."""
         if not 0.0 < fraction < 1.0:
             raise ValueError(f"fraction must lie in the open interval (0, 1), got {fraction!r}")
         return self.hidden_layers[int(len(self.hidden_layers) * fraction)]

@@ -1,4 +1,4 @@
-"""LCN, CNN and FCN ensembles in the paper's mean-field parametrisation (SPEC §4).
+"""LCN, CNN and FCN ensembles in the paper's mean-field parametrisation (paper Fig. 3 and App. B; the authors' models/lcn.py, cnn2.py, fcn2.py).
 
 Every parameter carries a leading member dimension E, so the ensemble runs as a few batched matrix
 products per layer and the gradients of different members never mix.

@@ -1,4 +1,4 @@
-"""1-D ResNet18 / ResNet34 on inputs [B, v, d] (SPEC §4, App. B).
+"""1-D ResNet18 / ResNet34 on inputs [B, v, d] (paper App. B; the authors' models/resnet.py).
 
 Stem Conv1d(v, 64, 3, padding 1) + BatchNorm1d + ReLU, four stages of basic blocks with 64, 128, 256,
 512 channels and strides 1, 2, 2, 2, then avg_pool1d(4), flatten and Linear, as in the authors'

@@ -1,4 +1,4 @@
-"""1-D VGG11 / VGG16 on inputs [B, v, d] (SPEC §4, App. B).
+"""1-D VGG11 / VGG16 on inputs [B, v, d] (paper App. B; the authors' models/vgg.py).
 
 Conv1d(kernel 3, padding 1, bias) + BatchNorm1d + ReLU blocks and MaxPool1d(2, 2), then a Linear
 classifier on the flattened features. The five pools floor-halve the length, so d must be >= 32;
