@@ -1,9 +1,9 @@
 """Analysis of one experiment's run table: sample complexities and the paper's scaling fits.
 
 P* is where the test error crosses eps* (interpolated in log P); P*_S and P*_D where S_{k,1} and
-D_{k,1} cross the thresholds of the architecture at its layer k (srhm.theory.invariance: k = 2 for the
-LCN and CNN, the output for the FCN); the P* table's columns S_* and D_* hold them, and
-`invariance_layer` says which k.
+D_{k,1} cross the thresholds of the architecture at its layers k (srhm.theory.invariance: k = 2 for the
+LCN and CNN; for the FCN the output for S and k = 2 for D); the P* table's columns S_* and D_* hold
+them, and S_layer, D_layer say which k.
 Fits (srhm.scaling.fit_scaling) relate P* to the paper's prediction for the architecture and to
 P*_S and P*_D, with 95 % intervals from the seed resamples of every instance.
 """
@@ -34,16 +34,18 @@ def sample_complexities(runs: pd.DataFrame, *, eps_star: float = theory.EPS_STAR
     values beside them and the theory predictions (`prediction` is the paper's formula for the
     architecture, NaN where the paper gives none); and the P* of every seed resample, for the fits."""
     thresholds: dict = {ERROR: eps_star}
-    layers = {arch: theory.invariance(arch, 2, 2).layer for arch in set(runs["arch"]) & set(HIERARCHICAL)}
-    measured = [f"{kind}_{layer}_1" for layer in layers.values() for kind in (SYNONYM, DIFFEO)]
-    if set(runs["arch"]) <= set(HIERARCHICAL) and set(measured) <= set(runs):
-        runs = runs.assign(**{kind: [row[f"{kind}_{layers[row['arch']]}_1"] for _, row in runs.iterrows()]
+    definitions = {arch: theory.invariance(arch, 2, 2) for arch in set(runs["arch"]) & set(HIERARCHICAL)}
+    layers = {kind: {arch: getattr(definition, f"{name}_layer") for arch, definition in definitions.items()}
+              for kind, name in ((SYNONYM, "synonym"), (DIFFEO, "diffeo"))}
+    measured = {f"{kind}_{layer}_1" for kind, by_arch in layers.items() for layer in by_arch.values()}
+    if set(runs["arch"]) <= set(HIERARCHICAL) and measured <= set(runs):
+        runs = runs.assign(**{kind: [row[f"{kind}_{layers[kind][row['arch']]}_1"] for _, row in runs.iterrows()]
                               for kind in (SYNONYM, DIFFEO)})
         thresholds[SYNONYM] = lambda g: theory.invariance(g["arch"], g["s"], g["L"]).synonym
         thresholds[DIFFEO] = lambda g: theory.invariance(g["arch"], g["s"], g["L"]).diffeo
     table, boot = p_star_table(runs, by=GROUP, thresholds=thresholds, n_boot=n_boot, seed=seed)
     if SYNONYM in thresholds:
-        table["invariance_layer"] = table["arch"].map(layers)
+        table = table.assign(**{f"{kind}_layer": table["arch"].map(layers[kind]) for kind in (SYNONYM, DIFFEO)})
     predictions = runs.groupby(list(GROUP))[["p_star_rhm", "p_star_lcn", "p_star_cnn"]].first().reset_index()
     table = table.merge(predictions, on=list(GROUP), how="left")  # keeps the rows' order, that of `boot`
     table["prediction"] = [row[PREDICTION[row["arch"]]] if row["arch"] in PREDICTION else np.nan

@@ -158,34 +158,36 @@ def fig5_map(F=FIG5_F, d=FIG5_D, m=FIG5_M, s=FIG5_S) -> Fig5Map:
 
 
 class Invariance(NamedTuple):
-    """Where P*_S and P*_D are read for an architecture: the layer k of S_{k,1} and D_{k,1} ("2": the second
-    hidden layer; "out": the output) and the thresholds the two curves must fall below."""
+    """How P*_S and P*_D are read for an architecture: S_{k,1} at layer k = synonym_layer must fall below
+    `synonym`, D_{k,1} at layer k = diffeo_layer below `diffeo` ("2": the second hidden layer; "out": the
+    output)."""
 
-    layer: str
+    synonym_layer: str
     synonym: float
+    diffeo_layer: str
     diffeo: float
 
 
 def invariance(arch: str, s: int, L: int) -> Invariance:
-    """The layer and thresholds defining P*_S and P*_D (the authors' table of thresholds, paper Sec. 5 and
-    Apps. D-F; scale_P_TASK notebooks at srhm.authors.COMMIT).
+    """The layers and thresholds defining P*_S and P*_D (the authors' table of thresholds, paper Apps. D-F;
+    their scale_P_TASK notebooks at srhm.authors.COMMIT).
 
     LCN: S_2 30 % (s = 2) or 50 % (s = 3), D_2 10 %. CNN: S_2 40 % (L = 2, s = 2), 50 % (L = 2, s = 3) or
-    20 % (L = 3), D_2 20 %. FCN: the output's S and D at 20 %, as the authors' FCN notebook (scale_P_TASK-FCN,
-    which drew Fig. 16); Fig. 16's labels say S_2 = 30 % and D_2 = 10 %, but the FCN's second layer keeps an
-    S_{2,1} of about a third even at zero test error, so that threshold can never be crossed (README,
-    "Choices"). Combinations the paper never used raise ValueError. `arch` is case-insensitive.
+    20 % (L = 3), D_2 20 %. FCN: Fig. 16's D_2 = 10 %, but for synonyms the output's S at 20 %, as the
+    authors' FCN notebook (scale_P_TASK-FCN, which drew Fig. 16): Fig. 16's S_2 = 30 % can never be crossed,
+    the FCN's second layer keeping S_{2,1} near 0.5 even at zero test error (README, "Choices").
+    Combinations the paper never used raise ValueError. `arch` is case-insensitive.
     """
     arch = _architecture(arch)
     s, L = _exact_int("s", s, 2), _exact_int("L", L, 1)
     if arch == "fcn":
-        return Invariance("out", 0.20, 0.20)
+        return Invariance("out", 0.20, "2", 0.10)
     if arch == "lcn" and s in (2, 3):
-        return Invariance("2", {2: 0.30, 3: 0.50}[s], 0.10)
+        return Invariance("2", {2: 0.30, 3: 0.50}[s], "2", 0.10)
     if arch == "cnn" and (s, L) in ((2, 2), (3, 2)):
-        return Invariance("2", {2: 0.40, 3: 0.50}[s], 0.20)
+        return Invariance("2", {2: 0.40, 3: 0.50}[s], "2", 0.20)
     if arch == "cnn" and L == 3 and s in (2, 3):
-        return Invariance("2", 0.20, 0.20)
+        return Invariance("2", 0.20, "2", 0.20)
     raise ValueError(f"the paper defines no sensitivity thresholds for arch={arch!r}, s={s}, L={L}")
 
 

@@ -10,9 +10,9 @@ from srhm.figures.panels import CaptionedFigure
 
 CAPTION = """\
 Paper Fig. 16 (App. F). FCN, s = 2, sparsity A: P* (eps* = 10%) against P*_S, where the output's
-sensitivity to synonyms S_out falls below 20% (left), and against P*_D, where its sensitivity to
-diffeomorphisms D_out falls below 20% (right), as the authors' FCN notebook that drew the figure; its labels
-say S_2 = 30% and D_2 = 10%, which the FCN's second layer never reaches (README, "Choices"). Dashed: the paper's y = x (left) and y = 1.5x (right). The paper's sets are v in {6,
+sensitivity to synonyms S_out falls below 20% (left; the authors' FCN notebook, since the figure's label S_2 =
+30% is never reached: the FCN's second layer keeps S_2 near 0.5, README "Choices"), and against P*_D, where
+D_2 falls below 10% (right), the figure's label. Dashed: the paper's y = x (left) and y = 1.5x (right). The paper's sets are v in {6,
 8} at L = 2 and v in {4, 6, 8} at L = 3, s0 in {0, 1, 2}. s0 = 0 has no diffeomorphism and is absent on the
 right. Markers by s0, reds L = 2 and blues L = 3 (darker for larger v), 68% seed-bootstrap error bars, our
 least-squares power-law fit with its least-squares 95% confidence band.

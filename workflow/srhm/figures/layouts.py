@@ -91,8 +91,9 @@ def invariance_panels(fig: CaptionedFigure, axes: Sequence[Axes], points: pd.Dat
             fig.notes.append(f"{panel}: {len(points) - len(shown)} settings with s0 = 0 left out (no diffeomorphism).")
         shown_regimes = {**regimes, "s0": [s0 for s0 in regimes.get("s0", ()) if letter == "S" or s0 > 0]}
         threshold = threshold_label(shown, metric)
-        layers = sorted(shown["invariance_layer"].dropna().unique()) if "invariance_layer" in shown else ["2"]
-        layer = "/".join(map(str, layers)) or "2"
+        column = f"{metric}_layer"
+        layers = sorted(shown[column].dropna().astype(str).unique()) if column in shown else ["2"]
+        layer = "/".join(layers) or "2"
         sensitivity = f"${letter}_{layer}$" if len(layer) == 1 else rf"${letter}_{{\rm {layer}}}$"
         scaling_panel(fig, ax, shown, x=f"{metric}_p_star", y="test_error_p_star",
                       xlabel=rf"$P^*_{letter}$" + (f" ({sensitivity} = {threshold})" if threshold else ""),
