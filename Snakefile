@@ -14,7 +14,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version
 
 from srhm.config import command_line_overlays, resolve
-from srhm.plan import Plan, train_spec
+from srhm.plan import Plan, result_config, train_spec
 
 min_version("9.0")
 

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from srhm import SRHM
+from srhm.data import pool_stem
 from srhm.protocol import MemberSpec, TrainSpec
 from srhm.train import EnsembleTrainer
 
@@ -37,8 +38,9 @@ def make_pools(folder: Path, n_test: int) -> dict[int, str]:
     paths = {}
     for seed in SEEDS:
         ds = SRHM(m=M, seed=seed, **INSTANCE)
-        paths[seed] = str(folder / f"{ds.name}.npz")
-        ds.sample(int(P_VALUES.max()) + n_test, seed=seed).save(paths[seed], **ds.params)
+        size = int(P_VALUES.max()) + n_test
+        paths[seed] = str(folder / f"{pool_stem(ds.name, size)}.npz")
+        ds.sample(size, seed=seed).save(paths[seed], **ds.params)
     return paths
 
 

@@ -10,6 +10,7 @@ import torch
 from scipy import stats
 
 from srhm import EMPTY, SRHM, Batch
+from srhm.data import pool_dataset, pool_stem
 
 SMALL = dict(v=3, n_classes=3, m=3, s=2, L=2, s0=1)
 
@@ -320,3 +321,10 @@ def test_invalid_calls_name_the_argument():
         ds.sample(-1, seed=0)
     with pytest.raises(ValueError, match=r"seed keys must be non-negative"):
         ds.sample(1, seed=-1)
+
+
+def test_pool_files_name_their_dataset_and_size():
+    assert pool_stem("v4_nc4_m4_s2_L2_s01_A_seed0", 3000) == "v4_nc4_m4_s2_L2_s01_A_seed0_n3000"
+    assert pool_dataset("results/data/balanced/v4_nc4_m4_s2_L2_s01_A_seed0_n3000.npz") == "v4_nc4_m4_s2_L2_s01_A_seed0"
+    with pytest.raises(ValueError, match="is not named like"):
+        pool_dataset("data/v4_nc4_m4_s2_L2_s01_A_seed0.npz")

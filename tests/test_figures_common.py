@@ -21,7 +21,7 @@ from matplotlib.collections import LineCollection
 from srhm.architectures import COMMON, HIERARCHICAL
 from srhm.cifar import tables as cifar_tables
 from srhm.config import WORKFLOW_DIR, resolve
-from srhm.data import EMPTY, SRHM
+from srhm.data import EMPTY, SRHM, pool_stem
 from srhm.figures import common_nets, figure_module, render
 from srhm.figures import fig02, fig03
 from srhm.models import build_model
@@ -319,7 +319,7 @@ def test_an_experiment_may_list_several_architectures():
     assert experiment.archs == ("lcn", "vgg11", "resnet18")
     assert {(run.arch, run.width) for run in experiment.runs} == {("lcn", 32), ("vgg11", None), ("resnet18", None)}
     assert len(experiment.runs) == 3 * 2 * 2
-    assert len({run.dataset for run in experiment.runs}) == 2, "every architecture trains on the same pools"
+    assert len({run.dataset.name for run in experiment.runs}) == 2, "every architecture trains on the same datasets"
     single = [e for e in plan.ensembles.values() if e.arch != "lcn"]
     assert len(single) == 2 * 2 * 2 and all(len(e.runs) == 1 for e in single), "BatchNorm nets train one per job"
     assert sum(len(e.runs) for e in plan.ensembles.values() if e.arch == "lcn") == 4
@@ -348,7 +348,7 @@ def test_collected_runs_carry_their_number_of_hidden_layers(tmp_path):
         run_dir = tmp_path / arch
         run_dir.mkdir()
         table.to_csv(run_dir / "sensitivity.csv", index=False)
-        metrics = {"pool": f"data/{ds.name}.npz", "arch": arch, "model": {"width": 8 if arch == "lcn" else None},
+        metrics = {"pool": f"data/{pool_stem(ds.name, 400)}.npz", "arch": arch, "model": {"width": 8 if arch == "lcn" else None},
                    "seed": 0, "P": 400, "best_test_error": 0.5, "final_test_error": 0.6, "epochs": 3, "steps": 30,
                    "stop_reason": "max epochs", "wall_time_s": 1.0, "device": "cpu"}
         (run_dir / "metrics.json").write_text(json.dumps(metrics))

@@ -7,7 +7,7 @@ import yaml
 
 from srhm import theory
 from srhm.config import resolve
-from srhm.plan import Plan, p_grid, train_spec
+from srhm.plan import Plan, p_grid, result_config, train_spec
 
 BASE = {
     "test_size": 1000,
@@ -43,6 +43,17 @@ def test_experiment_train_overrides_only_the_keys_it_sets():
     assert protocols["lcn"]["eval_every"] == 5 and protocols["lcn"]["batch_per_class"] == 4
 
 
+def test_result_config_ignores_runtime_settings_only():
+    """Jobs reading the whole config (the report) see the same config whatever the threads, device or checkpoint
+    interval, and still see every setting that changes a result."""
+    runtime = copy.deepcopy(BASE)
+    runtime.update(threads=4, device="cpu", train={"checkpoint_seconds": 7})
+    assert result_config(resolve(runtime)) == result_config(resolve(BASE))
+    changed = copy.deepcopy(BASE)
+    changed["experiments"]["cnn"]["train"] = {"max_epochs": 9}
+    assert result_config(resolve(changed)) != result_config(resolve(BASE))
+    assert Plan.from_config(result_config(resolve(BASE))).ensembles == plan_of(BASE).ensembles
+
 def test_relative_grid_spans_the_prediction():
     grid = p_grid({"relative_to": "lcn", "from": 0.5, "to": 4, "points": 4}, arch="lcn", n_classes=6, m=6, s=2,
                   L=2, s0=2)
@@ -60,11 +71,12 @@ def test_plan_datasets_runs_and_ensembles():
     assert {run.model for run in lcn.runs} == {"lcn_H64"}
     run = lcn.runs[0]
     assert run.dir == f"runs/{run.dataset.name}/lcn_H64/P{run.P}_seed{run.seed}"
-    # one pool per (SRHM parameters, seed), sized for its largest P plus the test set
-    for dataset in plan.datasets.values():
-        biggest = max(r.P for e in plan.experiments.values() for r in e.runs if r.dataset.name == dataset.name)
-        assert dataset.pool_size == biggest + dataset.n_test
-        assert dataset.pool_size <= theory.p_max(dataset.n_classes, dataset.m, dataset.s, dataset.L, dataset.s0)
+    # each ensemble reads one pool per (SRHM parameters, seed), sized for its own largest P plus the test set
+    for ensemble in plan.ensembles.values():
+        for dataset in ensemble.datasets:
+            biggest = max(r.P for r in ensemble.runs if r.dataset.name == dataset.name)
+            assert dataset.pool_size == biggest + dataset.n_test and plan.datasets[dataset.key] == dataset
+            assert dataset.pool_size <= theory.p_max(dataset.n_classes, dataset.m, dataset.s, dataset.L, dataset.s0)
     # the cnn experiment shares the v4 s0=1 seed-0 dataset with the lcn one
     assert plan.experiments["cnn"].runs[0].dataset.name == "v4_nc4_m4_s2_L2_s01_A_seed0"
     # ensembles: one per (model, SRHM family), holding every P and seed
@@ -172,17 +184,17 @@ def test_inconsistent_values_name_the_key(edits, message):
 
 
 def test_another_experiments_grid_changes_no_run_of_this_one():
-    """Two experiments share a dataset; a larger grid in one grows the pool, and the other's training specs
-    (its pool path, test size, members) stay the same, so its runs are not retrained (the pool is `ancient`
-    in the rules, and its test head and training prefixes do not depend on its size)."""
+    """Two experiments share a dataset; a larger grid in one gives its ensemble a larger pool, and the other's
+    training specs (pool files, test size, members) stay the same, so its runs are not retrained: an
+    experiment's inputs depend on its own parameters only."""
     config = copy.deepcopy(BASE)
     bigger = copy.deepcopy(config)
     bigger["experiments"]["cnn"]["P"] = {"values": [100, 300, 4000]}
     plain, grown = plan_of(config), plan_of(bigger)
-    shared = "v4_nc4_m4_s2_L2_s01_A_seed0"
-    assert grown.datasets[shared].pool_size > plain.datasets[shared].pool_size
-    assert grown.datasets[shared].path == plain.datasets[shared].path
+    cnn, = (name for name in plain.ensembles if name.startswith("cnn"))
     lcn = [name for name in plain.ensembles if name.startswith("lcn")]
+    (small,), (large,) = plain.ensembles[cnn].datasets, grown.ensembles[cnn].datasets
+    assert small.name == large.name and large.pool_size == 4000 + large.n_test and large.path != small.path
     assert lcn and all(train_spec(plain.ensembles[name], "results") == train_spec(grown.ensembles[name], "results")
                        for name in lcn)
 
@@ -190,8 +202,10 @@ def test_another_experiments_grid_changes_no_run_of_this_one():
 def test_sampling_names_the_pool_folder():
     balanced, uniform = (plan_of(dict(copy.deepcopy(BASE), sampling=mode)) for mode in ("balanced", "uniform"))
     name = "v4_nc4_m4_s2_L2_s01_A_seed0"
-    assert balanced.datasets[name].path == f"data/balanced/{name}.npz"
-    assert uniform.datasets[name].path == f"data/uniform/{name}.npz"
+    pools = {d.key for d in balanced.datasets.values() if d.name == name}
+    assert pools and pools == {d.key for d in uniform.datasets.values() if d.name == name}
+    assert all(balanced.datasets[key].path == f"data/balanced/{key}.npz" for key in pools)
+    assert all(uniform.datasets[key].path == f"data/uniform/{key}.npz" for key in pools)
     assert resolve(BASE)["sampling"] == "balanced", "balanced classes by default, as the authors' data"
 
 

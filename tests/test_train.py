@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from srhm import SRHM, Batch, encode, theory
+from srhm.data import pool_stem
 from srhm.io import read_json
 from srhm.models import build_model
 from srhm.protocol import MemberSpec, TrainSpec, paper_base_lr, paper_lr_scale
@@ -43,7 +44,7 @@ def pools(tmp_path_factory) -> dict[int, str]:
     paths = {}
     for seed in (0, 1):
         ds = SRHM(m=M, seed=seed, **SMALL)
-        path = folder / f"{ds.name}.npz"
+        path = folder / f"{pool_stem(ds.name, 5000)}.npz"
         ds.sample(5000, seed=seed).save(path, **ds.params)
         paths[seed] = str(path)
     return paths

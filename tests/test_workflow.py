@@ -6,13 +6,14 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pandas as pd
 import pytest
 
 from cluster import SMOKE_CONFIG
 
+from srhm.authors import COLUMNS as AUTHORS_COLUMNS, TABLE as AUTHORS_TABLE
 from srhm.cifar.tables import COLUMNS as CIFAR_COLUMNS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,7 +102,7 @@ def test_paths_with_spaces_reach_the_shell_quoted(tmp_path):
     work.mkdir()
     for name in ("Snakefile", "config.yaml", "workflow", "envs", "profiles"):
         (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, work / name)
-    dataset = "results/data/balanced/v3_nc3_m3_s2_L2_s01_A_seed0.npz"
+    dataset = "results/data/balanced/v3_nc3_m3_s2_L2_s01_A_seed0_n400.npz"
     snakemake("--cores", "1", "--config", "preset=smoke", "--", dataset,
               "results/tables/cifar_stability_digitised.csv", cwd=work)
     assert (work / dataset).stat().st_size > 0
@@ -114,10 +115,13 @@ def test_smoke_builds_every_figure_and_the_report(smoke_run):
         for extension in ("pdf", "png", "md"):
             assert (results / "figures" / f"{figure}.{extension}").stat().st_size > 0
     report = (results / "report.md").read_text()
-    assert "| claim | paper | ours |" in report and "## Compute" in report
+    assert "| claim | paper | authors' data | ours |" in report and "## Compute" in report
     for table in (results / "tables").glob("*.csv"):
         if table.name.startswith("cifar_stability"):
             assert set(pd.read_csv(table).columns) == set(CIFAR_COLUMNS)
+            continue
+        if table.name == PurePosixPath(AUTHORS_TABLE).name:
+            assert tuple(pd.read_csv(table).columns) == AUTHORS_COLUMNS
             continue
         frame = pd.read_csv(table)
         assert len(frame) > 0
@@ -147,11 +151,12 @@ def test_runtime_settings_rerun_nothing(smoke_run, tmp_path):
 
 @pytest.mark.slow
 def test_another_experiments_grid_retrains_nothing_of_this_one(smoke_run):
-    """cnn_B and lcn_B share a dataset: a larger cnn_B grid regrows the pool, and lcn_B, whose test set and
-    training prefixes are unchanged, is not retrained or re-measured."""
+    """cnn_B and lcn_B share a dataset: a larger cnn_B grid gives cnn_B a larger pool of its own, in the same
+    run, and lcn_B, whose pool, test set and training prefixes are unchanged, is not retrained or re-measured."""
     result = snakemake("-n", *SMOKE_CONFIG, "experiments={cnn_B: {P: {values: [60, 300]}}}", cwd=smoke_run.workdir)
     jobs = job_counts(result.stdout)
     assert jobs.get("dataset") == 1 and "train_cnn_H16__v3_nc3_m3_s2_L2_s01_B" in jobs, jobs
+    assert "sensitivity_cnn_H16__v3_nc3_m3_s2_L2_s01_B" in jobs and jobs.get("report") == 1, jobs
     assert not [rule for rule in jobs if rule.startswith(("train_lcn", "sensitivity_lcn"))], jobs
 
 

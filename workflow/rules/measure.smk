@@ -8,7 +8,7 @@ for ensemble in PLAN.ensembles.values():
             f"sensitivity_{ensemble.id}"
         input:
             [f"{RESULTS}/{run.dir}/{name}" for run in ensemble.runs for name in ("model.pt", "metrics.json")],
-            [ancient(f"{RESULTS}/{dataset.path}") for dataset in ensemble.datasets],
+            [f"{RESULTS}/{dataset.path}" for dataset in ensemble.datasets],
         output:
             [f"{RESULTS}/{run.dir}/sensitivity.csv" for run in ensemble.runs],
         params:

@@ -9,7 +9,7 @@ rule report:
     output:
         f"{RESULTS}/report.md",
     params:
-        config=json.dumps(config),
+        config=json.dumps(result_config(config)),
         results=lambda wildcards, output: Path(output[0]).parent,
     log:
         f"{RESULTS}/logs/report.log",

@@ -4,8 +4,8 @@
 # sensitivity measurement (measure.smk) share one job (their group), and so one queue wait.
 # The spec (params) holds what determines the trained weights, so changing it reruns the training;
 # device, threads and the checkpoint interval are passed as threads and resources, which never trigger
-# a rerun. Pools are `ancient`: a pool grown for another experiment's larger P keeps every
-# prefix and the test head of this ensemble's runs (srhm.plan), so it must not retrain them.
+# a rerun. Each ensemble reads pools sized for its own largest P (srhm.plan), so another
+# experiment's grid never touches its input files.
 
 for ensemble in PLAN.ensembles.values():
 
@@ -13,7 +13,7 @@ for ensemble in PLAN.ensembles.values():
         name:
             f"train_{ensemble.id}"
         input:
-            [ancient(f"{RESULTS}/{dataset.path}") for dataset in ensemble.datasets],
+            [f"{RESULTS}/{dataset.path}" for dataset in ensemble.datasets],
         output:
             [f"{RESULTS}/{run.dir}/{name}" for run in ensemble.runs for name in ("model.pt", "metrics.json")],
         params:

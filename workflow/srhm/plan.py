@@ -5,14 +5,15 @@ into plain records with readable output paths. Constraints that a JSON schema ca
 (SRHM parameters, P grids against P_max, clashing runs) raise ValueError naming the config key.
 
 Paths, relative to the results directory:
-    data/{sampling}/{dataset}.npz                   the pool of one dataset (test head, training prefixes after it)
+    data/{sampling}/{dataset}_n{size}.npz           a pool of one dataset (test head, training prefixes after it)
     runs/{dataset}/{model}/P{P}_seed{seed}/         one training run
 where sampling is balanced or uniform (SRHM.sample), dataset reads like v8_nc8_m8_s2_L3_s02_A_seed0 and model
 like lcn_H256 (arch and width).
 
-A pool holds the first n_test + max(P) samples of one prefix-stable sequence: the test set is its head and
-the training set of size P the P samples after it. Both are the same whatever the pool size, so a larger
-grid elsewhere (which enlarges a shared pool) never changes a run's data, its test set or its results.
+A pool holds the first `size` samples of one prefix-stable sequence: the test set is its head and the
+training set of size P the P samples after it, both the same whatever the size. Each training ensemble reads
+a pool sized for its own largest P (n_test + max P), so a larger grid in another experiment, even on the same
+dataset, never changes a run's data, its test set, its input files or its results.
 An experiment may list several architectures (`arch: [lcn, vgg11]`): each trains on the same datasets and
 P grid, and the experiment's table holds them all.
 """
@@ -27,7 +28,7 @@ from pathlib import PurePosixPath
 import numpy as np
 
 from srhm import theory
-from srhm.data import check_parameters, dataset_name
+from srhm.data import check_parameters, dataset_name, pool_stem
 from srhm.architectures import HIERARCHICAL, default_width
 from srhm.cifar.tables import TABLES as CIFAR_TABLES
 
@@ -38,6 +39,16 @@ PSTAR_SUFFIX = "_pstar"  # tables/{experiment}_pstar.csv holds an experiment's s
 RESERVED_TABLES = tuple(PurePosixPath(path).stem for path in CIFAR_TABLES.values())
 RUNTIME_TRAIN_KEYS = ("checkpoint_seconds",)
 """Keys of the config's train protocol that change how a training runs, never what it computes."""
+RUNTIME_KEYS = ("device", "threads")
+"""Top-level config keys that change how jobs run, never what they compute."""
+
+
+def result_config(config: dict) -> dict:
+    """The config without its runtime-only settings (RUNTIME_KEYS, and RUNTIME_TRAIN_KEYS in `train`): what a
+    job that reads the whole config may depend on, so that changing one of them reruns nothing."""
+    kept = {key: value for key, value in config.items() if key not in RUNTIME_KEYS}
+    kept["train"] = {key: value for key, value in config["train"].items() if key not in RUNTIME_TRAIN_KEYS}
+    return kept
 
 
 @dataclass(frozen=True)
@@ -70,8 +81,13 @@ class Dataset:
         return (self.s * (self.s0 + 1)) ** self.L
 
     @property
+    def key(self) -> str:
+        """The pool's file stem: the dataset name and the pool size, e.g. v4_nc4_m4_s2_L2_s01_A_seed0_n3000."""
+        return pool_stem(self.name, self.pool_size)
+
+    @property
     def path(self) -> str:
-        return f"data/{self.sampling}/{self.name}.npz"
+        return f"data/{self.sampling}/{self.key}.npz"
 
 
 @dataclass(frozen=True)
@@ -142,13 +158,13 @@ class Plan:
         """Expand a schema-validated config (defaults filled in) into datasets, runs and ensembles."""
         check_experiment_names(config["experiments"])
         expanded = {name: _expand_experiment(name, exp, config) for name, exp in config["experiments"].items()}
-        datasets = _size_pools((point for points, _, _ in expanded.values() for point in points),
-                               config["sampling"], config["max_pool_gb"])
+        pools = _size_pools([point for points, _, _ in expanded.values() for point in points], config["sampling"],
+                            config["max_pool_gb"])
         protocols: dict[tuple[str, str], tuple[str, tuple]] = {}  # (model, family) -> (experiment, protocol)
         experiments = {}
         for name, (points, protocol, dropped) in expanded.items():
-            runs = tuple(Run(datasets[dataset_name(**params)], arch, width, P, seed)
-                         for params, _, arch, width, P, seed in points)
+            runs = tuple(Run(pools[_pool_owner(arch, width, params, P, seed), dataset_name(**params)], arch, width, P,
+                             seed) for params, _, arch, width, P, seed in points)
             for run in runs:
                 other, known = protocols.setdefault((run.model, run.family), (name, protocol))
                 if known != protocol:
@@ -171,7 +187,8 @@ class Plan:
         for (arch, width, family, protocol, _), runs in sorted(groups.items(), key=lambda item: str(item[0])):
             ensemble = Ensemble(arch, width, family, protocol, tuple(sorted(runs, key=lambda r: (r.seed, r.P))))
             ensembles[ensemble.id] = ensemble
-        return cls(datasets, ensembles, experiments)
+        datasets = {run.dataset.key: run.dataset for run in (run for e in ensembles.values() for run in e.runs)}
+        return cls(dict(sorted(datasets.items())), ensembles, experiments)
 
 
 def check_experiment_names(names) -> None:
@@ -305,21 +322,29 @@ def _width(exp: dict, arch: str, L: int) -> int | None:
     return default_width(arch, L) if exp.get("width") is None else exp["width"]
 
 
-def _size_pools(points, sampling: str, max_pool_gb: float) -> dict[str, Dataset]:
-    """One Dataset per name, its pool just large enough for its largest P plus its test set."""
-    need: dict[str, tuple[dict, int, int]] = {}
-    for params, n_test, _, _, P, _ in points:
-        name = dataset_name(**params)
-        largest = need.get(name, (params, n_test, 0))[2]
-        need[name] = (params, n_test, max(largest, P))
-    datasets = {name: Dataset(**params, sampling=sampling, pool_size=P + n_test, n_test=n_test)
-                for name, (params, n_test, P) in sorted(need.items())}
-    for dataset in datasets.values():
+def _pool_owner(arch: str, width: int | None, params: dict, P: int, seed: int) -> tuple:
+    """The training job a run belongs to, as far as its pool is concerned: its model and SRHM family, and the
+    run itself for the nets that train alone (see Plan.from_config's ensembles)."""
+    alone = (P, seed) if arch not in HIERARCHICAL else ()
+    family = dataset_name(**params).rsplit("_seed", 1)[0]
+    return (arch, width, family, *alone)
+
+
+def _size_pools(points: list, sampling: str, max_pool_gb: float) -> dict[tuple, Dataset]:
+    """(pool owner, dataset name) -> the pool that owner's runs read: n_test + the owner's largest P on that
+    dataset. Raises ValueError (max_pool_gb) for a pool beyond the memory guard."""
+    need: dict[tuple, tuple[dict, int, int]] = {}
+    for params, n_test, arch, width, P, seed in points:
+        key = (_pool_owner(arch, width, params, P, seed), dataset_name(**params))
+        need[key] = (params, n_test, max(P, need.get(key, (None, None, 0))[2]))
+    pools = {key: Dataset(**params, sampling=sampling, pool_size=P + n_test, n_test=n_test)
+             for key, (params, n_test, P) in need.items()}
+    for dataset in pools.values():
         if dataset.pool_size * dataset.d > max_pool_gb * 1e9:
             raise ValueError(f"max_pool_gb: the pool of {dataset.name} needs {dataset.pool_size} samples x d = "
                              f"{dataset.d} = {dataset.pool_size * dataset.d / 1e9:.1f} GB > {max_pool_gb} GB; "
                              "narrow its P grid or raise max_pool_gb")
-    return datasets
+    return pools
 
 
 def _as_list(value) -> list:

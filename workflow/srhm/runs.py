@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from srhm import theory
-from srhm.data import SRHM, Batch, parse_dataset_name
+from srhm.data import SRHM, Batch, parse_dataset_name, pool_dataset
 from srhm.io import read_json, write_csv
 from srhm.memory import reuse_freed_memory
 
@@ -50,7 +50,7 @@ def measure_runs(run_dirs: Sequence[str], *, probe_size: int, weights: str = "be
         by_pool[metrics["pool"]].append((run_dir, metrics))
     for pool_path, runs in by_pool.items():
         batch, _ = Batch.load(pool_path)
-        ds = SRHM.from_name(Path(pool_path).stem)
+        ds = SRHM.from_name(pool_dataset(pool_path))
         n_test = runs[0][1]["spec"]["n_test"]
         probe = batch[: min(probe_size, n_test)]
         net = build_model(**runs[0][1]["model"], init_seeds=(0,) * len(runs))
@@ -73,7 +73,7 @@ def collect_runs(run_dirs: Sequence[str], experiment: str, error_convention: str
     rows = []
     for run_dir in run_dirs:
         metrics = read_json(Path(run_dir) / "metrics.json")
-        dataset = Path(metrics["pool"]).stem
+        dataset = pool_dataset(metrics["pool"])
         params = parse_dataset_name(dataset)
         model = metrics["model"]
         row = {
