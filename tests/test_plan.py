@@ -218,6 +218,10 @@ def test_instances_may_carry_their_own_grids():
     runs = plan_of(config).experiments["lcn"].runs
     assert sorted(r.P for r in runs if r.dataset.v == 4) == [100, 150, 200]
     assert len({r.P for r in runs if r.dataset.v == 6}) == 4, "the experiment's own grid"
+    config["experiments"]["lcn"]["instances"].append({"v": 4, "s0": 2, "m": 2, "P": {"values": [120]}})
+    runs = plan_of(config).experiments["lcn"].runs
+    assert {(r.dataset.m, r.P) for r in runs if r.dataset.s0 == 2} == {(2, 120)}, "an instance may set m"
+    assert {(r.dataset.v, r.dataset.m) for r in runs if r.dataset.s0 == 1} == {(4, 4), (6, 6)}, "m = v^(s-1) elsewhere"
     del config["experiments"]["lcn"]["P"]
     with pytest.raises(ValueError, match="experiments.lcn: P must be given"):
         plan_of(config)

@@ -266,8 +266,8 @@ def _expand_experiment(name: str, exp: dict, config: dict) -> tuple[list[_Point]
         raise ValueError(f"experiments.{name}.width must be null for {', '.join(archs)}: "
                          "the common architectures have fixed channel counts")
     points, dropped = {}, []
-    for (v, s, L, s0, seed), grid in _instances(name, exp):
-        m = v ** (s - 1) if exp.get("m") is None else exp["m"]
+    for (v, s, L, s0, seed, m), grid in _instances(name, exp):
+        m = v ** (s - 1) if m is None else m
         n_classes = v if exp.get("n_classes") is None else exp["n_classes"]
         params = dict(v=v, n_classes=n_classes, m=m, s=s, L=L, s0=s0, sparsity=exp["sparsity"], seed=seed)
         try:
@@ -291,13 +291,14 @@ def _expand_experiment(name: str, exp: dict, config: dict) -> tuple[list[_Point]
 
 
 INSTANCE_KEYS = ("v", "s", "L", "s0", "P")
-"""Keys an entry of an experiment's `instances` may set, overriding the experiment's own."""
+"""Keys an entry of an experiment's `instances` may set, overriding the experiment's own; `m` too, where
+null (m = v^(s-1)) is a value and not a missing key."""
 
 
-def _instances(name: str, exp: dict) -> list[tuple[tuple[int, int, int, int, int], dict]]:
-    """((v, s, L, s0, seed), P grid) of every run family: the product of the experiment's lists, or the
-    union of the products of its `instances` (whose keys, the P grid included, override the experiment's);
-    a family listed twice trains the union of its grids."""
+def _instances(name: str, exp: dict) -> list[tuple[tuple[int, int, int, int, int, int | None], dict]]:
+    """((v, s, L, s0, seed, m), P grid) of every run family: the product of the experiment's lists, or the
+    union of the products of its `instances` (whose keys, m and the P grid included, override the
+    experiment's); a family listed twice trains the union of its grids."""
     blocks = exp.get("instances", [{}])
     shadowed = [key for key in INSTANCE_KEYS if key in exp and all(key in block for block in blocks)]
     if shadowed and "instances" in exp:
@@ -311,7 +312,8 @@ def _instances(name: str, exp: dict) -> list[tuple[tuple[int, int, int, int, int
             raise ValueError(f"experiments.{name}: {', '.join(missing)} must be given, at the experiment level "
                              "or in every entry of instances")
         lists = [_as_list(values[key]) for key in ("v", "s", "L", "s0")] + [_as_list(exp["seeds"])]
-        out += [(combination, values["P"]) for combination in itertools.product(*lists)]
+        m = block.get("m", exp.get("m"))
+        out += [((*combination, m), values["P"]) for combination in itertools.product(*lists)]
     return out
 
 
