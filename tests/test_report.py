@@ -13,8 +13,8 @@ from scipy import stats
 
 from srhm.authors import DATA as AUTHORS_DATA, TABLE as AUTHORS_TABLE
 from srhm.config import resolve
-from srhm.report import (AGREES, CLAIMS, DISAGREES, NOT_MEASURED, authors_value, claim_rows, compute_summary,
-                         markdown, verdict)
+from srhm.report import (AGREES, CLAIMS, DISAGREES, INCONCLUSIVE, NOT_MEASURED, authors_value, claim_rows,
+                         compute_summary, factor_exponents, markdown, verdict)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,11 +22,14 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.mark.parametrize(
     "quantity, paper, value, ci, expected",
     [
-        ("slope", 1.0, 1.15, (1.05, 1.25), AGREES),  # within the tolerance
-        ("slope", 1.0, 1.5, (0.9, 2.1), AGREES),  # interval covers the paper's value
+        ("slope", 1.0, 1.08, (1.05, 1.12), AGREES),  # within the tolerance
+        ("slope", 1.0, 0.85, (0.79, 0.89), DISAGREES),  # outside the tolerance, interval excludes 1
+        ("slope", 1.0, 1.3, (0.9, 1.7), AGREES),  # interval covers the paper's value
         ("slope", 1.0, 1.5, (1.3, 1.7), DISAGREES),
+        ("slope", 1.0, 2.2, (-1.4, 2.6), INCONCLUSIVE),  # an interval this wide says nothing
         ("unit_slope_prefactor", 2.5, 4.0, (3.5, 4.5), AGREES),  # within a factor 2
-        ("unit_slope_prefactor", 2.5, 8.0, (4.0, 16.0), AGREES),  # interval reaches the band
+        ("unit_slope_prefactor", 2.5, 8.0, (4.0, 12.0), AGREES),  # interval reaches the band
+        ("unit_slope_prefactor", 2.5, 8.0, (1.0, 16.0), INCONCLUSIVE),  # ... but only a 16-fold wide one
         ("unit_slope_prefactor", 2.5, 8.0, (7.0, 9.0), DISAGREES),
         ("slope", 1.0, None, None, NOT_MEASURED),
         ("slope", 1.0, float("nan"), (None, None), NOT_MEASURED),
@@ -71,6 +74,9 @@ def test_a_claim_without_enough_instances_says_which_lack_a_sample_complexity(tm
     assert note == ("2 distinct x with a sample complexity (at least 3 needed): no value for v=4 L=2 s0=1 "
                     "(S: plateau_above at 0.35); v=4 L=2 s0=2 (test_error: never_below)")
     assert rows.loc["CNN, s = 3: exponent (Fig. 13)", "note"] == "no experiment feeds fig13 in this preset"
+    budget = "v = 6 would need P = 20 000"
+    rows = claim_rows(tmp_path, {"fig16": {"experiments": ["fcn"]}}, notes={"fcn": budget}).set_index("claim")
+    assert rows.loc["FCN: P* ≈ P*_S — exponent (Fig. 16)", "note"].endswith(". " + budget), "the experiment's note"
 
 
 def test_compute_summary_counts_jobs_and_hours():
@@ -162,3 +168,15 @@ def test_the_sparsity_ratio_divides_the_prefactors_and_adds_their_log_standard_e
     row = rows[rows["experiment"] == "lcn_b / lcn_a"].iloc[0]
     assert row["ours"] == pytest.approx(1.5) and row["ci95"] == pytest.approx((2.4 / 2.5, 3.6 / 1.6))
     assert row["se"] == pytest.approx(np.hypot(0.1, 0.2)) and row["verdict"] == AGREES
+
+
+def test_factor_exponents_recover_planted_exponents_of_each_factor():
+    """P* = 2 ((s0+1)^L)^0.7 (n_c m^L)^1.1: the joint fit separates the two factors exactly."""
+    rows = [{"v": v, "s0": s0, "L": 2} for v in (4, 5, 6) for s0 in (1, 2, 4)]
+    table = pd.DataFrame(rows)
+    rhm = table["v"] ** 3.0
+    table["prediction"] = (table["s0"] + 1.0) ** 2 * rhm
+    table["test_error_p_star"] = 2 * ((table["s0"] + 1.0) ** 2) ** 0.7 * rhm ** 1.1
+    a, b = factor_exponents(table)
+    assert a == pytest.approx(0.7) and b == pytest.approx(1.1)
+    assert factor_exponents(table[table["s0"] == 1]) is None, "one s0: the factors cannot be separated"

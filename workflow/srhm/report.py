@@ -5,13 +5,17 @@ read from results/fits/{experiment}.json, the paper's value, and the family of i
 whose P* the authors' notebooks printed (srhm.authors), from which the same quantity is computed
 ("authors' data"). Verdicts follow fixed rules:
 - a slope agrees when its 95 % interval contains the paper's value or lies within ±SLOPE_TOLERANCE
-  of it;
+  of it; it is inconclusive when that interval is wider than MAX_SLOPE_CI_WIDTH (it then says nothing);
 - a prefactor agrees, where the authors printed P* for the family, when ours by their rule (their
   nearest-grid-point P*, `{metric}_p_star_paper`) lies within a factor AUTHORS_FACTOR of theirs, since
   the paper's guide lines (y = x, y = 2.5x...) are drawn by eye beside points that sit away from them;
-  elsewhere when ours lies within a factor PREFACTOR_FACTOR of the guide, or its 95 % interval reaches it;
+  elsewhere when ours lies within a factor PREFACTOR_FACTOR of the guide, or its 95 % interval reaches it
+  (inconclusive when only an interval wider than a factor MAX_PREFACTOR_CI_RATIO reaches it);
 - a claim whose figure is not configured, or whose fit did not succeed, is "not measured", and its note
-  says why (no experiment, or which instances have no sample complexity and why: their flags).
+  says why (no experiment, or which instances have no sample complexity and why: their flags), with the
+  experiment's own `note` from the config (why the preset does not run more, e.g. the budget);
+- a slope of P* against the prediction that disagrees has a note splitting it into its two factors
+  (factor_exponents): the exponent of the sparsity factor (s0+1)^L and that of n_c m^L, fitted jointly.
 Intervals are those of srhm.scaling.fit_scaling (METHOD says how they are computed).
 """
 
@@ -29,10 +33,12 @@ from srhm.io import read_json
 from srhm.plan import Plan
 from srhm.scaling import MIN_DISTINCT_X, fit_scaling
 
-SLOPE_TOLERANCE = 0.2
+SLOPE_TOLERANCE = 0.1
+MAX_SLOPE_CI_WIDTH = 1.0
 PREFACTOR_FACTOR = 2.0
+MAX_PREFACTOR_CI_RATIO = 4.0
 AUTHORS_FACTOR = 1.5
-AGREES, DISAGREES, NOT_MEASURED = "agrees", "disagrees", "not measured"
+AGREES, DISAGREES, INCONCLUSIVE, NOT_MEASURED = "agrees", "disagrees", "inconclusive", "not measured"
 SE_FIELDS = {"slope": "slope_se", "unit_slope_prefactor": "log_unit_slope_prefactor_se"}
 """Fit field of the least-squares standard error of each claimed quantity (a prefactor's is of its log)."""
 METHOD = (
@@ -121,20 +127,23 @@ FIT_METRICS = {"p_star_vs_prediction": None, "p_star_vs_p_star_S": "S", "p_star_
 """The x sample complexity of each fit (None: the paper's prediction); y is always P*."""
 
 
-def claim_rows(results: Path, figures: dict, authors: pd.DataFrame | None = None) -> pd.DataFrame:
+def claim_rows(results: Path, figures: dict, authors: pd.DataFrame | None = None,
+               notes: dict[str, str] | None = None) -> pd.DataFrame:
     """One row per claim: the paper's value, the authors' data (from `authors`, srhm.authors' table; None:
     not compared), ours with its 95 % interval, ours by their rule (prefactors), the experiment, the
-    verdict and a note saying why a claim is not measured."""
+    verdict and a note saying why a claim is not measured, inconclusive or disagrees (`notes`: each
+    experiment's own note from the config)."""
     rows = []
     for claim in CLAIMS:
         experiment = claim.experiment(figures)
         fit = _fit(results, experiment, claim.fit)
         theirs = None if authors is None else authors_value(claim, authors)
         ours_rule = _ours_by_their_rule(results, experiment, claim) if claim.quantity != "slope" else None
-        rows.append(_row(claim.text, claim.paper, claim.quantity, fit, experiment, authors=theirs,
-                         ours_rule=ours_rule, note=_note(results, figures, claim, experiment, fit)))
-    rows.append(_s_factor_row(results, figures, authors))
-    rows.extend(_sparsity_rows(results, figures))
+        row = _row(claim.text, claim.paper, claim.quantity, fit, experiment, authors=theirs, ours_rule=ours_rule)
+        row["note"] = _note(results, claim, experiment, fit, row["verdict"], notes or {})
+        rows.append(row)
+    rows.append(_s_factor_row(results, figures, authors, notes or {}))
+    rows.extend(_sparsity_rows(results, figures, notes or {}))
     return pd.DataFrame(rows)
 
 
@@ -179,14 +188,24 @@ def _ours_by_their_rule(results: Path, experiment: str | None, claim: Claim) -> 
     return float(fit_scaling(x[kept], y[kept]).unit_slope_prefactor)
 
 
-def _note(results: Path, figures: dict, claim: Claim, experiment: str | None, fit: dict | None) -> str:
-    """Why a claim has no value: no experiment, no such fit, or which instances lack a sample complexity."""
-    figure = claim.source[0]
+def _note(results: Path, claim: Claim, experiment: str | None, fit: dict | None, verdict_: str,
+          notes: dict[str, str]) -> str:
+    """Why a claim is not measured (no experiment, no such fit, or which instances lack a sample complexity),
+    inconclusive, or disagrees (for a slope against the prediction, its split into factor_exponents), with
+    the experiment's own note from the config."""
+    own = notes.get(experiment or "", "")
     if experiment is None:
-        return f"no experiment feeds {figure} in this preset"
+        return f"no experiment feeds {claim.source[0]} in this preset"
     if fit is None:
         return f"{experiment} has no fit {claim.fit} (its runs have no sensitivities, or have not run)"
-    if fit.get("flag") == "ok" or (claim.quantity != "slope" and fit.get(claim.quantity) is not None):
+    if verdict_ == INCONCLUSIVE:
+        return _joined(f"95 % interval wider than {MAX_SLOPE_CI_WIDTH:g} ({fit.get('n_distinct_x')} distinct x)", own)
+    if verdict_ == DISAGREES and claim.quantity == "slope" and claim.fit == "p_star_vs_prediction":
+        split = factor_exponents(_pstar(results, experiment))
+        text = ("" if split is None else "fitted jointly, P* ∝ ((s0+1)^L)^a (prediction/(s0+1)^L)^b with "
+                f"a = {split[0]:.2f}, b = {split[1]:.2f}")
+        return _joined(text, own)
+    if verdict_ != NOT_MEASURED:
         return ""
     table = _pstar(results, experiment)
     metric = FIT_METRICS[claim.fit]
@@ -200,7 +219,27 @@ def _note(results: Path, figures: dict, claim: Claim, experiment: str | None, fi
             missing.append(f"v={row['v']} L={row['L']} s0={row['s0']} ({', '.join(flags)})")
     found = fit.get("n_distinct_x") or 0
     text = f"{found} distinct x with a sample complexity (at least {MIN_DISTINCT_X} needed)"
-    return text + (": no value for " + "; ".join(missing) if missing else "")
+    return _joined(text + (": no value for " + "; ".join(missing) if missing else ""), own)
+
+
+def _joined(*parts: str) -> str:
+    return ". ".join(part for part in parts if part)
+
+
+def factor_exponents(table: pd.DataFrame) -> tuple[float, float] | None:
+    """(a, b) of the joint least-squares fit log P* = a log (s0+1)^L + b log(prediction / (s0+1)^L) + c over
+    the instances of a P* table (columns test_error_p_star, prediction, s0, L): how P* scales with the
+    sparsity factor and with the rest of the prediction (n_c m^L, and s^{L/2} for the LCN), each 1 in
+    Eqs. 3-4. None when the instances do not separate the two (fewer than 3, or collinear)."""
+    if table.empty or "test_error_p_star" not in table:
+        return None
+    kept = table[np.isfinite(table["test_error_p_star"]) & np.isfinite(table["prediction"])]
+    sparsity = np.log((kept["s0"] + 1.0) ** kept["L"])
+    design = np.column_stack([sparsity, np.log(kept["prediction"]) - sparsity, np.ones(len(kept))])
+    if len(kept) < 3 or np.linalg.matrix_rank(design) < 3:
+        return None
+    coefficients = np.linalg.lstsq(design, np.log(kept["test_error_p_star"].to_numpy(float)), rcond=None)[0]
+    return float(coefficients[0]), float(coefficients[1])
 
 
 def verdict(quantity: str, paper: float, value: float, ci95: tuple[float, float], *, authors: float | None = None,
@@ -210,12 +249,17 @@ def verdict(quantity: str, paper: float, value: float, ci95: tuple[float, float]
         return NOT_MEASURED
     low, high = (np.nan, np.nan) if ci95 is None else (_float(ci95[0]), _float(ci95[1]))
     if quantity == "slope":
+        if high - low > MAX_SLOPE_CI_WIDTH:
+            return INCONCLUSIVE
         return AGREES if abs(value - paper) <= SLOPE_TOLERANCE or low <= paper <= high else DISAGREES
     if authors is not None and ours_rule is not None and np.isfinite(ours_rule):
         return AGREES if abs(np.log(ours_rule / authors)) <= np.log(AUTHORS_FACTOR) else DISAGREES
     band = (paper / PREFACTOR_FACTOR, paper * PREFACTOR_FACTOR)
-    inside = band[0] <= value <= band[1] or (low <= band[1] and high >= band[0])
-    return AGREES if inside else DISAGREES
+    if band[0] <= value <= band[1]:
+        return AGREES
+    if low <= band[1] and high >= band[0]:
+        return INCONCLUSIVE if high / low > MAX_PREFACTOR_CI_RATIO else AGREES
+    return DISAGREES
 
 
 def compute_summary(tables: list[pd.DataFrame]) -> dict:
@@ -254,7 +298,7 @@ def _pstar(results: Path, experiment: str | None) -> pd.DataFrame:
     return pd.read_csv(path) if experiment is not None and path.is_file() else pd.DataFrame()
 
 
-def _s_factor_row(results: Path, figures: dict, authors: pd.DataFrame | None) -> dict:
+def _s_factor_row(results: Path, figures: dict, authors: pd.DataFrame | None, notes: dict[str, str]) -> dict:
     """The extra s^{L/2} of the LCN (Fig. 10 right): P* / ((s0+1)^L n_c m^L) against s^{L/2} at s0 = 1, ours
     (the experiments of Fig. 10) and the authors' (their printed LCN P* at s0 = 1)."""
     names = figures.get("fig10", {}).get("experiments", [])
@@ -263,8 +307,8 @@ def _s_factor_row(results: Path, figures: dict, authors: pd.DataFrame | None) ->
     if not table.empty and "test_error_p_star" in table:
         fit = _s_factor_fit(select_rows(table, arch="lcn", s0=1), "test_error_p_star", "n_classes")
         if fit["flag"] != "ok":
-            note = (f"{fit['n_distinct_x']} distinct s^(L/2) among the LCN instances at s0 = 1 with a P* (at least "
-                    f"{MIN_DISTINCT_X} needed)")
+            note = _joined(f"{fit['n_distinct_x']} distinct s^(L/2) among the LCN instances at s0 = 1 with a P* "
+                           f"(at least {MIN_DISTINCT_X} needed)", *(notes.get(name, "") for name in names))
     theirs = None
     if authors is not None:
         printed = select_rows(comparison.authors_p_stars(authors), arch="lcn", s0=1)
@@ -289,7 +333,7 @@ def select_rows(table: pd.DataFrame, **equal) -> pd.DataFrame:
     return table[keep]
 
 
-def _sparsity_rows(results: Path, figures: dict) -> list[dict]:
+def _sparsity_rows(results: Path, figures: dict, notes: dict[str, str]) -> list[dict]:
     """Sparsity A vs B: ratio of the unit-slope prefactors of B and A (paper: the same scaling)."""
     rows = []
     for arch, figure_b in (("lcn", "fig07"), ("cnn", "fig08")):
@@ -307,6 +351,8 @@ def _sparsity_rows(results: Path, figures: dict) -> list[dict]:
         row = _row(f"Sparsity B vs A, {arch.upper()}: ratio of prefactors B/A (Figs. 4, {figure_b[3:]}: same scaling)",
                    1.0, "unit_slope_prefactor", None, f"{experiment_b} / {experiment_a}")
         row.update(ours=ratio, ci95=ci, se=se, verdict=verdict("prefactor", 1.0, ratio, ci))
+        if row["verdict"] != AGREES:
+            row["note"] = notes.get(experiment_b or "", "")
         rows.append(row)
     return rows
 
@@ -316,7 +362,8 @@ def markdown(config: dict, results: Path) -> str:
     plan = Plan.from_config(config)
     results = Path(results)
     authors = load_authors_measurements(results / AUTHORS)
-    claims = claim_rows(results, config["figures"], authors)
+    claims = claim_rows(results, config["figures"], authors,
+                        {name: exp.get("note", "") for name, exp in config["experiments"].items()})
     tables = [pd.read_csv(p) for name in config["experiments"]
               if (p := results / "tables" / f"{name}.csv").is_file()]
     compute = compute_summary(tables)
@@ -368,11 +415,12 @@ def _experiment_section(results: Path, name: str, dropped: tuple[tuple[str, int]
                   + ", ".join(f"P = {P} of {dataset}" for dataset, P in dropped) + ".", ""]
     if pstar.empty:
         return lines + ["No sample complexities (the experiment has not run).", ""]
-    lines += ["| arch | v | s | L | s0 | sparsity | seeds | P* | 68 % CI | P*_S | P*_D | prediction |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines += ["| arch | v | n_c | m | s | L | s0 | sparsity | seeds | P* | 68 % CI | P*_S | P*_D | prediction |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in pstar.to_dict("records"):
         lines.append(
-            f"| {row['arch']} | {row['v']} | {row['s']} | {row['L']} | {row['s0']} | {row['sparsity']} | "
+            f"| {row['arch']} | {row['v']} | {row['n_classes']} | {row['m']} | {row['s']} | {row['L']} | {row['s0']} | "
+            f"{row['sparsity']} | "
             f"{row['n_seeds']} | {_fmt(row['test_error_p_star'])} ({row['test_error_flag']}) | "
             f"{_fmt_ci((row['test_error_boot_lo68'], row['test_error_boot_hi68']))} | "
             f"{_fmt(row.get('S_p_star'))} | {_fmt(row.get('D_p_star'))} | {_fmt(row['prediction'])} |")
