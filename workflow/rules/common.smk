@@ -2,8 +2,10 @@
 
 import re
 
+from srhm.data import parse_dataset_name
 from srhm.figures import figure_module
 from srhm.plan import referenced_experiments
+from srhm.theory import input_dim
 
 # Only the experiments of the plan have tables (other tables, e.g. CIFAR's, come from other rules).
 EXPERIMENT_PATTERN = "|".join(map(re.escape, PLAN.experiments))
@@ -32,3 +34,9 @@ def experiment_outputs(experiments):
                   for file in ("model.pt", "metrics.json", "sensitivity.csv")]
         paths += [f"{RESULTS}/tables/{name}.csv", f"{RESULTS}/tables/{name}_pstar.csv", f"{RESULTS}/fits/{name}.json"]
     return paths
+
+
+def pool_dimension(dataset):
+    """d = (s (s0 + 1))^L of a dataset named like v4_nc4_m4_s2_L2_s01_A_seed0 (a pool's memory estimate)."""
+    params = parse_dataset_name(dataset)
+    return int(input_dim(params["s"], params["L"], params["s0"]))

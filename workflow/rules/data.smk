@@ -1,15 +1,6 @@
 # Sample the pool of each dataset: the test set is its head, the training sets the nested prefixes after it.
 # The pool size is part of the file name (srhm.plan), so each training ensemble reads a pool of its own.
 
-from srhm.data import parse_dataset_name
-from srhm.theory import input_dim
-
-
-def pool_dimension(dataset):
-    """d = (s (s0 + 1))^L of a dataset named like v4_nc4_m4_s2_L2_s01_A_seed0."""
-    params = parse_dataset_name(dataset)
-    return int(input_dim(params["s"], params["L"], params["s0"]))
-
 
 rule dataset:
     output:
