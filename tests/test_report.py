@@ -81,15 +81,16 @@ def test_a_claim_without_enough_instances_says_which_lack_a_sample_complexity(tm
 
 def test_compute_summary_counts_jobs_and_hours():
     runs = pd.DataFrame({
-        "run": ["a", "b", "c", "c"],
-        "model": ["lcn_H8"] * 4,
-        "dataset": ["v3_x_seed0", "v3_x_seed1", "v4_x_seed0", "v4_x_seed0"],
-        "wall_time_s": [3600.0, 1800.0, 7200.0, 7200.0],
-        "device": ["cpu", "cpu", "cuda:0", "cuda:0"],
+        "run": ["a", "b", "c", "c", "d", "e"],
+        "arch": ["lcn"] * 4 + ["vgg11"] * 2,
+        "model": ["lcn_H8"] * 4 + ["vgg11"] * 2,
+        "dataset": ["v3_x_seed0", "v3_x_seed1", "v4_x_seed0", "v4_x_seed0", "v10_x_seed0", "v10_x_seed0"],
+        "wall_time_s": [3600.0, 1800.0, 7200.0, 7200.0, 360.0, 720.0],
+        "device": ["cpu", "cpu", "cuda:0", "cuda:0", "cpu", "cpu"],
     })
     summary = compute_summary([runs])
-    assert summary["trainings"] == 3 and summary["training_jobs"] == 2  # seeds of one family share a job
-    assert summary["cpu_hours"] == pytest.approx(1.0) and summary["gpu_hours"] == pytest.approx(2.0)
+    assert summary["trainings"] == 5 and summary["training_jobs"] == 4  # seeds of one family share a job,
+    assert summary["cpu_hours"] == pytest.approx(1.3) and summary["gpu_hours"] == pytest.approx(2.0)  # VGGs not
 
 
 def test_claims_read_the_fits_of_the_configured_experiments(tmp_path):

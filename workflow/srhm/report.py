@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from srhm import comparison, theory
+from srhm.architectures import HIERARCHICAL
 from srhm.authors import TABLE as AUTHORS, load_authors_measurements
 from srhm.io import read_json
 from srhm.plan import Plan
@@ -264,11 +265,12 @@ def verdict(quantity: str, paper: float, value: float, ci95: tuple[float, float]
 
 def compute_summary(tables: list[pd.DataFrame]) -> dict:
     """Trainings run and their compute: CPU- or GPU-hours summed over training jobs (one job per
-    ensemble, its wall time the longest member's), times the job's threads for CPU jobs."""
+    ensemble, its wall time the longest member's; one per run for the BatchNorm nets, which train alone)."""
     runs = pd.concat(tables, ignore_index=True).drop_duplicates("run") if tables else pd.DataFrame()
     if runs.empty:
         return {"trainings": 0, "cpu_hours": 0.0, "gpu_hours": 0.0}
-    jobs = runs.assign(job=runs["model"] + "__" + runs["dataset"].str.replace(r"_seed\d+$", "", regex=True))
+    ensemble = runs["model"] + "__" + runs["dataset"].str.replace(r"_seed\d+$", "", regex=True)
+    jobs = runs.assign(job=ensemble.where(runs["arch"].isin(HIERARCHICAL), runs["run"]))  # BatchNorm nets: alone
     per_job = jobs.groupby("job").agg(wall=("wall_time_s", "max"), device=("device", "first"))
     on_gpu = per_job["device"].str.startswith("cuda")
     return {"trainings": int(len(runs)), "training_jobs": int(len(per_job)),
