@@ -163,8 +163,8 @@ class Plan:
         protocols: dict[tuple[str, str], tuple[str, tuple]] = {}  # (model, family) -> (experiment, protocol)
         experiments = {}
         for name, (points, protocol, dropped) in expanded.items():
-            runs = tuple(Run(pools[_pool_owner(arch, width, params, P, seed), dataset_name(**params)], arch, width, P,
-                             seed) for params, _, arch, width, P, seed in points)
+            runs = tuple(Run(pools[_training_job(arch, width, params, P, seed), dataset_name(**params)], arch, width,
+                             P, seed) for params, _, arch, width, P, seed in points)
             for run in runs:
                 other, known = protocols.setdefault((run.model, run.family), (name, protocol))
                 if known != protocol:
@@ -175,17 +175,18 @@ class Plan:
                                            tuple(dropped))
         groups: dict[tuple, set[Run]] = {}
         for run in (run for exp in experiments.values() for run in exp.runs):
-            single = run.dir if run.arch not in HIERARCHICAL else ""  # BatchNorm nets train alone
-            protocol = protocols[run.model, run.family][1]
-            groups.setdefault((run.arch, run.width, run.family, protocol, single), set()).add(run)
+            job = _training_job(run.arch, run.width, run.dataset.srhm_params, run.P, run.seed)
+            groups.setdefault(job, set()).add(run)
         for figure, settings in config["figures"].items():
             undefined = [name for name in referenced_experiments(settings) if name not in experiments]
             if undefined:
                 raise ValueError(f"figures.{figure}: names experiments {undefined} that config.experiments "
                                  "does not define")
         ensembles = {}
-        for (arch, width, family, protocol, _), runs in sorted(groups.items(), key=lambda item: str(item[0])):
-            ensemble = Ensemble(arch, width, family, protocol, tuple(sorted(runs, key=lambda r: (r.seed, r.P))))
+        for _, runs in sorted(groups.items(), key=lambda item: str(item[0])):
+            first = next(iter(runs))
+            ensemble = Ensemble(first.arch, first.width, first.family, protocols[first.model, first.family][1],
+                                tuple(sorted(runs, key=lambda r: (r.seed, r.P))))
             ensembles[ensemble.id] = ensemble
         datasets = {run.dataset.key: run.dataset for run in (run for e in ensembles.values() for run in e.runs)}
         return cls(dict(sorted(datasets.items())), ensembles, experiments)
@@ -324,20 +325,21 @@ def _width(exp: dict, arch: str, L: int) -> int | None:
     return default_width(arch, L) if exp.get("width") is None else exp["width"]
 
 
-def _pool_owner(arch: str, width: int | None, params: dict, P: int, seed: int) -> tuple:
-    """The training job a run belongs to, as far as its pool is concerned: its model and SRHM family, and the
-    run itself for the nets that train alone (see Plan.from_config's ensembles)."""
+def _training_job(arch: str, width: int | None, params: dict, P: int, seed: int) -> tuple:
+    """The training job (ensemble) a run belongs to: its architecture, width and SRHM family, and the run
+    itself for the BatchNorm nets, which train alone. One train protocol per (model, family) is enforced
+    by Plan.from_config, so the protocol needs no place here. Each job reads pools of its own (_size_pools)."""
     alone = (P, seed) if arch not in HIERARCHICAL else ()
     family = dataset_name(**params).rsplit("_seed", 1)[0]
     return (arch, width, family, *alone)
 
 
 def _size_pools(points: list, sampling: str, max_pool_gb: float) -> dict[tuple, Dataset]:
-    """(pool owner, dataset name) -> the pool that owner's runs read: n_test + the owner's largest P on that
+    """(training job, dataset name) -> the pool that job's runs read: n_test + the job's largest P on that
     dataset. Raises ValueError (max_pool_gb) for a pool beyond the memory guard."""
     need: dict[tuple, tuple[dict, int, int]] = {}
     for params, n_test, arch, width, P, seed in points:
-        key = (_pool_owner(arch, width, params, P, seed), dataset_name(**params))
+        key = (_training_job(arch, width, params, P, seed), dataset_name(**params))
         need[key] = (params, n_test, max(P, need.get(key, (None, None, 0))[2]))
     pools = {key: Dataset(**params, sampling=sampling, pool_size=P + n_test, n_test=n_test)
              for key, (params, n_test, P) in need.items()}
