@@ -4,9 +4,9 @@
 
 rule dataset:
     output:
-        f"{RESULTS}/data/{{sampling}}/{{dataset}}_n{{size}}.npz",
+        f"{RESULTS}/data/{{sampling}}/{pool_stem('{dataset}', '{size}')}.npz",
     log:
-        f"{RESULTS}/logs/data/{{sampling}}/{{dataset}}_n{{size}}.log",
+        f"{RESULTS}/logs/data/{{sampling}}/{pool_stem('{dataset}', '{size}')}.log",
     wildcard_constraints:
         dataset=r"v\d+_nc\d+_m\d+_s\d+_L\d+_s0\d+_[AB]_seed\d+",
         size=r"\d+",
