@@ -79,6 +79,20 @@ def test_a_claim_without_enough_instances_says_which_lack_a_sample_complexity(tm
     assert rows.loc["FCN: P* ≈ P*_S — exponent (Fig. 16)", "note"].endswith(". " + budget), "the experiment's note"
 
 
+def test_an_inconclusive_claim_says_which_interval_says_nothing(tmp_path):
+    (tmp_path / "fits").mkdir()
+    fits = {"p_star_vs_p_star_S": {"flag": "ok", "slope": 2.2, "slope_ci95": [-1.4, 2.6], "n_distinct_x": 3,
+                                   "unit_slope_prefactor": 8.0, "unit_slope_prefactor_ci95": [0.5, 16.0]}}
+    (tmp_path / "fits" / "lcn.json").write_text(json.dumps({"fits": fits}))
+    rows = claim_rows(tmp_path, {"fig06": {"experiments": ["lcn"]}}).set_index("claim")
+    slope = rows.loc["LCN: P* ≈ P*_S — exponent of P* vs P*_S (Eq. 8, Fig. 6C)"]
+    ratio = rows.loc["LCN: P* ≈ P*_S — ratio P*/P*_S (Fig. 6C, y ∝ x)"]
+    assert slope["verdict"] == ratio["verdict"] == INCONCLUSIVE
+    assert slope["note"] == "95 % interval wider than 1 (3 distinct x)"
+    assert ratio["note"] == ("outside a factor 2 of the paper's value, with a 95 % interval wider than a factor 4 "
+                             "(3 distinct x)")
+
+
 def test_compute_summary_counts_jobs_and_hours():
     runs = pd.DataFrame({
         "run": ["a", "b", "c", "c", "d", "e"],

@@ -200,7 +200,10 @@ def _note(results: Path, claim: Claim, experiment: str | None, fit: dict | None,
     if fit is None:
         return f"{experiment} has no fit {claim.fit} (its runs have no sensitivities, or have not run)"
     if verdict_ == INCONCLUSIVE:
-        return _joined(f"95 % interval wider than {MAX_SLOPE_CI_WIDTH:g} ({fit.get('n_distinct_x')} distinct x)", own)
+        why = (f"95 % interval wider than {MAX_SLOPE_CI_WIDTH:g}" if claim.quantity == "slope" else
+               f"outside a factor {PREFACTOR_FACTOR:g} of the paper's value, with a 95 % interval wider than a "
+               f"factor {MAX_PREFACTOR_CI_RATIO:g}")
+        return _joined(f"{why} ({fit.get('n_distinct_x')} distinct x)", own)
     if verdict_ == DISAGREES and claim.quantity == "slope" and claim.fit == "p_star_vs_prediction":
         split = factor_exponents(_pstar(results, experiment))
         text = ("" if split is None else "fitted jointly, P* ∝ ((s0+1)^L)^a (prediction/(s0+1)^L)^b with "
