@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from srhm import SRHM
-from srhm.data import pool_stem
+from srhm.paths import pool_stem
 from srhm.protocol import MemberSpec, TrainSpec
 from srhm.train import EnsembleTrainer
 

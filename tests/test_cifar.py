@@ -24,7 +24,8 @@ from srhm.cifar.nets import build_net
 from srhm.cifar.settings import (NETS, TEST_FILE, TRAIN_FILES, ProbeSettings, TrainSettings, check_cifar_dir,
                                  planned_runs)
 from srhm.cifar.stability import matched_noise, relative_stability, stability_ratio
-from srhm.cifar.tables import COLUMNS, DIGITISED_DATA, NET_LABELS, read_table, table_path
+from srhm.cifar.tables import COLUMNS, DIGITISED_DATA, NET_LABELS, read_table
+from srhm.paths import cifar_table
 from srhm.cifar.train import classification_error, train, training_subset
 from srhm.cli import main
 from srhm.config import SCHEMA_PATH, resolve
@@ -289,7 +290,9 @@ def test_digitised_table_is_well_formed():
     assert table["diffeo_sensitivity"].isna().all() and table["noise_sensitivity"].isna().all()
     assert {"resnet18", "efficientnetb0", "lenet", "fullconnl4"} <= set(table["net"])
     assert table.set_index("net").loc["resnet18", "test_error"] < table.set_index("net").loc["lenet", "test_error"]
-    assert table_path("measured") == "tables/cifar_stability.csv"
+    assert cifar_table("measured") == "tables/cifar_stability.csv"
+    with pytest.raises(ValueError, match="source must be one of"):
+        cifar_table("scanned")
 
 
 def test_workflow_config_plans_cifar_runs_only_with_a_path(tiny_cifar):

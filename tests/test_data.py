@@ -10,7 +10,7 @@ import torch
 from scipy import stats
 
 from srhm import EMPTY, SRHM, Batch
-from srhm.data import pool_dataset, pool_stem
+from srhm.paths import pool_dataset, pool_stem
 
 SMALL = dict(v=3, n_classes=3, m=3, s=2, L=2, s0=1)
 

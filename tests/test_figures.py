@@ -20,7 +20,8 @@ from matplotlib.colors import to_rgba
 
 from srhm import theory
 from srhm.analysis import sample_complexities
-from srhm.authors import DATA as AUTHORS_DATA, TABLE as AUTHORS_TABLE
+from srhm.authors import DATA as AUTHORS_DATA
+from srhm.paths import AUTHORS_TABLE
 from srhm.cli import main
 from srhm.figures import FIGURES, figure_module, render, style
 from srhm.figures.fits import FittedLine, fitted_line

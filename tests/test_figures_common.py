@@ -21,7 +21,8 @@ from matplotlib.collections import LineCollection
 from srhm.architectures import COMMON, HIERARCHICAL
 from srhm.cifar import tables as cifar_tables
 from srhm.config import WORKFLOW_DIR, resolve
-from srhm.data import EMPTY, SRHM, pool_stem
+from srhm.data import EMPTY, SRHM
+from srhm.paths import pool_stem
 from srhm.figures import common_nets, figure_module, render
 from srhm.figures import fig02, fig03
 from srhm.models import build_model

@@ -11,7 +11,8 @@ import pytest
 import yaml
 from scipy import stats
 
-from srhm.authors import DATA as AUTHORS_DATA, TABLE as AUTHORS_TABLE
+from srhm.authors import DATA as AUTHORS_DATA
+from srhm.paths import AUTHORS_TABLE
 from srhm.config import resolve
 from srhm.report import (AGREES, CLAIMS, DISAGREES, INCONCLUSIVE, NOT_MEASURED, authors_value, claim_rows,
                          compute_summary, factor_exponents, markdown, verdict)

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from srhm import SRHM, Batch, encode, theory
-from srhm.data import pool_stem
+from srhm.paths import pool_stem
 from srhm.io import read_json
 from srhm.models import build_model
 from srhm.protocol import MemberSpec, TrainSpec, paper_base_lr, paper_lr_scale

@@ -13,7 +13,8 @@ import pytest
 
 from cluster import SMOKE_CONFIG
 
-from srhm.authors import COLUMNS as AUTHORS_COLUMNS, TABLE as AUTHORS_TABLE
+from srhm.authors import COLUMNS as AUTHORS_COLUMNS
+from srhm.paths import AUTHORS_TABLE
 from srhm.cifar.tables import COLUMNS as CIFAR_COLUMNS
 
 ROOT = Path(__file__).resolve().parent.parent

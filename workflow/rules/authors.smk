@@ -1,7 +1,8 @@
 # The authors' printed measurements (workflow/data/authors_measurements.csv, srhm.authors), checked and
 # copied into the results, where the report and the figures that compare with them read it.
 
-from srhm.authors import DATA as AUTHORS_DATA, TABLE as AUTHORS_TABLE
+from srhm.authors import DATA as AUTHORS_DATA
+from srhm.paths import AUTHORS_TABLE
 
 
 rule authors_table:

@@ -4,7 +4,8 @@
 # measured table; `figures.fig01.cifar: measured` makes Fig. 1 draw it).
 
 from srhm.cifar.settings import NETS, TEST_FILE, TRAIN_FILES, planned_runs
-from srhm.cifar.tables import DIGITISED_DATA, table_path
+from srhm.cifar.tables import DIGITISED_DATA
+from srhm.paths import cifar_table
 
 CIFAR = config["cifar"]
 try:
@@ -17,7 +18,7 @@ rule cifar_digitised_table:
     input:
         str(DIGITISED_DATA),
     output:
-        f"{RESULTS}/{table_path('digitised')}",
+        f"{RESULTS}/{cifar_table('digitised')}",
     log:
         f"{RESULTS}/logs/cifar/digitised_table.log",
     localrule: True
@@ -104,7 +105,7 @@ if CIFAR_RUNS:
         input:
             [f"{RESULTS}/{run}/stability.json" for run in CIFAR_RUNS],
         output:
-            f"{RESULTS}/{table_path('measured')}",
+            f"{RESULTS}/{cifar_table('measured')}",
         params:
             runs=[f"{RESULTS}/{run}" for run in CIFAR_RUNS],
         log:
@@ -120,5 +121,5 @@ if CIFAR_RUNS:
 
     rule cifar:
         input:
-            f"{RESULTS}/{table_path('measured')}",
+            f"{RESULTS}/{cifar_table('measured')}",
         localrule: True

@@ -2,7 +2,8 @@
 
 import re
 
-from srhm.data import parse_dataset_name, pool_stem
+from srhm.data import parse_dataset_name
+from srhm.paths import pool_stem
 from srhm.figures import figure_module
 from srhm.plan import referenced_experiments
 from srhm.theory import input_dim

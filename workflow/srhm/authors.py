@@ -56,8 +56,6 @@ COLUMNS = ("quantity", "arch", "s", "L", "v", "n_c", "m", "s0", "sparsity", "wid
            "note")
 QUANTITIES = ("p_star", "p_star_S", "p_star_D", "test_error", "grid")
 DATA = Path(__file__).resolve().parents[1] / "data" / "authors_measurements.csv"
-TABLE = "tables/authors_measurements.csv"
-"""Where the workflow copies DATA, relative to the results directory (read there by the report and figures)."""
 
 STALE = "stale repeat"
 PER_CLASS = "printed per class, x n_c"

@@ -342,19 +342,6 @@ def dataset_name(*, v, n_classes, m, s, L, s0, sparsity, seed) -> str:
     return f"v{v}_nc{n_classes}_m{m}_s{s}_L{L}_s0{s0}_{sparsity}_seed{seed}"
 
 
-def pool_stem(name: str, size: int) -> str:
-    """File stem of a pool of `size` samples of dataset `name`, e.g. v4_nc4_m4_s2_L2_s01_A_seed0_n3000."""
-    return f"{name}_n{size}"
-
-
-def pool_dataset(path: str | Path) -> str:
-    """The dataset name of a pool file named by `pool_stem` (ValueError if it is not one)."""
-    name, _, size = Path(path).stem.rpartition("_n")
-    if not size.isdigit():
-        raise ValueError(f"pool file {str(path)!r} is not named like v8_nc8_m8_s2_L3_s02_A_seed0_n3000.npz")
-    return name
-
-
 def parse_dataset_name(name: str) -> dict:
     """Inverse of `dataset_name`."""
     match = _NAME.fullmatch(name)

@@ -4,11 +4,8 @@ A validated config (see workflow/schemas/config.schema.yaml) is expanded here, w
 into plain records with readable output paths. Constraints that a JSON schema cannot express
 (SRHM parameters, P grids against P_max, clashing runs) raise ValueError naming the config key.
 
-Paths, relative to the results directory:
-    data/{sampling}/{dataset}_n{size}.npz           a pool of one dataset (test head, training prefixes after it)
-    runs/{dataset}/{model}/P{P}_seed{seed}/         one training run
-where sampling is balanced or uniform (SRHM.sample), dataset reads like v8_nc8_m8_s2_L3_s02_A_seed0 and model
-like lcn_H256 (arch and width).
+Every record names its files through srhm.paths (a pool: data/{sampling}/{dataset}_n{size}.npz, a run:
+runs/{dataset}/{model}/P{P}_seed{seed}/), relative to the results directory.
 
 A pool holds the first `size` samples of one prefix-stable sequence: the test set is its head and the
 training set of size P the P samples after it, both the same whatever the size. Each training ensemble reads
@@ -27,16 +24,14 @@ from pathlib import PurePosixPath
 
 import numpy as np
 
-from srhm import theory
-from srhm.data import check_parameters, dataset_name, pool_stem
+from srhm import paths, theory
+from srhm.data import check_parameters, dataset_name
 from srhm.architectures import HIERARCHICAL, default_width
-from srhm.cifar.tables import TABLES as CIFAR_TABLES
 
 TEST_FRACTION_CAP = 5  # the test set holds at most P_max / 5 points, as in the authors' code
 EXPERIMENT_KEYS = ("experiment", "experiments", "lcn", "cnn")  # figure settings keys that name experiments
 EXPERIMENT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
-PSTAR_SUFFIX = "_pstar"  # tables/{experiment}_pstar.csv holds an experiment's sample complexities
-RESERVED_TABLES = tuple(PurePosixPath(path).stem for path in CIFAR_TABLES.values())
+RESERVED_TABLES = tuple(PurePosixPath(path).stem for path in (*paths.CIFAR_TABLES.values(), paths.AUTHORS_TABLE))
 RUNTIME_TRAIN_KEYS = ("checkpoint_seconds",)
 """Keys of the config's train protocol that change how a training runs, never what it computes."""
 RUNTIME_KEYS = ("device", "threads")
@@ -83,11 +78,11 @@ class Dataset:
     @property
     def key(self) -> str:
         """The pool's file stem: the dataset name and the pool size, e.g. v4_nc4_m4_s2_L2_s01_A_seed0_n3000."""
-        return pool_stem(self.name, self.pool_size)
+        return paths.pool_stem(self.name, self.pool_size)
 
     @property
     def path(self) -> str:
-        return f"data/{self.sampling}/{self.key}.npz"
+        return paths.pool(self.sampling, self.name, self.pool_size)
 
 
 @dataclass(frozen=True)
@@ -103,7 +98,7 @@ class Run:
     @property
     def model(self) -> str:
         """Readable model id: the architecture, and its width for LCN/CNN/FCN."""
-        return self.arch if self.width is None else f"{self.arch}_H{self.width}"
+        return paths.model_id(self.arch, self.width)
 
     @property
     def family(self) -> str:
@@ -112,7 +107,7 @@ class Run:
 
     @property
     def dir(self) -> str:
-        return f"runs/{self.dataset.name}/{self.model}/P{self.P}_seed{self.seed}"
+        return paths.run_dir(self.dataset.name, self.model, self.P, self.seed)
 
 
 @dataclass(frozen=True)
@@ -201,8 +196,8 @@ def check_experiment_names(names) -> None:
             raise ValueError(f"experiments.{name}: an experiment name must start with a letter and hold only "
                              f"letters, digits and underscores (it names files and reaches shell commands), "
                              f"got {name!r}")
-        if name.endswith(PSTAR_SUFFIX) or name in RESERVED_TABLES:
-            raise ValueError(f"experiments.{name}: names ending in {PSTAR_SUFFIX!r} and the names "
+        if name.endswith(paths.PSTAR_SUFFIX) or name in RESERVED_TABLES:
+            raise ValueError(f"experiments.{name}: names ending in {paths.PSTAR_SUFFIX!r} and the names "
                              f"{list(RESERVED_TABLES)} are taken by other tables (tables/{name}.csv would clash)")
         if name.lower() in seen:
             raise ValueError(f"experiments.{name}: differs from experiments.{seen[name.lower()]} only in case, so "

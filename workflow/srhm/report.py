@@ -29,7 +29,8 @@ import pandas as pd
 
 from srhm import comparison, theory
 from srhm.architectures import HIERARCHICAL
-from srhm.authors import TABLE as AUTHORS, load_authors_measurements
+from srhm.authors import load_authors_measurements
+from srhm.paths import AUTHORS_TABLE as AUTHORS
 from srhm.io import read_json
 from srhm.plan import Plan
 from srhm.scaling import MIN_DISTINCT_X, fit_scaling

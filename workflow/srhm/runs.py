@@ -14,11 +14,11 @@ from pathlib import Path
 import pandas as pd
 
 from srhm import theory
-from srhm.data import SRHM, Batch, parse_dataset_name, pool_dataset
+from srhm.data import SRHM, Batch, parse_dataset_name
+from srhm.paths import SENSITIVITY_FILE, pool_dataset
 from srhm.io import read_json, write_csv
 from srhm.memory import reuse_freed_memory
 
-SENSITIVITY_FILE = "sensitivity.csv"
 WEIGHTS = ("best", "final")
 RUN_COLUMNS = ("experiment", "run", "dataset", "arch", "model", "width", "v", "n_classes", "m", "s", "L", "s0",
                "sparsity", "seed", "P", "test_error", "test_error_best", "test_error_final", "epochs", "steps",

@@ -3,8 +3,8 @@
 Columns: net, source, P, seed, test_error, relative_sensitivity (R_f = D_f / G_f), diffeo_sensitivity
 (D_f), noise_sensitivity (G_f). Two tables share them: the values digitised from the published figure
 (workflow/data/petrini2021_fig1.csv, source "digitised") and the workflow's own measurement (source
-"measured"). `figures.fig01.cifar` in the config names the one Fig. 1A-B draws; `table_path` gives its
-location under the results directory.
+"measured"). `figures.fig01.cifar` in the config names the one Fig. 1A-B draws; `srhm.paths.cifar_table`
+gives its location under the results directory.
 """
 
 from __future__ import annotations
@@ -14,14 +14,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from srhm.checks import check_choice
+from srhm import paths
 
 COLUMNS = ("net", "source", "P", "seed", "test_error", "relative_sensitivity", "diffeo_sensitivity",
            "noise_sensitivity")
-SOURCES = ("digitised", "measured")
+SOURCES = tuple(paths.CIFAR_TABLES)
 DIGITISED_DATA = Path(__file__).resolve().parents[2] / "data" / "petrini2021_fig1.csv"
-TABLES = {"digitised": "tables/cifar_stability_digitised.csv", "measured": "tables/cifar_stability.csv"}
-"""Source -> the table's path relative to the results directory."""
 
 NET_LABELS = {
     "fullconnl2": "FullConnL2", "fullconnl4": "FullConnL4", "fullconnl6": "FullConnL6", "lenet": "LeNet",
@@ -31,12 +29,6 @@ NET_LABELS = {
     "efficientnetb2_pretrained": "EfficientNetB2 (pretrained)",
 }
 """Net id -> display name, for every net of either table."""
-
-
-def table_path(source: str) -> str:
-    """Path of the `source` ("digitised" or "measured") table, relative to the results directory."""
-    check_choice("source", source, SOURCES)
-    return TABLES[source]
 
 
 def read_table(path: str | os.PathLike) -> pd.DataFrame:

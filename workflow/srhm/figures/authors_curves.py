@@ -13,11 +13,13 @@ from typing import Mapping
 
 import pandas as pd
 
-from srhm.authors import TABLE, load_authors_measurements
+from srhm.authors import load_authors_measurements
+from srhm.paths import AUTHORS_TABLE as TABLE
 from srhm.comparison import INSTANCE, threshold
 from srhm.figures import style
 from srhm.figures.panels import CaptionedFigure, log_scale, new_figure, say, seed_curve
-from srhm.figures.tables import experiment_list, read, run_table
+from srhm.figures.tables import experiment_list, read
+from srhm.paths import run_table
 
 CAPTION = """\
 Not in the paper: for every instance where the authors' notebooks printed a whole test-error curve and this run

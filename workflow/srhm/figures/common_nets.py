@@ -18,7 +18,8 @@ from matplotlib.lines import Line2D
 
 from srhm.figures import style
 from srhm.figures.panels import CaptionedFigure, log_scale, say
-from srhm.figures.tables import experiment_list, integer_setting, read, run_table
+from srhm.figures.tables import experiment_list, integer_setting, read
+from srhm.paths import run_table
 
 NETS = ("lcn", "cnn", "vgg11", "vgg16", "resnet18", "resnet34", "efficientnetb0")
 """The seven nets of Figs. 1C-D and 17A-B."""

@@ -16,6 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.colors import to_rgba
 from matplotlib.lines import Line2D
 
+from srhm import paths
 from srhm.cifar import tables as cifar_tables
 from srhm.figures import common_nets, style
 from srhm.figures.fits import FittedLine, fitted_line
@@ -70,7 +71,7 @@ def _cifar_table(settings: Mapping) -> str:
     source = settings.get("cifar") if isinstance(settings, Mapping) else None
     if source not in cifar_tables.SOURCES:
         raise ValueError(f"settings.cifar must be one of {list(cifar_tables.SOURCES)}, got {source!r}")
-    return cifar_tables.table_path(source)
+    return paths.cifar_table(source)
 
 
 def _seed_means(table: pd.DataFrame) -> pd.DataFrame:

@@ -10,12 +10,11 @@ import numpy as np
 from matplotlib.axes import Axes
 
 from srhm.figures import style
-from srhm.authors import TABLE as AUTHORS_TABLE
+from srhm.paths import AUTHORS_TABLE
 from srhm.figures.layouts import CNN_REGIMES, LCN_REGIMES, authors_points, prediction_panel
 from srhm.figures.panels import CaptionedFigure, log_scale, new_figure, say, seed_curve, v_colourbars
-from srhm.figures.tables import (
-    SETTING, describe, experiment_list, integer_setting, pstar_table, read, run_table, select, string_setting,
-)
+from srhm.figures.tables import SETTING, describe, experiment_list, integer_setting, read, select, string_setting
+from srhm.paths import pstar_table, run_table
 
 CAPTION = """\
 Paper Fig. 4. (A) Test error against the number P of distinct training samples for one LCN setting (mean over

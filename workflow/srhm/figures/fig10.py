@@ -9,7 +9,7 @@ from typing import Mapping
 import pandas as pd
 
 from srhm.figures import style
-from srhm.authors import TABLE as AUTHORS_TABLE
+from srhm.paths import AUTHORS_TABLE
 from srhm.figures.layouts import LCN_REGIMES, authors_points, prediction_panel, pstar_inputs, read_pstar
 from srhm.figures.panels import CaptionedFigure, new_figure, v_colourbars
 from srhm.figures.tables import select

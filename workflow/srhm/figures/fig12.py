@@ -7,7 +7,8 @@ from typing import Mapping
 
 from srhm.figures.layouts import layers_figure
 from srhm.figures.panels import CaptionedFigure
-from srhm.figures.tables import run_table, string_setting
+from srhm.figures.tables import string_setting
+from srhm.paths import run_table
 
 CAPTION = """\
 Paper Fig. 12 (App. D). LCN, s = 2, sparsity A, one (v, L): sensitivity to synonym exchanges S_{k,l} (top) and

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Mapping
 
 from srhm.figures import style
-from srhm.authors import TABLE as AUTHORS_TABLE
+from srhm.paths import AUTHORS_TABLE
 from srhm.figures.layouts import CNN_REGIMES, authors_points, prediction_panel, pstar_inputs, read_pstar
 from srhm.figures.panels import CaptionedFigure, new_figure, v_colourbars
 from srhm.figures.tables import select

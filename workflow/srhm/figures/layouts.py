@@ -17,16 +17,17 @@ from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 
 from srhm import theory
-from srhm.authors import TABLE as AUTHORS_TABLE, load_authors_measurements
+from srhm.authors import load_authors_measurements
+from srhm.paths import AUTHORS_TABLE
 from srhm.comparison import authors_p_stars
 from srhm.figures import style
 from srhm.figures.panels import (
     CaptionedFigure, log_scale, new_figure, say, scaling_panel, seed_curve, threshold_label, v_colourbars,
 )
 from srhm.figures.tables import (
-    SETTING, describe, experiment_list, integer_setting, missing_regimes, pstar_table, read, run_table, select,
-    string_setting,
+    SETTING, describe, experiment_list, integer_setting, missing_regimes, read, select, string_setting,
 )
+from srhm.paths import pstar_table, run_table
 from srhm.scaling import collapse
 
 PREDICTION_LABELS = {"lcn": style.LCN_PREDICTION_LABEL, "cnn": style.CNN_PREDICTION_LABEL}

@@ -1,7 +1,7 @@
 """What figures read: the result tables of the experiments named in their settings.
 
-Paths are relative to the results folder: `tables/{experiment}.csv` (one row per run, srhm.runs)
-and `tables/{experiment}_pstar.csv` (one row per setting, srhm.analysis).
+Their paths, relative to the results folder, come from srhm.paths (run_table: one row per run, srhm.runs;
+pstar_table: one row per setting, srhm.analysis).
 """
 
 from __future__ import annotations
@@ -13,14 +13,6 @@ import pandas as pd
 
 SETTING = ("arch", "model", "v", "n_classes", "m", "s", "L", "s0", "sparsity")
 """Columns that identify one setting (a curve over P and seeds)."""
-
-
-def run_table(experiment: str) -> str:
-    return f"tables/{experiment}.csv"
-
-
-def pstar_table(experiment: str) -> str:
-    return f"tables/{experiment}_pstar.csv"
 
 
 def experiment_list(settings: Mapping, key: str = "experiments") -> list[str]:
