@@ -32,9 +32,10 @@ config.clear()
 config.update(resolved)
 
 RESULTS = "results"
+PACKAGE_DIR = Path(workflow.basedir) / "workflow"
 # Rules call the library through its command line (`python -m srhm`); this PYTHONPATH makes the
 # package importable in any job environment (conda or not) without installing it there.
-shell.prefix(f"set -euo pipefail; export PYTHONPATH={shlex.quote(str(Path(workflow.basedir) / 'workflow'))}; ")
+shell.prefix(f"set -euo pipefail; export PYTHONPATH={shlex.quote(str(PACKAGE_DIR))}; ")
 
 
 include: "workflow/rules/common.smk"
@@ -51,6 +52,6 @@ include: "workflow/rules/cifar.smk"
 rule all:
     default_target: True
     input:
-        f"{RESULTS}/report.md",
-        [f"{RESULTS}/figures/{name}.{extension}" for name in FIGURES for extension in FIGURE_FORMATS],
+        f"{RESULTS}/{paths.REPORT}",
+        [f"{RESULTS}/{paths.figure(name, extension)}" for name in FIGURES for extension in FIGURE_FORMATS],
         experiment_outputs(PLAN.experiments),

@@ -7,6 +7,7 @@ import itertools
 import json
 import re
 import shutil
+from pathlib import Path
 
 import matplotlib
 
@@ -23,11 +24,11 @@ from srhm.analysis import sample_complexities
 from srhm.authors import DATA as AUTHORS_DATA
 from srhm.paths import AUTHORS_TABLE
 from srhm.cli import main
-from srhm.figures import FIGURES, figure_module, render, style
+from srhm.figures import FIGURES, figure_experiments, figure_module, figure_sources, render, style
 from srhm.figures.fits import FittedLine, fitted_line
 from srhm.figures.layouts import authors_points
-from srhm.plan import referenced_experiments
 from srhm.scaling import least_squares_band
+from srhm.sources import PACKAGE_ROOT, module_sources
 
 # --------------------------------------------------------------------------------------- synthetic data
 
@@ -163,7 +164,8 @@ def test_the_registry_has_every_figure_of_this_package():
     assert sorted(FIGURES) == sorted(set(SETTINGS) | {"fig01", "fig02", "fig03", "fig09", "fig17"})
     for name in FIGURES:
         module = figure_module(name)
-        assert callable(module.draw) and callable(module.inputs) and len(module.CAPTION) > 100
+        assert callable(module.draw) and callable(module.inputs) and callable(module.experiments)
+        assert len(module.CAPTION) > 100
     with pytest.raises(ValueError, match="figure must be one of"):
         figure_module("fig99")
 
@@ -286,10 +288,30 @@ def test_bad_settings_name_the_key(name, settings, message, results):
         render(name, settings, results, results / "unused.pdf")
 
 
-def test_referenced_experiments():
-    assert referenced_experiments(SETTINGS["fig04"]) == ["lcn_s2", "cnn_s2"]
-    assert referenced_experiments(SETTINGS["fig14"]) == ["cnn_s2", "cnn_s3"]
-    assert referenced_experiments(SETTINGS["fig12"]) == ["lcn_s2"] and referenced_experiments({}) == []
+def test_each_figure_declares_the_experiments_it_reads():
+    assert figure_experiments("fig04", SETTINGS["fig04"]) == ["lcn_s2", "cnn_s2"]
+    assert figure_experiments("fig14", SETTINGS["fig14"]) == ["cnn_s2", "cnn_s3"]
+    assert figure_experiments("fig12", SETTINGS["fig12"]) == ["lcn_s2"] and figure_experiments("fig05", {}) == []
+    for name, settings in SETTINGS.items():  # every table a figure reads belongs to an experiment it declares
+        experiments = set(figure_experiments(name, settings))
+        tables = [Path(path).stem.removesuffix("_pstar") for path in figure_module(name).inputs(settings)
+                  if path != AUTHORS_TABLE]
+        assert set(tables) == experiments, name
+    with pytest.raises(ValueError, match="settings.experiments must be a non-empty list"):
+        figure_experiments("fig06", {"experiment": "lcn_s2"})
+
+
+def test_a_figure_is_drawn_by_its_module_and_the_modules_it_imports():
+    sources = figure_sources("fig04")
+    assert {"srhm/figures/fig04.py", "srhm/figures/panels.py", "srhm/figures/layouts.py", "srhm/theory.py"} <= set(sources)
+    assert not [path for path in sources if path.startswith("srhm/figures/fig") and path != "srhm/figures/fig04.py"]
+    assert "srhm/models/hierarchical.py" in figure_sources("fig03")  # imported inside a function: it counts too
+    assert not {"srhm/train.py", "srhm/figures/fig04.py"} & set(module_sources("srhm.report"))
+    assert all((PACKAGE_ROOT / path).is_file() for path in sources) and sources == sorted(sources)
+    with pytest.raises(ValueError, match="module must be an srhm module"):
+        module_sources("numpy")
+    with pytest.raises(ValueError, match="figure must be one of"):
+        figure_sources("fig99")
 
 
 # ------------------------------------------------------------------------------------------------- CLI

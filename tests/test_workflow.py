@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -14,8 +15,8 @@ import pytest
 from cluster import SMOKE_CONFIG
 
 from srhm.authors import COLUMNS as AUTHORS_COLUMNS
-from srhm.paths import AUTHORS_TABLE
 from srhm.cifar.tables import COLUMNS as CIFAR_COLUMNS
+from srhm.paths import AUTHORS_TABLE
 
 ROOT = Path(__file__).resolve().parent.parent
 FIGURES = tuple(f"fig{number:02d}" for number in range(1, 18))  # all 17 of the paper
@@ -159,6 +160,25 @@ def test_another_experiments_grid_retrains_nothing_of_this_one(smoke_run):
     assert jobs.get("dataset") == 1 and "train_cnn_H16__v3_nc3_m3_s2_L2_s01_B" in jobs, jobs
     assert "sensitivity_cnn_H16__v3_nc3_m3_s2_L2_s01_B" in jobs and jobs.get("report") == 1, jobs
     assert not [rule for rule in jobs if rule.startswith(("train_lcn", "sensitivity_lcn"))], jobs
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("source, target, expected", [
+    ("workflow/srhm/figures/fig04.py", "fig04", {"figure", "fig04"}),
+    ("workflow/srhm/figures/panels.py", "fig06", {"figure", "fig06"}),
+    ("workflow/srhm/report.py", "all", {"report", "all"}),
+])
+def test_editing_drawing_code_redraws_and_never_retrains(smoke_run, source, target, expected):
+    """A figure's module, the plotting modules it imports and the report's code are inputs of their rules: an
+    edit redraws (one job each) and reruns nothing upstream."""
+    path = smoke_run.workdir / source
+    before = path.stat()
+    os.utime(path, (before.st_atime + 3600, before.st_mtime + 3600))
+    try:
+        jobs = job_counts(snakemake("-n", target, *SMOKE_CONFIG, cwd=smoke_run.workdir).stdout)
+    finally:
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert set(jobs) == expected and jobs.get("figure", 1) == 1, jobs
 
 
 @pytest.mark.slow

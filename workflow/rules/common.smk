@@ -2,10 +2,10 @@
 
 import re
 
+from srhm import paths
 from srhm.data import parse_dataset_name
-from srhm.paths import pool_stem
-from srhm.figures import figure_module
-from srhm.plan import referenced_experiments
+from srhm.figures import figure_experiments, figure_module, figure_sources
+from srhm.sources import module_sources
 from srhm.theory import input_dim
 
 # Only the experiments of the plan have tables (other tables, e.g. CIFAR's, come from other rules).
@@ -22,6 +22,16 @@ def figure_inputs(wildcards):
     return [f"{RESULTS}/{path}" for path in figure_module(wildcards.fig).inputs(config["figures"][wildcards.fig])]
 
 
+def figure_code(wildcards):
+    """The source files one figure is drawn by: editing them redraws it (and nothing upstream)."""
+    return [str(PACKAGE_DIR / path) for path in figure_sources(wildcards.fig)]
+
+
+def report_code():
+    """The source files the report is written by."""
+    return [str(PACKAGE_DIR / path) for path in module_sources("srhm.report")]
+
+
 def experiment_outputs(experiments):
     """Run files and tables of `experiments`, to be listed as inputs of the targets that need them.
 
@@ -29,12 +39,12 @@ def experiment_outputs(experiments):
     it exist. The figure targets and `all` take these files as inputs directly, so that asking for a
     figure rebuilds a deleted run (its training job) and, from it, everything downstream of it.
     """
-    paths = []
+    files = []
     for name in experiments:
-        paths += [f"{RESULTS}/{run.dir}/{file}" for run in PLAN.experiments[name].runs
-                  for file in ("model.pt", "metrics.json", "sensitivity.csv")]
-        paths += [f"{RESULTS}/tables/{name}.csv", f"{RESULTS}/tables/{name}_pstar.csv", f"{RESULTS}/fits/{name}.json"]
-    return paths
+        files += [f"{RESULTS}/{run.dir}/{file}" for run in PLAN.experiments[name].runs
+                  for file in (*paths.TRAINED_FILES, paths.SENSITIVITY_FILE)]
+        files += [f"{RESULTS}/{path}" for path in paths.experiment_files(name)]
+    return files
 
 
 def pool_dimension(dataset):

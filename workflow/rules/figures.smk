@@ -9,18 +9,19 @@ FIGURES = config["figures"]
 
 rule figure:
     input:
-        figure_inputs,
+        tables=figure_inputs,
+        code=figure_code,
     output:
-        pdf=f"{RESULTS}/figures/{{fig}}.pdf",
-        png=report(f"{RESULTS}/figures/{{fig}}.png", caption="../report/figure.rst", category="Figures",
+        pdf=f"{RESULTS}/{paths.figure('{fig}', 'pdf')}",
+        png=report(f"{RESULTS}/{paths.figure('{fig}', 'png')}", caption="../report/figure.rst", category="Figures",
                    labels={"figure": "{fig}"}),
-        md=f"{RESULTS}/figures/{{fig}}.md",
+        md=f"{RESULTS}/{paths.figure('{fig}', 'md')}",
     params:
         settings=lambda wildcards: json.dumps(FIGURES[wildcards.fig]),
         caption=lambda wildcards: figure_module(wildcards.fig).CAPTION,
         results=lambda wildcards, output: Path(output.pdf).parent.parent,
     log:
-        f"{RESULTS}/logs/figures/{{fig}}.log",
+        f"{RESULTS}/{paths.log('figures', '{fig}')}",
     wildcard_constraints:
         fig="|".join(FIGURES) or "(?!)",
     localrule: True
@@ -40,6 +41,6 @@ for figure_name in FIGURES:
         name:
             figure_name
         input:
-            [f"{RESULTS}/figures/{figure_name}.{extension}" for extension in FIGURE_FORMATS],
-            experiment_outputs(referenced_experiments(FIGURES[figure_name])),
+            [f"{RESULTS}/{paths.figure(figure_name, extension)}" for extension in FIGURE_FORMATS],
+            experiment_outputs(figure_experiments(figure_name, FIGURES[figure_name])),
         localrule: True

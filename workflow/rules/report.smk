@@ -3,16 +3,16 @@
 
 rule report:
     input:
-        [f"{RESULTS}/tables/{name}{suffix}.csv" for name in PLAN.experiments for suffix in ("", "_pstar")],
-        [f"{RESULTS}/fits/{name}.json" for name in PLAN.experiments],
-        f"{RESULTS}/{AUTHORS_TABLE}",
+        tables=[f"{RESULTS}/{path}" for name in PLAN.experiments for path in paths.experiment_files(name)],
+        authors=f"{RESULTS}/{paths.AUTHORS_TABLE}",
+        code=report_code(),
     output:
-        f"{RESULTS}/report.md",
+        f"{RESULTS}/{paths.REPORT}",
     params:
         config=json.dumps(result_config(config)),
         results=lambda wildcards, output: Path(output[0]).parent,
     log:
-        f"{RESULTS}/logs/report.log",
+        f"{RESULTS}/{paths.log('report')}",
     localrule: True
     threads: 1
     resources:

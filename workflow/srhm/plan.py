@@ -26,10 +26,10 @@ import numpy as np
 
 from srhm import paths, theory
 from srhm.data import check_parameters, dataset_name
+from srhm.figures import figure_experiments
 from srhm.architectures import HIERARCHICAL, default_width
 
 TEST_FRACTION_CAP = 5  # the test set holds at most P_max / 5 points, as in the authors' code
-EXPERIMENT_KEYS = ("experiment", "experiments", "lcn", "cnn")  # figure settings keys that name experiments
 EXPERIMENT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 RESERVED_TABLES = tuple(PurePosixPath(path).stem for path in (*paths.CIFAR_TABLES.values(), paths.AUTHORS_TABLE))
 RUNTIME_TRAIN_KEYS = ("checkpoint_seconds",)
@@ -73,7 +73,7 @@ class Dataset:
 
     @property
     def d(self) -> int:
-        return (self.s * (self.s0 + 1)) ** self.L
+        return int(theory.input_dim(self.s, self.L, self.s0))
 
     @property
     def key(self) -> str:
@@ -173,7 +173,10 @@ class Plan:
             job = _training_job(run.arch, run.width, run.dataset.srhm_params, run.P, run.seed)
             groups.setdefault(job, set()).add(run)
         for figure, settings in config["figures"].items():
-            undefined = [name for name in referenced_experiments(settings) if name not in experiments]
+            try:
+                undefined = [name for name in figure_experiments(figure, settings) if name not in experiments]
+            except ValueError as error:
+                raise ValueError(f"figures.{figure}: {error}") from None
             if undefined:
                 raise ValueError(f"figures.{figure}: names experiments {undefined} that config.experiments "
                                  "does not define")
@@ -203,17 +206,6 @@ def check_experiment_names(names) -> None:
             raise ValueError(f"experiments.{name}: differs from experiments.{seen[name.lower()]} only in case, so "
                              "their tables would be one file on a case-insensitive file system")
         seen[name.lower()] = name
-
-
-def referenced_experiments(settings: dict) -> list[str]:
-    """Every experiment name a figure's settings refer to, in order of appearance, without repeats."""
-    names: list[str] = []
-    for key, value in settings.items():
-        if isinstance(value, dict):
-            names += referenced_experiments(value)
-        elif key in EXPERIMENT_KEYS:
-            names += [value] if isinstance(value, str) else list(value)
-    return list(dict.fromkeys(names))
 
 
 def train_spec(ensemble: Ensemble, results: str) -> dict:

@@ -1,44 +1,46 @@
 """The paper's figures, one module per figure, drawn from the result tables.
 
-Each module exposes `draw(results, settings) -> CaptionedFigure` (settings: the figure's entry of
-config["figures"]), `inputs(settings) -> list[str]` (the result-relative tables it reads) and `CAPTION`.
+Every module of this package is a figure, named after it, except the SHARED plotting modules. A figure
+module exposes `CAPTION`, `experiments(settings) -> list[str]` (the experiments whose tables it reads;
+settings: the figure's entry of config["figures"]), `inputs(settings) -> list[str]` (the results-relative
+files it reads) and `draw(results, settings) -> CaptionedFigure`. Adding a figure means adding its module
+and its config entries (config.yaml or a preset, and the schema of its settings).
 """
 
 from __future__ import annotations
 
+import pkgutil
 from importlib import import_module
 from pathlib import Path
 from types import ModuleType
 from typing import Mapping
 
-FIGURES = {
-    "fig01": "srhm.figures.fig01",
-    "fig02": "srhm.figures.fig02",
-    "fig03": "srhm.figures.fig03",
-    "fig04": "srhm.figures.fig04",
-    "fig05": "srhm.figures.fig05",
-    "fig06": "srhm.figures.fig06",
-    "fig07": "srhm.figures.fig07",
-    "fig08": "srhm.figures.fig08",
-    "fig09": "srhm.figures.fig09",
-    "fig10": "srhm.figures.fig10",
-    "fig11": "srhm.figures.fig11",
-    "fig12": "srhm.figures.fig12",
-    "fig13": "srhm.figures.fig13",
-    "fig14": "srhm.figures.fig14",
-    "fig15": "srhm.figures.fig15",
-    "fig16": "srhm.figures.fig16",
-    "fig17": "srhm.figures.fig17",
-    "authors_curves": "srhm.figures.authors_curves",
-}
-"""Figure -> the module that draws it: the paper's 17, and our test-error curves beside the authors' printed ones."""
+from srhm.sources import module_sources
+
+SHARED = ("common_nets", "fits", "layouts", "output", "panels", "style", "tables")
+"""The plotting modules the figures share; every other module of this package draws the figure it is named after."""
+FIGURES = tuple(sorted(info.name for info in pkgutil.iter_modules(__path__) if info.name not in SHARED))
+"""Every figure: the paper's 17 (fig01-fig17), and our test-error curves beside the authors' printed ones."""
 
 
 def figure_module(name: str) -> ModuleType:
     """The module drawing figure `name` (e.g. "fig04")."""
     if name not in FIGURES:
-        raise ValueError(f"figure must be one of {sorted(FIGURES)}, got {name!r}")
-    return import_module(FIGURES[name])
+        raise ValueError(f"figure must be one of {list(FIGURES)}, got {name!r}")
+    return import_module(f"{__name__}.{name}")
+
+
+def figure_experiments(name: str, settings: Mapping) -> list[str]:
+    """The experiments figure `name` reads with `settings`, as its module declares them (ValueError for bad settings)."""
+    return list(figure_module(name).experiments(settings))
+
+
+def figure_sources(name: str) -> list[str]:
+    """The source files figure `name` is drawn by, relative to the folder holding the srhm package: its module
+    and every srhm module it imports (srhm.sources), the shared plotting modules among them."""
+    if name not in FIGURES:
+        raise ValueError(f"figure must be one of {list(FIGURES)}, got {name!r}")
+    return module_sources(f"{__name__}.{name}")
 
 
 def render(name: str, settings: Mapping, results: str | Path, out: str | Path) -> tuple[Path, Path, Path]:

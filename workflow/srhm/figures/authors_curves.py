@@ -14,12 +14,11 @@ from typing import Mapping
 import pandas as pd
 
 from srhm.authors import load_authors_measurements
-from srhm.paths import AUTHORS_TABLE as TABLE
 from srhm.comparison import INSTANCE, threshold
 from srhm.figures import style
 from srhm.figures.panels import CaptionedFigure, log_scale, new_figure, say, seed_curve
 from srhm.figures.tables import experiment_list, read
-from srhm.paths import run_table
+from srhm.paths import AUTHORS_TABLE, run_table
 
 CAPTION = """\
 Not in the paper: for every instance where the authors' notebooks printed a whole test-error curve and this run
@@ -30,13 +29,16 @@ dashed line is the threshold of P* (10 %). Panel titles give our model (architec
 COLUMNS = 4
 
 
+experiments = experiment_list
+
+
 def inputs(settings: Mapping) -> list[str]:
-    return [TABLE, *(run_table(name) for name in experiment_list(settings))]
+    return [AUTHORS_TABLE, *(run_table(name) for name in experiment_list(settings))]
 
 
 def draw(results: Path, settings: Mapping) -> CaptionedFigure:
     ours = read(results, [run_table(name) for name in experiment_list(settings)])
-    theirs = load_authors_measurements(results / TABLE)
+    theirs = load_authors_measurements(results / AUTHORS_TABLE)
     theirs = theirs[(theirs["quantity"] == "test_error") & (theirs["sparsity"] == "A")]
     pairs = []
     if len(ours):

@@ -21,6 +21,7 @@ from srhm.cifar import tables as cifar_tables
 from srhm.figures import common_nets, style
 from srhm.figures.fits import FittedLine, fitted_line
 from srhm.figures.panels import CaptionedFigure, log_scale, new_figure, say
+from srhm.figures.tables import experiment_list
 
 CAPTION = """\
 Paper Fig. 1. Top row: one training-set size; bottom row: increasing training-set size P (opacity). (A)
@@ -44,6 +45,9 @@ SWEEP_NETS = ("resnet18", "efficientnetb0", "lenet", "fullconnl4")
 SOURCE_MARKERS = {"digitised": "o", "measured": "s"}
 SOURCE_LABELS = {"digitised": "digitised (Petrini et al. 2021)", "measured": "measured here"}
 X_LABEL = r"relative sensitivity $R_f = D_f / G_f$"
+
+
+experiments = experiment_list
 
 
 def inputs(settings: Mapping) -> list[str]:

@@ -16,6 +16,7 @@ from matplotlib.patches import Rectangle
 
 from srhm.data import EMPTY, SRHM, Batch
 from srhm.figures.panels import CaptionedFigure, new_figure
+from srhm.figures.tables import no_experiments
 
 CAPTION = """\
 Paper Fig. 2, drawn from the generator of this repository. (1) Production rules of an RHM with n_c = 2 classes,
@@ -36,6 +37,9 @@ SYMBOL_COLOURS = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#93786
 EMPTY_COLOUR = "white"
 FEATURE_NAMES = "ABCDEFGH"
 SYMBOL_NAMES = "abcdefgh"
+
+
+experiments = no_experiments
 
 
 def inputs(settings: Mapping) -> list[str]:

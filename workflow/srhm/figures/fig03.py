@@ -13,6 +13,7 @@ from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
 
 from srhm.figures.panels import CaptionedFigure, new_figure
+from srhm.figures.tables import no_experiments
 from srhm.models import build_model
 from srhm.models.hierarchical import HierarchicalNet, LocallyConnected
 
@@ -28,6 +29,9 @@ NET = dict(v=3, n_classes=3, s=2, s0=1, L=2, width=4, init_seeds=(0,))
 ARCHS = (("lcn", "(a) LCN: one filter per position"), ("cnn", "(b) CNN: one shared filter per layer"))
 LAYER_COLOURS = ("tab10", "Dark2")
 ROW_GAP = 2.0
+
+
+experiments = no_experiments
 
 
 def inputs(settings: Mapping) -> list[str]:

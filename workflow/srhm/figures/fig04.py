@@ -10,11 +10,10 @@ import numpy as np
 from matplotlib.axes import Axes
 
 from srhm.figures import style
-from srhm.paths import AUTHORS_TABLE
 from srhm.figures.layouts import CNN_REGIMES, LCN_REGIMES, authors_points, prediction_panel
 from srhm.figures.panels import CaptionedFigure, log_scale, new_figure, say, seed_curve, v_colourbars
 from srhm.figures.tables import SETTING, describe, experiment_list, integer_setting, read, select, string_setting
-from srhm.paths import pstar_table, run_table
+from srhm.paths import AUTHORS_TABLE, pstar_table, run_table
 
 CAPTION = """\
 Paper Fig. 4. (A) Test error against the number P of distinct training samples for one LCN setting (mean over
@@ -31,10 +30,15 @@ that rule applied to the test-error curves they printed), not fitted.
 LCN_GUIDE, CNN_GUIDE = 1.0, 2.5
 
 
+def experiments(settings: Mapping) -> list[str]:
+    """The experiment of panel A's curve, then those of panels B (settings["lcn"]) and C (settings["cnn"])."""
+    names = [_curve(settings)[0], *experiment_list(settings, "lcn"), *experiment_list(settings, "cnn")]
+    return list(dict.fromkeys(names))
+
+
 def inputs(settings: Mapping) -> list[str]:
     experiment = _curve(settings)[0]
-    paths = [run_table(experiment), pstar_table(experiment)]
-    paths += [pstar_table(name) for name in experiment_list(settings, "lcn") + experiment_list(settings, "cnn")]
+    paths = [run_table(experiment)] + [pstar_table(name) for name in experiments(settings)]
     return list(dict.fromkeys(paths + [AUTHORS_TABLE]))
 
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from srhm import theory
 from srhm.figures.panels import CaptionedFigure, new_figure
+from srhm.figures.tables import no_experiments
 
 CAPTION = """\
 Paper Fig. 5. Sample complexity of the LCN predicted by Eq. 5, P*/n_c = F^-1 (F d)^(ln m / ln s) (F d)^(1/2),
@@ -19,6 +20,9 @@ points with F d >= s (at least one informative patch) are kept, so the region be
 sparser data (smaller F) need fewer samples.
 """
 LEVELS = 50
+
+
+experiments = no_experiments
 
 
 def inputs(settings: Mapping) -> list[str]:

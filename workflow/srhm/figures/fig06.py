@@ -7,6 +7,7 @@ from typing import Mapping
 
 from srhm.figures.layouts import LCN_REGIMES, invariance_figure, pstar_inputs
 from srhm.figures.panels import CaptionedFigure
+from srhm.figures.tables import experiment_list
 
 CAPTION = """\
 Paper Fig. 6 C-D (the schematic of panels A-B is not drawn). LCN, s = 2, sparsity A: P* (test error eps* =
@@ -18,6 +19,7 @@ power-law fit with its least-squares 95% confidence band.
 """
 
 
+experiments = experiment_list
 inputs = pstar_inputs
 
 

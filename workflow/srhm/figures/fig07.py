@@ -7,6 +7,7 @@ from typing import Mapping
 
 from srhm.figures.layouts import collapse_figure, curve_inputs
 from srhm.figures.panels import CaptionedFigure
+from srhm.figures.tables import experiment_list
 
 CAPTION = """\
 Paper Fig. 7 (App. A). LCN trained on sparsity B (the s informative children of a node take any s of the
@@ -19,6 +20,7 @@ larger v; the paper uses blue and orange), marker and line style by s0. Dashed: 
 REGIMES = {"L": (2, 3), "s0": (1, 2, 4)}
 
 
+experiments = experiment_list
 inputs = curve_inputs
 
 

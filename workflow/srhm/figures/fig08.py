@@ -7,6 +7,7 @@ from typing import Mapping
 
 from srhm.figures.layouts import collapse_figure, curve_inputs
 from srhm.figures.panels import CaptionedFigure
+from srhm.figures.tables import experiment_list
 
 CAPTION = """\
 Paper Fig. 8 (App. A). CNN trained on sparsity B. Left: test error against the number P of distinct training
@@ -18,6 +19,7 @@ set is s = 2, m = v = n_c = 6, L in {2, 3}, s0 in {1, 2, 4}, with the transition
 REGIMES = {"L": (2, 3), "s0": (1, 2, 4)}
 
 
+experiments = experiment_list
 inputs = curve_inputs
 
 

@@ -12,6 +12,7 @@ from matplotlib.lines import Line2D
 
 from srhm.figures import common_nets, style
 from srhm.figures.panels import CaptionedFigure, log_scale, new_figure, say, seed_curve
+from srhm.figures.tables import experiment_list
 
 CAPTION = """\
 Paper Fig. 9 (App. B). SRHM with L = s = s0 = 2, n_c = m = v = 10 (d = 36, sparsity A). Columns: VGG11, VGG16,
@@ -26,6 +27,7 @@ epochs than the paper; a net without runs says so in its panels).
 CURVES = (("test_error", r"test error $\varepsilon$", "C0"), ("S", r"$S_k$", "C1"), ("D", r"$D_k$", "C2"))
 
 
+experiments = experiment_list
 inputs = common_nets.inputs
 
 

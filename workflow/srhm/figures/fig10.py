@@ -9,10 +9,10 @@ from typing import Mapping
 import pandas as pd
 
 from srhm.figures import style
-from srhm.paths import AUTHORS_TABLE
 from srhm.figures.layouts import LCN_REGIMES, authors_points, prediction_panel, pstar_inputs, read_pstar
 from srhm.figures.panels import CaptionedFigure, new_figure, v_colourbars
-from srhm.figures.tables import select
+from srhm.figures.tables import experiment_list, select
+from srhm.paths import AUTHORS_TABLE
 
 CAPTION = """\
 Paper Fig. 10 (App. D). Left: LCN with patch size s = 3, sparsity A: P* (eps* = 10%) against s^(L/2)(s0+1)^L
@@ -26,6 +26,9 @@ markers: the P* the authors' notebooks printed (their nearest-grid-point rule), 
 RIGHT_REGIMES = {"s": (2, 3), "L": (2, 3)}
 LEFT_GUIDE, RIGHT_GUIDE = 2.5, 2.0
 RIGHT_S0, PAPER_V = 1, 4
+
+
+experiments = experiment_list
 
 
 def inputs(settings: Mapping) -> list[str]:

@@ -7,6 +7,7 @@ from typing import Mapping
 
 from srhm.figures.layouts import LCN_REGIMES, invariance_figure, pstar_inputs
 from srhm.figures.panels import CaptionedFigure
+from srhm.figures.tables import experiment_list
 
 CAPTION = """\
 Paper Fig. 11 (App. D). LCN with patch size s = 3, sparsity A, the settings of Fig. 10 left: P* (eps* = 10%)
@@ -17,6 +18,7 @@ least-squares power-law fit with its least-squares 95% confidence band.
 """
 
 
+experiments = experiment_list
 inputs = pstar_inputs
 
 

@@ -7,7 +7,7 @@ from typing import Mapping
 
 from srhm.figures.layouts import layers_figure
 from srhm.figures.panels import CaptionedFigure
-from srhm.figures.tables import string_setting
+from srhm.figures.tables import single_experiment, string_setting
 from srhm.paths import run_table
 
 CAPTION = """\
@@ -19,6 +19,9 @@ in {0, 1, 2, 4}) finds S_{k,l} and D_{k,l} drop with the test error for k >= l +
 the numerator.
 """
 REGIMES = {"s0": (0, 1, 2, 4)}
+
+
+experiments = single_experiment
 
 
 def inputs(settings: Mapping) -> list[str]:

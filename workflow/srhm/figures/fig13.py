@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Mapping
 
 from srhm.figures import style
-from srhm.paths import AUTHORS_TABLE
 from srhm.figures.layouts import CNN_REGIMES, authors_points, prediction_panel, pstar_inputs, read_pstar
 from srhm.figures.panels import CaptionedFigure, new_figure, v_colourbars
-from srhm.figures.tables import select
+from srhm.figures.tables import experiment_list, select
+from srhm.paths import AUTHORS_TABLE
 
 CAPTION = """\
 Paper Fig. 13 (App. E). CNN with patch size s = 3, sparsity A: P* (eps* = 10%) against (s0+1)^2 n_c m^L, m =
@@ -19,6 +19,9 @@ least-squares power-law fit with its least-squares 95% confidence band. Open mar
 (their nearest-grid-point rule on the test-error curve they printed), not fitted.
 """
 GUIDE = 3.5
+
+
+experiments = experiment_list
 
 
 def inputs(settings: Mapping) -> list[str]:

@@ -8,7 +8,7 @@ from typing import Mapping
 from srhm.figures import style
 from srhm.figures.layouts import CNN_REGIMES, invariance_panels, pstar_inputs, read_pstar
 from srhm.figures.panels import CaptionedFigure, new_figure, v_colourbars
-from srhm.figures.tables import select
+from srhm.figures.tables import experiment_list, select
 
 CAPTION = """\
 Paper Fig. 14 (App. E). CNN, sparsity A: P* (eps* = 10%) against P*_S, where S_2 falls below T_{s,L} (40% for
@@ -21,6 +21,7 @@ COLUMNS = {2: (1.0, 0.75), 3: (1.0, 1.0)}
 """Patch size of each column -> the paper's guide slopes (S panel, D panel)."""
 
 
+experiments = experiment_list
 inputs = pstar_inputs
 
 

@@ -7,7 +7,7 @@ from typing import Mapping
 
 from srhm.figures.layouts import layers_figure
 from srhm.figures.panels import CaptionedFigure
-from srhm.figures.tables import string_setting
+from srhm.figures.tables import single_experiment, string_setting
 from srhm.paths import run_table
 
 CAPTION = """\
@@ -18,6 +18,9 @@ Lines are means over seeds, shaded min-max. D is undefined for s0 = 0. The paper
 layer-1 sensitivities stay high while S_{2,1} and D_{2,1} drop with the test error.
 """
 REGIMES = {"s0": (0, 1, 2, 4)}
+
+
+experiments = single_experiment
 
 
 def inputs(settings: Mapping) -> list[str]:

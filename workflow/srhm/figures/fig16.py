@@ -7,6 +7,7 @@ from typing import Mapping
 
 from srhm.figures.layouts import invariance_figure, pstar_inputs
 from srhm.figures.panels import CaptionedFigure
+from srhm.figures.tables import experiment_list
 
 CAPTION = """\
 Paper Fig. 16 (App. F). FCN, s = 2, sparsity A: P* (eps* = 10%) against P*_S, where the output's
@@ -20,6 +21,7 @@ least-squares power-law fit with its least-squares 95% confidence band.
 REGIMES = {"L": (2, 3), "s0": (0, 1, 2)}
 
 
+experiments = experiment_list
 inputs = pstar_inputs
 
 

@@ -8,6 +8,7 @@ from typing import Mapping
 
 from srhm.figures import common_nets
 from srhm.figures.panels import CaptionedFigure, new_figure
+from srhm.figures.tables import experiment_list
 
 CAPTION = """\
 Paper Fig. 17 (App. G). SRHM with L = s = s0 = 2, n_c = m = v = 10 (d = 36, sparsity A), as Fig. 1C-F but with
@@ -24,6 +25,7 @@ fewer nets, P, seeds and epochs than the paper).
 DEPTH = 4 / 5
 
 
+experiments = experiment_list
 inputs = common_nets.sensitivity_inputs
 
 

@@ -18,7 +18,6 @@ from matplotlib.lines import Line2D
 
 from srhm import theory
 from srhm.authors import load_authors_measurements
-from srhm.paths import AUTHORS_TABLE
 from srhm.comparison import authors_p_stars
 from srhm.figures import style
 from srhm.figures.panels import (
@@ -27,7 +26,7 @@ from srhm.figures.panels import (
 from srhm.figures.tables import (
     SETTING, describe, experiment_list, integer_setting, missing_regimes, read, select, string_setting,
 )
-from srhm.paths import pstar_table, run_table
+from srhm.paths import AUTHORS_TABLE, pstar_table, run_table
 from srhm.scaling import collapse
 
 PREDICTION_LABELS = {"lcn": style.LCN_PREDICTION_LABEL, "cnn": style.CNN_PREDICTION_LABEL}

@@ -23,6 +23,16 @@ def experiment_list(settings: Mapping, key: str = "experiments") -> list[str]:
     return names
 
 
+def no_experiments(settings: Mapping) -> list[str]:
+    """The experiments of a figure drawn from the generator or the model code alone: none."""
+    return []
+
+
+def single_experiment(settings: Mapping) -> list[str]:
+    """settings["experiment"], the one experiment a figure reads, as a list."""
+    return [string_setting(settings, "experiment")]
+
+
 def integer_setting(settings: Mapping, key: str, where: str = "settings") -> int:
     value = settings.get(key) if isinstance(settings, Mapping) else None
     if isinstance(value, bool) or not isinstance(value, int):
