@@ -5,14 +5,14 @@
 rule collect:
     input:
         lambda wildcards: [f"{run}/{name}" for run in experiment_runs(wildcards)
-                           for name in ("metrics.json", "sensitivity.csv")],
+                           for name in (paths.METRICS_FILE, paths.SENSITIVITY_FILE)],
     output:
-        f"{RESULTS}/tables/{{experiment}}.csv",
+        f"{RESULTS}/{paths.run_table('{experiment}')}",
     params:
         runs=experiment_runs,
         error_convention=config["error_convention"],
     log:
-        f"{RESULTS}/logs/collect/{{experiment}}.log",
+        f"{RESULTS}/{paths.log('collect', '{experiment}')}",
     wildcard_constraints:
         experiment=EXPERIMENT_PATTERN,
     localrule: True
@@ -29,15 +29,15 @@ rule collect:
 
 rule analyse:
     input:
-        f"{RESULTS}/tables/{{experiment}}.csv",
+        f"{RESULTS}/{paths.run_table('{experiment}')}",
     output:
-        pstar=f"{RESULTS}/tables/{{experiment}}_pstar.csv",
-        fits=f"{RESULTS}/fits/{{experiment}}.json",
+        pstar=f"{RESULTS}/{paths.pstar_table('{experiment}')}",
+        fits=f"{RESULTS}/{paths.fits('{experiment}')}",
     params:
         eps_star=config["eps_star"],
         bootstrap=config["bootstrap"],
     log:
-        f"{RESULTS}/logs/analyse/{{experiment}}.log",
+        f"{RESULTS}/{paths.log('analyse', '{experiment}')}",
     wildcard_constraints:
         experiment=EXPERIMENT_PATTERN,
     localrule: True

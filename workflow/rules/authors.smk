@@ -2,16 +2,15 @@
 # copied into the results, where the report and the figures that compare with them read it.
 
 from srhm.authors import DATA as AUTHORS_DATA
-from srhm.paths import AUTHORS_TABLE
 
 
 rule authors_table:
     input:
         str(AUTHORS_DATA),
     output:
-        f"{RESULTS}/{AUTHORS_TABLE}",
+        f"{RESULTS}/{paths.AUTHORS_TABLE}",
     log:
-        f"{RESULTS}/logs/authors_table.log",
+        f"{RESULTS}/{paths.log('authors_table')}",
     localrule: True
     threads: 1
     resources:

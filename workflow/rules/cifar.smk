@@ -5,7 +5,7 @@
 
 from srhm.cifar.settings import NETS, TEST_FILE, TRAIN_FILES, planned_runs
 from srhm.cifar.tables import DIGITISED_DATA
-from srhm.paths import cifar_table
+from srhm import paths
 
 CIFAR = config["cifar"]
 try:
@@ -18,9 +18,9 @@ rule cifar_digitised_table:
     input:
         str(DIGITISED_DATA),
     output:
-        f"{RESULTS}/{cifar_table('digitised')}",
+        f"{RESULTS}/{paths.cifar_table('digitised')}",
     log:
-        f"{RESULTS}/logs/cifar/digitised_table.log",
+        f"{RESULTS}/{paths.log('cifar', 'digitised_table')}",
     localrule: True
     threads: 1
     resources:
@@ -39,8 +39,8 @@ if CIFAR_RUNS:
         input:
             data=CIFAR_DATA,
         output:
-            model=f"{RESULTS}/cifar/{{net}}/P{{P}}_seed{{seed}}/model.pt",
-            metrics=f"{RESULTS}/cifar/{{net}}/P{{P}}_seed{{seed}}/metrics.json",
+            model=f"{RESULTS}/{paths.cifar_run_dir('{net}', '{P}', '{seed}')}/{paths.MODEL_FILE}",
+            metrics=f"{RESULTS}/{paths.cifar_run_dir('{net}', '{P}', '{seed}')}/{paths.METRICS_FILE}",
         params:
             data=lambda wildcards, input: Path(input.data[0]).parent,
             run=lambda wildcards, output: Path(output.model).parent,
@@ -53,7 +53,7 @@ if CIFAR_RUNS:
             test_size=CIFAR["test_size"],
             device=config["device"],
         log:
-            f"{RESULTS}/logs/cifar/train_{{net}}_P{{P}}_seed{{seed}}.log",
+            f"{RESULTS}/{paths.log('cifar', 'train_{net}_P{P}_seed{seed}')}",
         wildcard_constraints:
             net="|".join(NETS),
             P=r"\d+",
@@ -74,10 +74,10 @@ if CIFAR_RUNS:
     rule cifar_measure:
         input:
             data=CIFAR_DATA,
-            model=f"{RESULTS}/cifar/{{net}}/P{{P}}_seed{{seed}}/model.pt",
-            metrics=f"{RESULTS}/cifar/{{net}}/P{{P}}_seed{{seed}}/metrics.json",
+            model=f"{RESULTS}/{paths.cifar_run_dir('{net}', '{P}', '{seed}')}/{paths.MODEL_FILE}",
+            metrics=f"{RESULTS}/{paths.cifar_run_dir('{net}', '{P}', '{seed}')}/{paths.METRICS_FILE}",
         output:
-            f"{RESULTS}/cifar/{{net}}/P{{P}}_seed{{seed}}/stability.json",
+            f"{RESULTS}/{paths.cifar_run_dir('{net}', '{P}', '{seed}')}/{paths.STABILITY_FILE}",
         params:
             data=lambda wildcards, input: Path(input.data[0]).parent,
             run=lambda wildcards, input: Path(input.model).parent,
@@ -86,7 +86,7 @@ if CIFAR_RUNS:
             n_probe=CIFAR["n_probe"],
             device=config["device"],
         log:
-            f"{RESULTS}/logs/cifar/measure_{{net}}_P{{P}}_seed{{seed}}.log",
+            f"{RESULTS}/{paths.log('cifar', 'measure_{net}_P{P}_seed{seed}')}",
         wildcard_constraints:
             net="|".join(NETS),
             P=r"\d+",
@@ -103,13 +103,13 @@ if CIFAR_RUNS:
 
     rule cifar_collect:
         input:
-            [f"{RESULTS}/{run}/stability.json" for run in CIFAR_RUNS],
+            [f"{RESULTS}/{run}/{paths.STABILITY_FILE}" for run in CIFAR_RUNS],
         output:
-            f"{RESULTS}/{cifar_table('measured')}",
+            f"{RESULTS}/{paths.cifar_table('measured')}",
         params:
             runs=[f"{RESULTS}/{run}" for run in CIFAR_RUNS],
         log:
-            f"{RESULTS}/logs/cifar/collect.log",
+            f"{RESULTS}/{paths.log('cifar', 'collect')}",
         threads: 1
         resources:
             mem_mb=500,
@@ -121,5 +121,5 @@ if CIFAR_RUNS:
 
     rule cifar:
         input:
-            f"{RESULTS}/{cifar_table('measured')}",
+            f"{RESULTS}/{paths.cifar_table('measured')}",
         localrule: True

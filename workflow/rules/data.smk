@@ -4,9 +4,9 @@
 
 rule dataset:
     output:
-        f"{RESULTS}/data/{{sampling}}/{pool_stem('{dataset}', '{size}')}.npz",
+        f"{RESULTS}/{paths.pool('{sampling}', '{dataset}', '{size}')}",
     log:
-        f"{RESULTS}/logs/data/{{sampling}}/{pool_stem('{dataset}', '{size}')}.log",
+        f"{RESULTS}/{paths.log('data', '{sampling}', paths.pool_stem('{dataset}', '{size}'))}",
     wildcard_constraints:
         dataset=r"v\d+_nc\d+_m\d+_s\d+_L\d+_s0\d+_[AB]_seed\d+",
         size=r"\d+",

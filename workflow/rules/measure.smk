@@ -7,17 +7,17 @@ for ensemble in PLAN.ensembles.values():
         name:
             f"sensitivity_{ensemble.id}"
         input:
-            [f"{RESULTS}/{run.dir}/{name}" for run in ensemble.runs for name in ("model.pt", "metrics.json")],
+            [f"{RESULTS}/{run.dir}/{name}" for run in ensemble.runs for name in paths.TRAINED_FILES],
             [f"{RESULTS}/{dataset.path}" for dataset in ensemble.datasets],
         output:
-            [f"{RESULTS}/{run.dir}/sensitivity.csv" for run in ensemble.runs],
+            [f"{RESULTS}/{run.dir}/{paths.SENSITIVITY_FILE}" for run in ensemble.runs],
         params:
             runs=[f"{RESULTS}/{run.dir}" for run in ensemble.runs],
             distinct="--distinct" if config["distinct_resample"] else "",
             probe_size=config["probe_size"],
             weights=config["error_convention"],
         log:
-            f"{RESULTS}/logs/sensitivity/{ensemble.id}.log",
+            f"{RESULTS}/{paths.log('sensitivity', ensemble.id)}",
         group:
             f"ensemble_{ensemble.id}"
         threads: config["threads"]

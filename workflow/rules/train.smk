@@ -15,12 +15,12 @@ for ensemble in PLAN.ensembles.values():
         input:
             [f"{RESULTS}/{dataset.path}" for dataset in ensemble.datasets],
         output:
-            [f"{RESULTS}/{run.dir}/{name}" for run in ensemble.runs for name in ("model.pt", "metrics.json")],
+            [f"{RESULTS}/{run.dir}/{name}" for run in ensemble.runs for name in paths.TRAINED_FILES],
         params:
             spec=json.dumps(train_spec(ensemble, RESULTS)),
-            checkpoint=f"{RESULTS}/checkpoints/{ensemble.id}.pt",
+            checkpoint=f"{RESULTS}/{paths.checkpoint(ensemble.id)}",
         log:
-            f"{RESULTS}/logs/train/{ensemble.id}.log",
+            f"{RESULTS}/{paths.log('train', ensemble.id)}",
         group:
             f"ensemble_{ensemble.id}"
         threads: config["threads"]

@@ -1,13 +1,14 @@
 """Where every artifact lives: the one home of the workflow's file layout, relative to the results folder.
 
     data/{sampling}/{dataset}_n{size}.npz        a pool of one SRHM dataset (srhm.data)
-    runs/{dataset}/{model}/P{P}_seed{seed}/      one training run: RUN_FILES
+    runs/{dataset}/{model}/P{P}_seed{seed}/      one training run: MODEL_FILE, METRICS_FILE, TRAIN_LOG, SENSITIVITY_FILE
     tables/{experiment}.csv                      one row per run (srhm.runs.collect_runs)
     tables/{experiment}_pstar.csv                one row per setting: P*, P*_S, P*_D (srhm.analysis)
     fits/{experiment}.json                       the experiment's scaling fits (srhm.analysis)
     tables/authors_measurements.csv              the authors' saved P* (srhm.authors)
     tables/cifar_stability{,_digitised}.csv      Fig. 1A-B (srhm.cifar)
-    cifar/{net}/P{P}_seed{seed}/                 one CIFAR-10 run
+    cifar/{net}/P{P}_seed{seed}/                 one CIFAR-10 run: MODEL_FILE, METRICS_FILE, TRAIN_LOG, STABILITY_FILE
+    checkpoints/{job}.pt                         a training job's checkpoint while it runs
     figures/{figure}.{extension}                 figures (srhm.figures)
     report.md                                    the report (srhm.report)
     logs/...                                     one log per job
@@ -27,6 +28,8 @@ METRICS_FILE = "metrics.json"
 TRAIN_LOG = "train.log"
 SENSITIVITY_FILE = "sensitivity.csv"
 """A run's S_{k,l} and D_{k,l}, once measured (srhm.sensitivity's tidy table)."""
+STABILITY_FILE = "stability.json"
+"""A CIFAR-10 run's relative stability D_f, G_f, R_f, once measured (srhm.cifar.runs)."""
 TRAINED_FILES = (MODEL_FILE, METRICS_FILE)
 """The outputs of a training job that the workflow tracks, per run."""
 PSTAR_SUFFIX = "_pstar"
@@ -90,7 +93,13 @@ def cifar_table(source: str) -> str:
 
 
 def cifar_run_dir(net: str, P: int | str, seed: int | str) -> str:
+    """e.g. cifar/resnet18/P512_seed0."""
     return f"cifar/{net}/P{P}_seed{seed}"
+
+
+def checkpoint(job: str) -> str:
+    """The checkpoint of training job `job` (an ensemble id), deleted once the job ends."""
+    return f"checkpoints/{job}.pt"
 
 
 def log(*parts: str) -> str:

@@ -27,10 +27,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from srhm import comparison, theory
+from srhm import comparison, paths, theory
 from srhm.architectures import HIERARCHICAL
 from srhm.authors import load_authors_measurements
-from srhm.paths import AUTHORS_TABLE as AUTHORS
 from srhm.io import read_json
 from srhm.plan import Plan
 from srhm.scaling import MIN_DISTINCT_X, fit_scaling
@@ -293,14 +292,14 @@ def _row(text: str, paper: float, quantity: str, fit: dict | None, experiment: s
 
 
 def _fit(results: Path, experiment: str | None, name: str) -> dict | None:
-    path = Path(results) / "fits" / f"{experiment}.json"
+    path = Path(results) / paths.fits(experiment)
     if experiment is None or not path.is_file():
         return None
     return read_json(path)["fits"].get(name)
 
 
 def _pstar(results: Path, experiment: str | None) -> pd.DataFrame:
-    path = Path(results) / "tables" / f"{experiment}_pstar.csv"
+    path = Path(results) / paths.pstar_table(experiment)
     return pd.read_csv(path) if experiment is not None and path.is_file() else pd.DataFrame()
 
 
@@ -367,11 +366,11 @@ def markdown(config: dict, results: Path) -> str:
     """The whole report as Markdown, for a resolved workflow config."""
     plan = Plan.from_config(config)
     results = Path(results)
-    authors = load_authors_measurements(results / AUTHORS)
+    authors = load_authors_measurements(results / paths.AUTHORS_TABLE)
     claims = claim_rows(results, config["figures"], authors,
                         {name: exp.get("note", "") for name, exp in config["experiments"].items()})
     tables = [pd.read_csv(p) for name in config["experiments"]
-              if (p := results / "tables" / f"{name}.csv").is_file()]
+              if (p := results / paths.run_table(name)).is_file()]
     compute = compute_summary(tables)
     lines = [
         "# srhm-repro: reproduction report",

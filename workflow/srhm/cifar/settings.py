@@ -20,6 +20,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from srhm import paths
 from srhm.checks import check_choice, check_int, check_real
 
 NETS = ("fullconnl2", "fullconnl4", "fullconnl6", "lenet", "alexnet", "vgg11", "vgg11bn", "vgg16bn", "vgg19bn",
@@ -100,11 +101,6 @@ class ProbeSettings:
         check_int("n_probe", self.n_probe, 2)
 
 
-def run_dir(net: str, P: int, seed: int) -> str:
-    """A run's directory relative to the results directory, e.g. cifar/resnet18/P512_seed0."""
-    return f"cifar/{net}/P{P}_seed{seed}"
-
-
 def check_cifar_dir(path: str | os.PathLike) -> Path:
     """`path` as a Path, or a ValueError naming the CIFAR-10 batch files it lacks."""
     path = Path(path)
@@ -125,4 +121,4 @@ def planned_runs(config: dict) -> list[str]:
                              "CIFAR-10 copy; set it or draw the digitised values (cifar: digitised)")
         return []
     check_cifar_dir(cifar["path"])
-    return [run_dir(net, P, seed) for net in cifar["nets"] for P in cifar["train_sizes"] for seed in cifar["seeds"]]
+    return [paths.cifar_run_dir(net, P, seed) for net in cifar["nets"] for P in cifar["train_sizes"] for seed in cifar["seeds"]]
