@@ -64,7 +64,7 @@ def timed_run(spec: TrainSpec, warmup: int, steps: int) -> tuple[float, int]:
 
 def samples_seen(trainer: EnsembleTrainer) -> int:
     """Training samples processed so far, over all members."""
-    return int((trainer.epoch * trainer.P + trainer.cursor).sum())
+    return int((trainer.state.epoch * trainer.P + trainer.state.cursor).sum())
 
 
 def profile(spec: TrainSpec, warmup: int, steps: int) -> None:

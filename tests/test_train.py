@@ -21,6 +21,7 @@ from srhm.models import build_model
 from srhm.protocol import MemberSpec, TrainSpec, paper_base_lr, paper_lr_scale
 from srhm.streams import stream
 from srhm.train import EnsembleTrainer, sgd, train_ensemble
+from srhm.train_state import TrainingState
 
 SMALL = dict(v=3, n_classes=3, s=2, s0=1, L=2)  # m = 3, d = 16, P_max = 5184
 M = 3
@@ -224,6 +225,45 @@ def test_checkpoint_of_another_spec_is_moved_aside(tmp_path, pools, capsys):
     checkpoint.write_bytes(b"not a checkpoint")
     train_ensemble(other)
     assert "not resumed: it cannot be read" in capsys.readouterr().out and not checkpoint.exists()
+
+
+def same_value(a, b) -> bool:
+    """Equality of training-state values: arrays, tensors, generators, records and containers of them."""
+    if isinstance(a, np.random.Generator):
+        return a.bit_generator.state == b.bit_generator.state
+    if dataclasses.is_dataclass(a):
+        return type(a) is type(b) and same_value(dataclasses.asdict(a), dataclasses.asdict(b))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(map(same_value, a, b))
+    if isinstance(a, np.ndarray):
+        return a.dtype == b.dtype and np.array_equal(a, b)
+    if isinstance(a, torch.Tensor):
+        return a.dtype == b.dtype and torch.equal(a, b)
+    return type(a) is type(b) and a == b
+
+
+def test_checkpoint_round_trips_every_field_of_the_training_state(tmp_path, pools):
+    """A checkpoint holds each TrainingState field once, and a trainer resumed from it has the same state
+    (a stopped member, best weights, RNG states, the epoch's partial loss), its wall time carried over."""
+    spec = make_spec(tmp_path, pools, [(0, 30, 0), (1, 12, 1)], arch="lcn", width=8, max_epochs=6, eval_every=2,
+                     checkpoint=str(tmp_path / "ck.pt"))
+    trainer = EnsembleTrainer(spec)
+    trainer.run(max_steps=8)
+    assert trainer.active.tolist() == [True, False] and trainer.state.epoch_loss[0] > 0
+    trainer.save_checkpoint()
+    saved = torch.load(tmp_path / "ck.pt", weights_only=True)["state"]
+    names = [field.name for field in dataclasses.fields(TrainingState)]
+    assert sorted(saved) == sorted(names)
+    resumed = EnsembleTrainer(spec).state
+    for name in names:
+        if name == "wall_before":
+            assert resumed.wall_before == saved["wall_before"] > 0
+        else:
+            assert same_value(getattr(resumed, name), getattr(trainer.state, name)), name
+    with pytest.raises(ValueError, match="must hold exactly the fields"):
+        TrainingState.from_checkpoint({k: v for k, v in saved.items() if k != "perm"})
 
 
 def test_batches_of_a_balanced_pool_hold_every_class_equally(tmp_path):

@@ -45,9 +45,10 @@ from srhm.memory import reuse_freed_memory
 from srhm.models import EnsembleNet, build_model
 from srhm.protocol import TrainSpec
 from srhm.provenance import environment as run_environment
-from srhm.streams import stream, torch_seed
+from srhm.streams import torch_seed
+from srhm.train_state import TrainingState
 
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = 2
 DROPOUT_TYPES = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.FeatureAlphaDropout)
 POOL_METADATA = ("v", "n_classes", "s", "s0", "L")
 """Pool metadata entries that must agree with the spec when the pool file records them."""
@@ -200,28 +201,25 @@ class Group:
         self.params = list(self.net.parameters())
         self.per_member_numel = [p.numel() // self.net.n_members for p in self.params]
 
+    def checkpoint(self) -> dict:
+        """The network's weights, the optimiser's momentum and the dropout RNG state, as torch.save data."""
+        return {"net": self.net.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "noise": None if self.noise is None else self.noise.state}
 
-@dataclass
-class MemberRecord:
-    """What a member has done so far: curves, best test error and weights, stop, log lines."""
-
-    train_loss: list[float] = dataclasses.field(default_factory=list)
-    eval_epoch: list[int] = dataclasses.field(default_factory=list)
-    test_error: list[float] = dataclasses.field(default_factory=list)
-    test_loss: list[float] = dataclasses.field(default_factory=list)
-    best_error: float = float("inf")
-    best_epoch: int = 0
-    best_state: dict[str, Tensor] | None = None
-    stop_reason: str | None = None
-    wall_at_stop: float | None = None
-    log: list[str] = dataclasses.field(default_factory=list)
+    def restore(self, saved: dict) -> None:
+        """Load what checkpoint() returned."""
+        self.net.load_state_dict(saved["net"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        if self.noise is not None:
+            self.noise.state = saved["noise"].cpu()  # RNG states are CPU byte tensors for every device
 
 
 class EnsembleTrainer:
     """Trains the members of a TrainSpec in lockstep; see the module docstring.
 
     EnsembleTrainer(spec) validates the pools, builds the networks (or resumes from the checkpoint),
-    run(max_steps) advances, save_checkpoint() saves, finish() writes the outputs.
+    run(max_steps) advances, save_checkpoint() saves, finish() writes the outputs. The members' progress
+    is `state` (srhm.train_state.TrainingState); the networks, optimisers and dropout RNGs are `groups`.
     """
 
     def __init__(self, spec: TrainSpec):
@@ -247,23 +245,14 @@ class EnsembleTrainer:
         for g, group in enumerate(self.groups):
             self.group_of[group.members] = g
             self.slot_of[group.members] = np.arange(len(group.members))
-        self.cursor = np.zeros(self.n_members, dtype=np.int64)
-        self.epoch = np.zeros(self.n_members, dtype=np.int64)
-        self.steps = np.zeros(self.n_members, dtype=np.int64)
-        self.active = np.ones(self.n_members, dtype=bool)
-        self.order_rngs = [stream("order", m.seed) for m in members]
-        self.perm_start = np.cumsum(self.P) - self.P  # member e's permutation is perm[perm_start[e]:][:P[e]]
-        self.perm = np.zeros(int(self.P.sum()), dtype=np.int32)
-        for e in range(self.n_members):
-            self._new_permutation(e)
-        self.epoch_loss = torch.zeros(self.n_members, dtype=torch.float64, device=self.device)
-        self.records = [MemberRecord() for _ in members]
-        self.total_steps = 0
-        self._wall_before = 0.0
+        self.perm_start = np.cumsum(self.P) - self.P  # member e's permutation is state.perm[perm_start[e]:][:P[e]]
         if spec.checkpoint is not None and Path(spec.checkpoint).is_file() and self._restore(spec.checkpoint):
-            print(f"resumed {spec.checkpoint} at step {self.total_steps} ({self._wall_before:.0f} s of training so far)",
-                  flush=True)
+            print(f"resumed {spec.checkpoint} at step {self.state.total_steps} ({self.state.wall_before:.0f} s of "
+                  f"training so far)", flush=True)
         else:
+            self.state = TrainingState.start(self.P, [m.seed for m in members], self.device)
+            for e in range(self.n_members):
+                self._new_permutation(e)
             for e in range(self.n_members):
                 self._log(e, f"training {spec.arch} on {spec.members[e].pool} with P={self.P[e]}, seed "
                              f"{spec.members[e].seed}, device {self.device}: {self.protocol}")
@@ -273,12 +262,27 @@ class EnsembleTrainer:
     # ---- public --------------------------------------------------------------------------------
     @property
     def finished(self) -> bool:
-        return not self.active.any()
+        return not self.state.active.any()
+
+    @property
+    def active(self) -> np.ndarray:
+        """[M] bool: the members still training."""
+        return self.state.active
+
+    @property
+    def steps(self) -> np.ndarray:
+        """[M] int64: the SGD steps each member has taken."""
+        return self.state.steps
+
+    @property
+    def perm(self) -> np.ndarray:
+        """[sum of P] int32: the members' orders of their training rows for their current epochs, concatenated."""
+        return self.state.perm
 
     @property
     def wall_time(self) -> float:
         """Seconds of wall time spent on this training, over all resumed runs."""
-        return self._wall_before + time.perf_counter() - self._start
+        return self.state.wall_before + time.perf_counter() - self._start
 
     def run(self, max_steps: int | None = None) -> bool:
         """Advance until every member has stopped, or for at most max_steps steps; True when finished."""
@@ -303,27 +307,20 @@ class EnsembleTrainer:
         """Write the whole training state to spec.checkpoint, atomically."""
         if self.spec.checkpoint is None:
             raise ValueError("checkpoint is None in the spec: there is nowhere to save")
-        state = {
+        checkpoint = {
             "format": CHECKPOINT_FORMAT,
             "spec": self.spec.to_dict(),
-            "nets": [g.net.state_dict() for g in self.groups],
-            "optimizers": [g.optimizer.state_dict() for g in self.groups],
-            "noise": [None if g.noise is None else g.noise.state for g in self.groups],
-            **{name: torch.from_numpy(getattr(self, name)) for name in ("cursor", "epoch", "steps", "active", "perm")},
-            "order_rngs": [rng.bit_generator.state for rng in self.order_rngs],
-            "epoch_loss": self.epoch_loss,
-            "records": [dataclasses.asdict(r) for r in self.records],
-            "total_steps": self.total_steps,
-            "wall_time": self.wall_time,
+            "groups": [group.checkpoint() for group in self.groups],
+            "state": dataclasses.replace(self.state, wall_before=self.wall_time).to_checkpoint(),
         }
         with atomic_path(self.spec.checkpoint) as tmp:
-            torch.save(state, tmp)
+            torch.save(checkpoint, tmp)
         self._last_checkpoint = time.perf_counter()
 
     def finish(self) -> list[dict]:
         """Write every member's model.pt, metrics.json and train.log; delete the checkpoint; return the metrics."""
         if not self.finished:
-            raise RuntimeError(f"{int(self.active.sum())} members are still training; call run() first")
+            raise RuntimeError(f"{int(self.state.active.sum())} members are still training; call run() first")
         if self.spec.checkpoint is not None:
             self.save_checkpoint()
         environment = run_environment(self.device)
@@ -333,11 +330,11 @@ class EnsembleTrainer:
             out = Path(member.out_dir)
             with atomic_path(out / "model.pt") as tmp:
                 torch.save({"final": self.member_state(e),
-                            "best": {k: v.cpu() for k, v in self.records[e].best_state.items()},
+                            "best": {k: v.cpu() for k, v in self.state.records[e].best_state.items()},
                             "model": self.spec.model_kwargs()}, tmp)
             write_json(out / "metrics.json", metrics)
             with atomic_path(out / "train.log") as tmp:
-                tmp.write_text("\n".join(self.records[e].log) + "\n")
+                tmp.write_text("\n".join(self.state.records[e].log) + "\n")
             all_metrics.append(metrics)
         if self.spec.checkpoint is not None:
             Path(self.spec.checkpoint).unlink(missing_ok=True)
@@ -365,11 +362,12 @@ class EnsembleTrainer:
         """Resume from the checkpoint at `path`; False, with the file moved aside to `path`.stale, when it
         cannot be resumed (unreadable, another format, or written for another training spec)."""
         try:
-            state = torch.load(path, map_location=self.device, weights_only=True)
-            problem = (f"format {state.get('format')!r}, expected {CHECKPOINT_FORMAT}"
-                       if state.get("format") != CHECKPOINT_FORMAT else
+            checkpoint = torch.load(path, map_location=self.device, weights_only=True)
+            problem = (f"format {checkpoint.get('format')!r}, expected {CHECKPOINT_FORMAT}"
+                       if checkpoint.get("format") != CHECKPOINT_FORMAT else
                        "it was written for a different training spec"
-                       if not TrainSpec.from_dict(state["spec"]).same_training(self.spec) else None)
+                       if not TrainSpec.from_dict(checkpoint["spec"]).same_training(self.spec) else None)
+            state = TrainingState.from_checkpoint(checkpoint["state"]) if problem is None else None
         except Exception as error:  # noqa: BLE001 - any failure to read it (truncated, foreign pickle...) makes it stale
             problem = f"it cannot be read ({type(error).__name__}: {error})"
         if problem is not None:
@@ -377,38 +375,28 @@ class EnsembleTrainer:
             os.replace(path, stale)
             print(f"checkpoint {path} not resumed: {problem}; moved to {stale}, training from the start", flush=True)
             return False
-        for group, net_state, optimizer, noise in zip(self.groups, state["nets"], state["optimizers"], state["noise"]):
-            group.net.load_state_dict(net_state)
-            group.optimizer.load_state_dict(optimizer)
-            if group.noise is not None:
-                group.noise.state = noise.cpu()  # RNG states are CPU byte tensors for every device
-        for name in ("cursor", "epoch", "steps", "active", "perm"):
-            setattr(self, name, state[name].cpu().numpy().copy())
-        for rng, rng_state in zip(self.order_rngs, state["order_rngs"]):
-            rng.bit_generator.state = rng_state
-        self.epoch_loss.copy_(state["epoch_loss"])
-        self.records = [MemberRecord(**r) for r in state["records"]]
-        self.total_steps = state["total_steps"]
-        self._wall_before = state["wall_time"]
+        for group, saved in zip(self.groups, checkpoint["groups"]):
+            group.restore(saved)
+        self.state = state
         return True
 
     def _refresh_selections(self) -> None:
         """Per group: the active slots for the net (None when all are) and their members, as device tensors."""
         for group in self.groups:
-            live = self.active[group.members]
+            live = self.state.active[group.members]
             group.live_members = torch.from_numpy(group.members[live]).to(self.device)
             group.live_slots = None if live.all() else torch.from_numpy(np.flatnonzero(live)).to(self.device)
             group.live_mask = torch.from_numpy(live).to(self.device, torch.float32)
 
     def _new_permutation(self, e: int) -> None:
         """Member e's order of its P training rows for its next epoch (see the module docstring)."""
-        rng, labels = self.order_rngs[e], self.train_labels[e]
+        rng, labels = self.state.order_rngs[e], self.train_labels[e]
         if labels is None:
             order = rng.permutation(self.P[e])
         else:  # position j (of class labels[j]) gets a random row of the same class
             order = np.empty(self.P[e], dtype=np.int64)
             order[np.argsort(labels, kind="stable")] = np.lexsort((rng.random(self.P[e]), labels))
-        self.perm[self.perm_start[e] : self.perm_start[e] + self.P[e]] = order
+        self.state.perm[self.perm_start[e] : self.perm_start[e] + self.P[e]] = order
 
     def _encode(self, symbols: Tensor) -> Tensor:
         """int8 symbols [..., d] -> float inputs [..., v, d], exactly as srhm.data.encode."""
@@ -417,22 +405,22 @@ class EnsembleTrainer:
     # ---- training ------------------------------------------------------------------------------
     def _step(self) -> None:
         for group in self.groups:
-            live = group.members[self.active[group.members]]
+            live = group.members[self.state.active[group.members]]
             if live.size:
                 self._group_step(group, live)
-        self.total_steps += 1
-        ended = np.flatnonzero(self.active & (self.cursor >= self.P))
+        self.state.total_steps += 1
+        ended = np.flatnonzero(self.state.active & (self.state.cursor >= self.P))
         if ended.size:
             self._end_epochs(ended)
 
     def _group_step(self, group: Group, live: np.ndarray) -> None:
         """One SGD step of the live members of `group` on their next batch."""
-        start, P = self.cursor[live], self.P[live]
+        start, P = self.state.cursor[live], self.P[live]
         n_real = np.minimum(self.protocol.batch_size, P - start)
         columns = np.arange(n_real.max())
         valid = columns < n_real[:, None]  # [E', B]
         position = np.minimum(start[:, None] + columns, P[:, None] - 1)
-        rows = self.perm[self.perm_start[live, None] + position] + self.pools.offset[live, None]
+        rows = self.state.perm[self.perm_start[live, None] + position] + self.pools.offset[live, None]
         rows = torch.from_numpy(rows).to(self.device)
         weight = torch.from_numpy(valid / n_real[:, None]).to(self.device, torch.float32)
         x, y = self._encode(self.pools.train_x[rows]), self.pools.train_y[rows]
@@ -443,12 +431,12 @@ class EnsembleTrainer:
         (per_sample * weight).sum().backward()
         with torch.no_grad():
             sums = (per_sample * (weight > 0)).sum(1, dtype=torch.float64)
-            self.epoch_loss.index_add_(0, group.live_members, sums)
+            self.state.epoch_loss.index_add_(0, group.live_members, sums)
             if self.protocol.weight_decay:
                 self._add_weight_decay(group)
         group.optimizer.step()
-        self.cursor[live] += n_real
-        self.steps[live] += 1
+        self.state.cursor[live] += n_real
+        self.state.steps[live] += 1
 
     def _add_weight_decay(self, group: Group) -> None:
         """Add to .grad the gradient of weight_decay x sum_p mean(p^2) over each live member's own parameters."""
@@ -459,20 +447,20 @@ class EnsembleTrainer:
     def _end_epochs(self, ended: np.ndarray) -> None:
         """Record the epoch losses of the members that finished an epoch; evaluate, stop or reshuffle them."""
         ended_t = torch.from_numpy(ended).to(self.device)
-        losses = (self.epoch_loss[ended_t] / torch.from_numpy(self.P[ended]).to(self.device)).tolist()
-        self.epoch_loss[ended_t] = 0
-        self.cursor[ended] = 0
-        self.epoch[ended] += 1
+        losses = (self.state.epoch_loss[ended_t] / torch.from_numpy(self.P[ended]).to(self.device)).tolist()
+        self.state.epoch_loss[ended_t] = 0
+        self.state.cursor[ended] = 0
+        self.state.epoch[ended] += 1
         stopping, due = {}, []
         for e, loss in zip(ended, losses):
-            self.records[e].train_loss.append(loss)
+            self.state.records[e].train_loss.append(loss)
             if not np.isfinite(loss):
                 stopping[e] = "non-finite loss"
             elif loss < self.protocol.loss_threshold:
                 stopping[e] = "loss threshold"
-            elif self.epoch[e] >= self.protocol.max_epochs:
+            elif self.state.epoch[e] >= self.protocol.max_epochs:
                 stopping[e] = "max epochs"
-            if e in stopping or self.epoch[e] % self.protocol.eval_every == 0:
+            if e in stopping or self.state.epoch[e] % self.protocol.eval_every == 0:
                 due.append(e)
         if due:
             self._evaluate(np.array(due))
@@ -490,10 +478,10 @@ class EnsembleTrainer:
             buffer = group.optimizer.state[p].get("momentum_buffer")
             if buffer is not None:
                 (buffer if group.net.n_members == 1 else buffer[slot]).zero_()
-        self.active[e] = False
-        record = self.records[e]
+        self.state.active[e] = False
+        record = self.state.records[e]
         record.stop_reason, record.wall_at_stop = reason, self.wall_time
-        self._log(e, f"stopped at epoch {self.epoch[e]} ({reason}): best test error {record.best_error:.4f} "
+        self._log(e, f"stopped at epoch {self.state.epoch[e]} ({reason}): best test error {record.best_error:.4f} "
                      f"at epoch {record.best_epoch}, final {record.test_error[-1]:.4f}")
 
     # ---- evaluation ----------------------------------------------------------------------------
@@ -506,14 +494,14 @@ class EnsembleTrainer:
                 continue
             errors, losses = self._test(group, members)
             for e, error, loss in zip(members, errors, losses):
-                record = self.records[e]
-                record.eval_epoch.append(int(self.epoch[e]))
+                record = self.state.records[e]
+                record.eval_epoch.append(int(self.state.epoch[e]))
                 record.test_error.append(error)
                 record.test_loss.append(loss)
                 if error < record.best_error:
-                    record.best_error, record.best_epoch = error, int(self.epoch[e])
+                    record.best_error, record.best_epoch = error, int(self.state.epoch[e])
                     record.best_state = group.net.member_state_dict(int(self.slot_of[e]))
-                self._log(e, f"epoch {self.epoch[e]} step {self.steps[e]} train_loss {record.train_loss[-1]:.4e} "
+                self._log(e, f"epoch {self.state.epoch[e]} step {self.state.steps[e]} train_loss {record.train_loss[-1]:.4e} "
                              f"test_error {error:.4f} test_loss {loss:.4f} best {record.best_error:.4f}")
 
     def _test(self, group: Group, members: np.ndarray) -> tuple[list[float], list[float]]:
@@ -542,19 +530,19 @@ class EnsembleTrainer:
 
     def _log(self, e: int, message: str) -> None:
         line = f"{message} (wall {self.wall_time:.1f} s)"
-        self.records[e].log.append(line)
+        self.state.records[e].log.append(line)
         print(f"{self._label(e)} {line}", flush=True)
 
     def _print_progress(self) -> None:
-        live = np.flatnonzero(self.active)
-        losses = [self.records[e].train_loss[-1] for e in live if self.records[e].train_loss]
+        live = np.flatnonzero(self.state.active)
+        losses = [self.state.records[e].train_loss[-1] for e in live if self.state.records[e].train_loss]
         loss_range = f"{min(losses):.2e}..{max(losses):.2e}" if losses else "-"
-        epochs = f"{self.epoch[live].min()}..{self.epoch[live].max()}" if live.size else "-"
-        print(f"[{self.wall_time:.0f} s] step {self.total_steps}: {live.size}/{self.n_members} members training, "
+        epochs = f"{self.state.epoch[live].min()}..{self.state.epoch[live].max()}" if live.size else "-"
+        print(f"[{self.wall_time:.0f} s] step {self.state.total_steps}: {live.size}/{self.n_members} members training, "
               f"epochs {epochs}, last train losses {loss_range}", flush=True)
 
     def _metrics(self, e: int, environment: dict) -> dict:
-        member, record = self.spec.members[e], self.records[e]
+        member, record = self.spec.members[e], self.state.records[e]
         spec = self.spec.to_dict()
         del spec["members"]
         return {
@@ -578,8 +566,8 @@ class EnsembleTrainer:
             "final_test_error": record.test_error[-1],
             "final_test_loss": record.test_loss[-1],
             "final_train_loss": record.train_loss[-1],
-            "epochs": int(self.epoch[e]),
-            "steps": int(self.steps[e]),
+            "epochs": int(self.state.epoch[e]),
+            "steps": int(self.state.steps[e]),
             "stop_reason": record.stop_reason,
             "wall_time_s": record.wall_at_stop,
             "ensemble_wall_time_s": self.wall_time,
