@@ -1,7 +1,7 @@
 """Trained runs on disk: measuring their sensitivities and collecting them into one table.
 
 A run directory holds model.pt ({"final", "best": state dicts, "model": build_model kwargs}),
-metrics.json (written by srhm.train) and, once measured, sensitivity.csv (srhm.sensitivity's tidy
+metrics.json and train.log (written by srhm.train through srhm.run_files) and, once measured, sensitivity.csv (srhm.sensitivity's tidy
 table for that run).
 """
 
@@ -15,9 +15,10 @@ import pandas as pd
 
 from srhm import theory
 from srhm.data import SRHM, Batch, parse_dataset_name
-from srhm.paths import SENSITIVITY_FILE, pool_dataset
-from srhm.io import read_json, write_csv
+from srhm.io import write_csv
 from srhm.memory import reuse_freed_memory
+from srhm.paths import SENSITIVITY_FILE, pool_dataset
+from srhm.run_files import read_metrics, read_weights
 
 WEIGHTS = ("best", "final")
 RUN_COLUMNS = ("experiment", "run", "dataset", "arch", "model", "width", "v", "n_classes", "m", "s", "L", "s0",
@@ -36,8 +37,6 @@ def measure_runs(run_dirs: Sequence[str], *, probe_size: int, weights: str = "be
     points_per_pass bounds memory: each forward pass takes points_per_pass / members probe points
     (times the 1 + 2L transformed copies).
     """
-    import torch
-
     from srhm.models import build_model
     from srhm.sensitivity import measure_sensitivities
 
@@ -46,7 +45,7 @@ def measure_runs(run_dirs: Sequence[str], *, probe_size: int, weights: str = "be
     reuse_freed_memory()
     by_pool: dict[str, list[tuple[str, dict]]] = defaultdict(list)
     for run_dir in run_dirs:
-        metrics = read_json(Path(run_dir) / "metrics.json")
+        metrics = read_metrics(run_dir)
         by_pool[metrics["pool"]].append((run_dir, metrics))
     for pool_path, runs in by_pool.items():
         batch, _ = Batch.load(pool_path)
@@ -54,7 +53,7 @@ def measure_runs(run_dirs: Sequence[str], *, probe_size: int, weights: str = "be
         n_test = runs[0][1]["spec"]["n_test"]
         probe = batch[: min(probe_size, n_test)]
         net = build_model(**runs[0][1]["model"], init_seeds=(0,) * len(runs))
-        net.load_member_states([torch.load(Path(d) / "model.pt", weights_only=True)[weights] for d, _ in runs])
+        net.load_member_states([read_weights(d)[weights] for d, _ in runs])
         table = measure_sensitivities(net, ds, probe, encoding=runs[0][1]["spec"]["encoding"],
                                       chunk_size=max(1, points_per_pass // len(runs)), seed=ds.seed, distinct=distinct)
         for member, (run_dir, _) in enumerate(runs):
@@ -72,7 +71,7 @@ def collect_runs(run_dirs: Sequence[str], experiment: str, error_convention: str
         raise ValueError(f"error_convention={error_convention!r} must be one of {WEIGHTS}")
     rows = []
     for run_dir in run_dirs:
-        metrics = read_json(Path(run_dir) / "metrics.json")
+        metrics = read_metrics(run_dir)
         dataset = pool_dataset(metrics["pool"])
         params = parse_dataset_name(dataset)
         model = metrics["model"]

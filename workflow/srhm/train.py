@@ -40,11 +40,12 @@ from torch import Tensor, nn
 
 from srhm.architectures import HIERARCHICAL
 from srhm.data import Batch, encode
-from srhm.io import atomic_path, write_json
+from srhm.io import atomic_path
 from srhm.memory import reuse_freed_memory
 from srhm.models import EnsembleNet, build_model
 from srhm.protocol import TrainSpec
 from srhm.provenance import environment as run_environment
+from srhm.run_files import write_run
 from srhm.streams import torch_seed
 from srhm.train_state import TrainingState
 
@@ -326,15 +327,10 @@ class EnsembleTrainer:
         environment = run_environment(self.device)
         all_metrics = []
         for e, member in enumerate(self.spec.members):
-            metrics = self._metrics(e, environment)
-            out = Path(member.out_dir)
-            with atomic_path(out / "model.pt") as tmp:
-                torch.save({"final": self.member_state(e),
-                            "best": {k: v.cpu() for k, v in self.state.records[e].best_state.items()},
-                            "model": self.spec.model_kwargs()}, tmp)
-            write_json(out / "metrics.json", metrics)
-            with atomic_path(out / "train.log") as tmp:
-                tmp.write_text("\n".join(self.state.records[e].log) + "\n")
+            metrics, record = self._metrics(e, environment), self.state.records[e]
+            weights = {"final": self.member_state(e), "best": {k: v.cpu() for k, v in record.best_state.items()},
+                       "model": self.spec.model_kwargs()}
+            write_run(member.out_dir, weights, metrics, record.log)
             all_metrics.append(metrics)
         if self.spec.checkpoint is not None:
             Path(self.spec.checkpoint).unlink(missing_ok=True)

@@ -2,7 +2,8 @@
 
 A run directory holds model.pt ({"net", "best", "final"}: the net's name and state dicts at the best
 test error and at the end), metrics.json (settings, test errors, losses, wall time, where it ran),
-train.log, and after measurement stability.json (D_f, G_f, R_f and the probe settings).
+train.log (the three written by srhm.run_files.write_run), and after measurement stability.json (D_f,
+G_f, R_f and the probe settings).
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from srhm.cifar.settings import ProbeSettings, TrainSettings
 from srhm.cifar.stability import relative_stability
 from srhm.cifar.tables import COLUMNS, read_table
 from srhm.cifar.train import train
-from srhm.io import atomic_path, read_json, write_json
+from srhm.io import read_json, write_json
 from srhm.provenance import environment
+from srhm.run_files import read_metrics, read_weights, write_run
 from srhm.train import resolve_device
 
 
@@ -32,7 +34,6 @@ def train_run(settings: TrainSettings, data: str | os.PathLike, out_dir: str | o
     into `out_dir` and return the metrics."""
     resolved = resolve_device(device)
     cifar = load_cifar(data)
-    out_dir = Path(out_dir)
     log_lines = [f"{settings} on {resolved}"]
 
     def log(line: str) -> None:
@@ -48,12 +49,8 @@ def train_run(settings: TrainSettings, data: str | os.PathLike, out_dir: str | o
         "channel_mean": cifar.channel_mean, "channel_std": cifar.channel_std, "wall_time": result.wall_time,
         "environment": environment(resolved),
     }
-    with atomic_path(out_dir / "model.pt") as tmp:
-        torch.save({"net": settings.net, "best": result.best_state,
-                    "final": {k: v.detach().cpu() for k, v in result.net.state_dict().items()}}, tmp)
-    write_json(out_dir / "metrics.json", metrics)
-    with atomic_path(out_dir / "train.log") as tmp:
-        tmp.write_text("\n".join(log_lines) + "\n")
+    write_run(out_dir, {"net": settings.net, "best": result.best_state,
+                        "final": {k: v.detach().cpu() for k, v in result.net.state_dict().items()}}, metrics, log_lines)
     return metrics
 
 
@@ -62,12 +59,12 @@ def measure_run(run_dir: str | os.PathLike, data: str | os.PathLike, probe: Prob
     """D_f, G_f, R_f of a run's best weights on the first probe.n_probe test images, perturbed with the
     run's seed; writes stability.json."""
     run_dir = Path(run_dir)
-    metrics = read_json(run_dir / "metrics.json")
+    metrics = read_metrics(run_dir)
     resolved = resolve_device(device)
     cifar = load_cifar(data)
     if probe.n_probe > len(cifar.test_labels):
         raise ValueError(f"n_probe must be <= {len(cifar.test_labels)}, the number of test images, got {probe.n_probe}")
-    saved = torch.load(run_dir / "model.pt", map_location="cpu", weights_only=True)
+    saved = read_weights(run_dir, map_location="cpu")
     net = build_net(saved["net"], metrics["seed"])
     net.load_state_dict(saved["best"])
     images = cifar.standardise(torch.from_numpy(cifar.test_images[:probe.n_probe]).to(resolved))
