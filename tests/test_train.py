@@ -19,6 +19,7 @@ from srhm.paths import pool_stem
 from srhm.io import read_json
 from srhm.models import build_model
 from srhm.protocol import MemberSpec, TrainSpec, paper_base_lr, paper_lr_scale
+from srhm.runs import collect_runs
 from srhm.streams import stream
 from srhm.train import EnsembleTrainer, sgd, train_ensemble
 from srhm.train_state import TrainingState
@@ -386,6 +387,32 @@ def test_outputs_and_metrics(tmp_path, pools):
         logits = net(encode(pool.x[:N_TEST], 3)[None])[0]
     error = (logits.argmax(-1) != torch.from_numpy(pool.y[:N_TEST])).double().mean().item()
     assert error == pytest.approx(metrics["best_test_error"], abs=1e-12)
+
+
+def test_collected_row_reads_its_model_from_metrics_whatever_the_folder(tmp_path, pools):
+    """collect_runs names a run's model by srhm.paths.model_id of the arch and width in its metrics.json,
+    also for a run folder not named like the plan's runs/{dataset}/{model}/P{P}_seed{seed}."""
+    spec = make_spec(tmp_path, pools, [(0, 24, 0), (1, 12, 3)], arch="cnn", width=8, max_epochs=2,
+                     prefix="elsewhere/")
+    trained = train_ensemble(spec)
+    table = collect_runs([m.out_dir for m in spec.members], "check", error_convention="final")
+    assert list(table.columns) == [
+        "experiment", "run", "dataset", "arch", "model", "width", "v", "n_classes", "m", "s", "L", "s0", "sparsity",
+        "seed", "P", "test_error", "test_error_best", "test_error_final", "epochs", "steps", "stop_reason",
+        "wall_time_s", "device", "p_star_rhm", "p_star_lcn", "p_star_cnn"]
+    rows = table.set_index("run").loc[[m.out_dir for m in spec.members]]
+    assert list(rows["model"]) == ["cnn_H8", "cnn_H8"] and list(rows["experiment"]) == ["check", "check"]
+    for (_, row), metrics in zip(rows.iterrows(), trained):
+        assert (row["arch"], row["width"], row["seed"], row["P"]) == ("cnn", 8, metrics["seed"], metrics["P"])
+        assert row["test_error"] == row["test_error_final"] == metrics["final_test_error"]
+        assert row["test_error_best"] == metrics["best_test_error"]
+        assert (row["epochs"], row["steps"], row["stop_reason"]) == (2, metrics["steps"], "max epochs")
+        assert (row["wall_time_s"], row["device"]) == (metrics["wall_time_s"], "cpu")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "metrics.json").write_text(json.dumps({k: v for k, v in trained[0].items() if k != "model"}))
+    with pytest.raises(ValueError, match="broken: its metrics.json has no 'model' entry"):
+        collect_runs([str(broken)], "check")
 
 
 def test_batch_norm_nets_train_members_in_lockstep(tmp_path, pools):

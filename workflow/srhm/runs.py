@@ -1,12 +1,14 @@
 """Trained runs on disk: measuring their sensitivities and collecting them into one table.
 
 A run directory holds model.pt ({"final", "best": state dicts, "model": build_model kwargs}),
-metrics.json and train.log (written by srhm.train through srhm.run_files) and, once measured, sensitivity.csv (srhm.sensitivity's tidy
-table for that run).
+metrics.json and train.log (written by srhm.train through srhm.run_files) and, once measured,
+sensitivity.csv (srhm.sensitivity's tidy table for that run). `run_row` is the one definition of a
+run's columns in the collected table.
 """
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,13 +19,10 @@ from srhm import theory
 from srhm.data import SRHM, Batch, parse_dataset_name
 from srhm.io import write_csv
 from srhm.memory import reuse_freed_memory
-from srhm.paths import SENSITIVITY_FILE, pool_dataset
+from srhm.paths import SENSITIVITY_FILE, model_id, pool_dataset
 from srhm.run_files import read_metrics, read_weights
 
 WEIGHTS = ("best", "final")
-RUN_COLUMNS = ("experiment", "run", "dataset", "arch", "model", "width", "v", "n_classes", "m", "s", "L", "s0",
-               "sparsity", "seed", "P", "test_error", "test_error_best", "test_error_final", "epochs", "steps",
-               "stop_reason", "wall_time_s", "device", "p_star_rhm", "p_star_lcn", "p_star_cnn")
 
 
 def measure_runs(run_dirs: Sequence[str], *, probe_size: int, weights: str = "best", distinct: bool = False,
@@ -40,8 +39,7 @@ def measure_runs(run_dirs: Sequence[str], *, probe_size: int, weights: str = "be
     from srhm.models import build_model
     from srhm.sensitivity import measure_sensitivities
 
-    if weights not in WEIGHTS:
-        raise ValueError(f"weights={weights!r} must be one of {WEIGHTS}")
+    _check_weights("weights", weights)
     reuse_freed_memory()
     by_pool: dict[str, list[tuple[str, dict]]] = defaultdict(list)
     for run_dir in run_dirs:
@@ -61,27 +59,30 @@ def measure_runs(run_dirs: Sequence[str], *, probe_size: int, weights: str = "be
                       table[table["member"] == member].assign(member=0, weights=weights))
 
 
-def collect_runs(run_dirs: Sequence[str], experiment: str, error_convention: str = "best") -> pd.DataFrame:
-    """One tidy row per run: parameters, test errors, training statistics, theory predictions and,
-    once measured, the number of hidden layers (n_hidden) and every sensitivity in wide form
-    (S_{k}_{l}, D_{k}_{l}, k = layer index 1..n_hidden or "out")."""
-    from srhm.sensitivity import wide_sensitivities
+def run_row(run_dir: str | os.PathLike, metrics: dict, experiment: str, error_convention: str = "best") -> dict:
+    """The columns of one run in a collected table, from its metrics.json (srhm.train) and its pool's name.
 
-    if error_convention not in WEIGHTS:
-        raise ValueError(f"error_convention={error_convention!r} must be one of {WEIGHTS}")
-    rows = []
-    for run_dir in run_dirs:
-        metrics = read_metrics(run_dir)
+    experiment, run (the run directory), dataset (the pool's SRHM instance, srhm.data.dataset_name),
+    arch, model (srhm.paths.model_id of arch and width, as the run folders are named), width (H, None for
+    the common nets), v, n_classes, m, s, L, s0, sparsity (the instance's parameters), seed, P,
+    test_error (at the `error_convention` weights: "best" or "final"), test_error_best, test_error_final
+    (fractions of the test set), epochs, steps, stop_reason, wall_time_s (seconds until the run stopped),
+    device, p_star_rhm, p_star_lcn, p_star_cnn (srhm.theory's sample complexities of the instance).
+    ValueError when error_convention is not one of WEIGHTS, the pool is not named by srhm.paths.pool_stem
+    or an entry of the metrics is missing.
+    """
+    _check_weights("error_convention", error_convention)
+    try:
         dataset = pool_dataset(metrics["pool"])
         params = parse_dataset_name(dataset)
-        model = metrics["model"]
-        row = {
+        width = metrics["model"]["width"]
+        return {
             "experiment": experiment,
             "run": str(run_dir),
             "dataset": dataset,
             "arch": metrics["arch"],
-            "model": Path(run_dir).parent.name,
-            "width": model["width"],
+            "model": model_id(metrics["arch"], width),
+            "width": width,
             **{k: params[k] for k in ("v", "n_classes", "m", "s", "L", "s0", "sparsity")},
             "seed": metrics["seed"],
             "P": metrics["P"],
@@ -98,6 +99,20 @@ def collect_runs(run_dirs: Sequence[str], experiment: str, error_convention: str
                                                   params["s0"])),
             "p_star_cnn": float(theory.p_star_cnn(params["n_classes"], params["m"], params["L"], params["s0"])),
         }
+    except KeyError as error:
+        raise ValueError(f"{run_dir}: its metrics.json has no {error.args[0]!r} entry; srhm.train writes one") from error
+
+
+def collect_runs(run_dirs: Sequence[str | os.PathLike], experiment: str, error_convention: str = "best") -> pd.DataFrame:
+    """One tidy row per run: its run_row columns and, once measured, the number of hidden layers
+    (n_hidden) and every sensitivity in wide form (S_{k}_{l}, D_{k}_{l}, k = layer index 1..n_hidden or
+    "out"); sorted by arch, v, s, L, s0, seed, P. ValueError for an unknown error_convention."""
+    from srhm.sensitivity import wide_sensitivities
+
+    _check_weights("error_convention", error_convention)
+    rows = []
+    for run_dir in run_dirs:
+        row = run_row(run_dir, read_metrics(run_dir), experiment, error_convention)
         sensitivity = Path(run_dir) / SENSITIVITY_FILE
         if sensitivity.is_file():
             measured = pd.read_csv(sensitivity)
@@ -106,3 +121,9 @@ def collect_runs(run_dirs: Sequence[str], experiment: str, error_convention: str
         rows.append(row)
     table = pd.DataFrame(rows)
     return table.sort_values(["arch", "v", "s", "L", "s0", "seed", "P"], kind="stable").reset_index(drop=True)
+
+
+def _check_weights(argument: str, value: str) -> None:
+    """ValueError naming `argument` unless `value` names saved weights (WEIGHTS)."""
+    if value not in WEIGHTS:
+        raise ValueError(f"{argument}={value!r} must be one of {WEIGHTS}")
