@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from srhm.config import command_line_overlays, merge, resolve
+from srhm.architectures import ARCHITECTURES, STYLED
+from srhm.config import SCHEMA_PATH, command_line_overlays, load_schema, merge, resolve
 from srhm.plan import Plan, RUNTIME_TRAIN_KEYS, check_experiment_names, train_spec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,6 +83,23 @@ def test_a_p_grid_overlay_replaces_the_grid_whole():
 )
 def test_errors_name_what_the_user_wrote(overlay, message):
     with pytest.raises(ValueError, match=message):
+        resolve(DEFAULT, [("--config", overlay)])
+
+
+def test_the_schemas_architectures_are_the_registrys():
+    """The schema file lists no architecture; srhm.config fills them in from srhm.architectures."""
+    assert "enum" not in yaml.safe_load(SCHEMA_PATH.read_text())["$defs"]["arch_name"]
+    defs = load_schema()["$defs"]
+    assert defs["arch_name"]["enum"] == list(ARCHITECTURES)
+    assert defs["sweep_nets"]["items"]["enum"] == list(STYLED)
+
+
+@pytest.mark.parametrize("overlay, key", [
+    ({"experiments": {"cnn_s2": {"arch": "vgg13"}}}, "experiments.cnn_s2.arch"),
+    ({"experiments": {"cnn_s2": {"arch": ["lcn", "vgg13"]}}}, "experiments.cnn_s2.arch"),
+])
+def test_an_unknown_architecture_is_refused_naming_the_key(overlay, key):
+    with pytest.raises(ValueError, match=rf"{key}.*vgg13"):
         resolve(DEFAULT, [("--config", overlay)])
 
 

@@ -14,12 +14,15 @@ import numpy as np
 import pandas as pd
 
 from srhm import theory
-from srhm.architectures import HIERARCHICAL
+from srhm.architectures import HIERARCHICAL, REGISTRY
 from srhm.scaling import PStarTable, fit_scaling, p_star_table
 
 GROUP = ("arch", "model", "v", "n_classes", "m", "s", "L", "s0", "sparsity")
 ERROR, SYNONYM, DIFFEO = "test_error", "S", "D"
-PREDICTION = {"lcn": "p_star_lcn", "cnn": "p_star_cnn"}  # column of the paper's P* formula per architecture
+PREDICTIONS = tuple(f"p_star_{formula}" for formula in theory.P_STAR_FORMULAS)
+"""The run table's columns of the paper's P* formulas (srhm.runs.collect_runs)."""
+PREDICTION = {name: f"p_star_{arch.prediction}" for name, arch in REGISTRY.items() if arch.prediction is not None}
+"""Column of the paper's P* prediction per architecture (its srhm.architectures record)."""
 FITS = {  # fit name -> (x column of the P* table, y column)
     "p_star_vs_prediction": ("prediction", f"{ERROR}_p_star"),
     "p_star_vs_p_star_S": (f"{SYNONYM}_p_star", f"{ERROR}_p_star"),
@@ -46,7 +49,7 @@ def sample_complexities(runs: pd.DataFrame, *, eps_star: float = theory.EPS_STAR
     table, boot = p_star_table(runs, by=GROUP, thresholds=thresholds, n_boot=n_boot, seed=seed)
     if SYNONYM in thresholds:
         table = table.assign(**{f"{kind}_layer": table["arch"].map(layers[kind]) for kind in (SYNONYM, DIFFEO)})
-    predictions = runs.groupby(list(GROUP))[["p_star_rhm", "p_star_lcn", "p_star_cnn"]].first().reset_index()
+    predictions = runs.groupby(list(GROUP))[list(PREDICTIONS)].first().reset_index()
     table = table.merge(predictions, on=list(GROUP), how="left")  # keeps the rows' order, that of `boot`
     table["prediction"] = [row[PREDICTION[row["arch"]]] if row["arch"] in PREDICTION else np.nan
                            for _, row in table.iterrows()]

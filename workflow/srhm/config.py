@@ -22,6 +22,8 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from srhm.architectures import ARCHITECTURES, STYLED
+
 WORKFLOW_DIR = Path(__file__).resolve().parent.parent
 PRESETS_DIR = WORKFLOW_DIR / "presets"
 SCHEMA_PATH = WORKFLOW_DIR / "schemas" / "config.schema.yaml"
@@ -65,13 +67,26 @@ def validate(config: dict, schema_path: Path = SCHEMA_PATH) -> None:
 
     Raises ValueError "key.path: message"; the error's `path` attribute holds the key path as a tuple.
     """
-    schema = yaml.safe_load(Path(schema_path).read_text())
+    schema = load_schema(schema_path)
     error = jsonschema.exceptions.best_match(_DefaultFilling(schema).iter_errors(config))
     if error is not None:
         where = ".".join(str(part) for part in error.absolute_path) or "config"
         problem = ValueError(f"{where}: {error.message}")
         problem.path = tuple(error.absolute_path)
         raise problem
+
+
+def load_schema(schema_path: Path = SCHEMA_PATH) -> dict:
+    """The JSON schema at `schema_path` with its architecture lists filled from srhm.architectures:
+    $defs.arch_name enumerates every architecture, $defs.sweep_nets those drawn in the common-architecture
+    figures (srhm.architectures.STYLED). Raises ValueError if the schema lacks either definition."""
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    try:
+        schema["$defs"]["arch_name"]["enum"] = list(ARCHITECTURES)
+        schema["$defs"]["sweep_nets"]["items"]["enum"] = list(STYLED)
+    except (KeyError, TypeError):
+        raise ValueError(f"{schema_path}: the schema must define $defs.arch_name and $defs.sweep_nets.items") from None
+    return schema
 
 
 def merge(base: dict, update: dict, _path: tuple = ()) -> dict:

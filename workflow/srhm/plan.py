@@ -231,12 +231,8 @@ def p_grid(grid: dict, *, arch: str, n_classes: int, m: int, s: int, L: int, s0:
     """The training-set sizes of a `P` config entry for one SRHM instance (sorted, distinct)."""
     if "values" in grid:
         return sorted(set(grid["values"]))
-    scale = {
-        "lcn": lambda: theory.p_star_lcn(n_classes, m, s, L, s0),
-        "cnn": lambda: theory.p_star_cnn(n_classes, m, L, s0),
-        "rhm": lambda: theory.p_star_rhm(n_classes, m, L),
-        "none": lambda: 1.0,
-    }[grid["relative_to"]]()
+    formula = grid["relative_to"]
+    scale = 1.0 if formula == "none" else theory.p_star(formula, n_classes, m, s, L, s0)
     values = np.geomspace(grid["from"] * scale, grid["to"] * scale, grid["points"])
     return sorted({max(1, int(round(float(p)))) for p in values})
 

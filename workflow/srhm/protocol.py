@@ -13,67 +13,43 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from srhm.architectures import ARCHITECTURES, HIERARCHICAL, default_width
+from srhm.architectures import HIERARCHICAL, architecture, check_arch, default_width
 from srhm.checks import check_int, check_optional_int, check_real, check_text
 from srhm.data import ENCODINGS
 
-COMMON_BASE_LR = 1e-4
-COMMON_LR_SCALE = 64
-"""The common nets keep the authors' default width argument 64, so their lr is 1e-4 x 64."""
-COMMON_WEIGHT_DECAY = 5e-4
 SAMPLES_PER_CLASS_PER_STEP = 4
 RUNTIME_FIELDS = ("device", "threads", "checkpoint", "checkpoint_every_s", "progress_every_s", "eval_batch")
 """Fields that change how a job runs but not what it computes: they may differ when resuming."""
 
 
 def paper_base_lr(arch: str, s: int, s0: int, L: int) -> float:
-    """The authors' `choice_lr` table; the effective lr is this times `paper_lr_scale`.
+    """The authors' `choice_lr` table (paper App. B); the effective lr is this times `paper_lr_scale`.
 
-    Raises ValueError where the table has no entry (CNN with s > 2 and s0 = 5 or s0 > 6).
+    Raises ValueError for an unknown arch or where the table has no entry (CNN with s > 2 and s0 = 5 or
+    s0 > 6).
     """
-    if arch not in ARCHITECTURES:
-        raise ValueError(f"arch must be one of {ARCHITECTURES}, got {arch!r}")
-    if arch not in HIERARCHICAL:
-        return COMMON_BASE_LR
-    if arch == "lcn":
-        return 0.01 if s == 2 and s0 < 4 else 0.003
-    if arch == "fcn":
-        if L == 2:
-            return 0.01 if s0 < 4 else 0.003
-        return 0.003 if s0 < 4 else 0.001
-    if s > 2:
-        table = {4: 0.003, 6: 3e-4}
-        if s0 < 4:
-            return 0.01
-        if s0 not in table:
-            raise ValueError(f"base_lr: the paper's CNN table has no entry for s={s}, s0={s0}; give base_lr")
-        return table[s0]
-    if L == 1:
-        return 0.1 if s0 < 4 else 0.03
-    if s0 == 0:
-        return 0.01
-    if L == 2:
-        return 0.1 if s0 < 4 else 0.03 if s0 == 4 else 0.01
-    return 0.01 if s0 < 4 else 0.003 if s0 == 4 else 0.001
+    return architecture(arch).base_lr(s, s0, L)
 
 
 def paper_lr_scale(arch: str, width: int | None) -> float:
     """Mean-field lr scaling: the width H for LCN/CNN/FCN, the authors' default 64 for the common nets."""
-    return float(width) if arch in HIERARCHICAL else float(COMMON_LR_SCALE)
+    return architecture(arch).lr_scale(width)
 
 
 def paper_weight_decay(arch: str) -> float:
     """0 for LCN/CNN/FCN, 5e-4 (on sum_p mean(p^2)) for the common nets."""
-    return 0.0 if arch in HIERARCHICAL else COMMON_WEIGHT_DECAY
+    return architecture(arch).weight_decay
 
 
 def paper_loss_threshold(arch: str) -> float:
-    """Training stops once the epoch's mean training loss is below this."""
-    return 1e-2 if arch in ("fcn", "vgg11", "vgg16", "resnet18", "resnet34") else 1e-3
+    """Training stops once the epoch's mean training loss is below this (1e-2 for the FCN, VGGs and
+    ResNets, 1e-3 for the others)."""
+    return architecture(arch).loss_threshold
 
 
 def paper_max_epochs(arch: str) -> int:
-    return 10_000 if arch in HIERARCHICAL else 250
+    """The epoch cap: 10^4 for LCN/CNN/FCN, 250 for the common nets."""
+    return architecture(arch).max_epochs
 
 
 def paper_batch_size(n_classes: int) -> int:
@@ -157,8 +133,7 @@ class TrainSpec:
     eval_batch: int = 8192
 
     def __post_init__(self) -> None:
-        if self.arch not in ARCHITECTURES:
-            raise ValueError(f"arch must be one of {ARCHITECTURES}, got {self.arch!r}")
+        check_arch(self.arch)
         for name, minimum in (("v", 2), ("n_classes", 2), ("s", 2), ("s0", 0), ("L", 1), ("n_test", 1),
                               ("eval_every", 1), ("eval_batch", 1)):
             check_int(name, getattr(self, name), minimum)

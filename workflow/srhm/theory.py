@@ -12,11 +12,14 @@ from typing import NamedTuple
 
 import numpy as np
 
+from srhm.architectures import HIERARCHICAL, REGISTRY, architecture
+
 EPS_STAR = 0.10
 """Test-error threshold defining the sample complexity P* (a fraction, not a percentage)."""
 
 SPARSITIES = ("A", "B")
-ARCHITECTURES = ("lcn", "cnn", "fcn")
+P_STAR_FORMULAS = ("lcn", "cnn", "rhm")
+"""The paper's P* formulas, by name: p_star_lcn (Eq. 3), p_star_cnn (Eq. 4), p_star_rhm (the non-sparse RHM)."""
 
 FIG5_F = np.linspace(0.1, 1.0, 10)
 """Relevant fractions on the x axis of Fig. 5."""
@@ -115,14 +118,29 @@ def p_star_cnn(n_c, m, L, s0) -> np.ndarray:
     return sparsity_factor("cnn", s0, L) * p_star_rhm(n_c, m, L)
 
 
-def predicted_p_star(arch: str, n_c, m, s, L, s0) -> np.ndarray:
-    """The prediction the paper plots P* against for `arch` ('lcn' or 'cnn')."""
-    arch = _architecture(arch)
-    if arch == "lcn":
+def p_star(formula: str, n_c, m, s, L, s0) -> np.ndarray:
+    """The paper's P* formula named `formula` (P_STAR_FORMULAS): 'lcn' (Eq. 3), 'cnn' (Eq. 4) or 'rhm'.
+
+    Each formula reads only the parameters it needs. Raises ValueError naming `formula` for another name.
+    """
+    if formula == "lcn":
         return p_star_lcn(n_c, m, s, L, s0)
-    if arch == "cnn":
+    if formula == "cnn":
         return p_star_cnn(n_c, m, L, s0)
-    raise ValueError(f"arch must be 'lcn' or 'cnn' for a P* prediction, got {arch!r}")
+    if formula == "rhm":
+        return p_star_rhm(n_c, m, L)
+    raise ValueError(f"formula must be one of {P_STAR_FORMULAS}, got {formula!r}")
+
+
+def predicted_p_star(arch: str, n_c, m, s, L, s0) -> np.ndarray:
+    """The prediction the paper plots P* against for `arch` (its srhm.architectures record's `prediction`:
+    Eq. 3 for the LCN, Eq. 4 for the CNN). `arch` is case-insensitive; ValueError naming `arch` where the
+    paper gives no prediction."""
+    formula = architecture(arch.lower() if isinstance(arch, str) else arch).prediction
+    if formula is None:
+        predicted = tuple(name for name, record in REGISTRY.items() if record.prediction is not None)
+        raise ValueError(f"arch must be one of {predicted} for a P* prediction, got {arch!r}")
+    return p_star(formula, n_c, m, s, L, s0)
 
 
 def eq5_p_star_over_nc(F, d, m, s) -> np.ndarray:
@@ -192,6 +210,7 @@ def invariance(arch: str, s: int, L: int) -> Invariance:
 
 
 def _architecture(arch: str) -> str:
-    if not isinstance(arch, str) or arch.lower() not in ARCHITECTURES:
-        raise ValueError(f"arch must be one of {ARCHITECTURES} (any case), got {arch!r}")
+    """`arch` in lower case, or ValueError naming `arch` unless it is an LCN, CNN or FCN (any case)."""
+    if not isinstance(arch, str) or arch.lower() not in HIERARCHICAL:
+        raise ValueError(f"arch must be one of {HIERARCHICAL} (any case), got {arch!r}")
     return arch.lower()

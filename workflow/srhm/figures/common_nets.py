@@ -16,22 +16,19 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 
+from srhm.architectures import REGISTRY, STYLED
 from srhm.figures import style
 from srhm.figures.panels import CaptionedFigure, log_scale, say
 from srhm.figures.tables import experiment_list, integer_setting, read
 from srhm.paths import run_table
 
-NETS = ("lcn", "cnn", "vgg11", "vgg16", "resnet18", "resnet34", "efficientnetb0")
-"""The seven nets of Figs. 1C-D and 17A-B."""
-LABELS = {"lcn": "LCN", "cnn": "CNN", "vgg11": "VGG11", "vgg16": "VGG16", "resnet18": "ResNet18",
-          "resnet34": "ResNet34", "efficientnetb0": "EfficientNetB0"}
-MARKERS = {"lcn": "D", "cnn": "o", "vgg11": "x", "vgg16": "s", "resnet18": "v", "resnet34": "*",
-           "efficientnetb0": "+"}
-"""The paper's markers (Fig. 1C): LCN ♦, CNN ●, VGG11 ×, VGG16 ■, ResNet18 ▼, ResNet34 ★,
-EfficientNetB0 +."""
-COLOURS = {"resnet34": "C0", "efficientnetb0": "C1", "vgg16": "C2", "lcn": "C3", "cnn": "C4", "vgg11": "C5",
-           "resnet18": "C6"}
-"""Fig. 1E-F colours (ResNet34 C0, EfficientNetB0 C1, VGG16 C2, LCN C3), the other nets after them."""
+NETS = STYLED
+"""The nets of Figs. 1C-D and 17A-B: those with a style in srhm.architectures (the paper's seven)."""
+LABELS = {net: REGISTRY[net].style.label for net in NETS}
+MARKERS = {net: REGISTRY[net].style.marker for net in NETS}
+"""The paper's markers (Fig. 1C), from srhm.architectures."""
+COLOURS = {net: REGISTRY[net].style.colour for net in NETS}
+"""Fig. 1E-F colours, from srhm.architectures."""
 SWEEP_NETS = ("resnet34", "efficientnetb0", "vgg16", "lcn")
 """The nets the paper draws over P in Figs. 1E-F and 17C-D (settings["sweep_nets"] may name others)."""
 LAYER_NETS = ("vgg11", "vgg16", "resnet18", "resnet34", "efficientnetb0")

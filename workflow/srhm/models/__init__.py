@@ -4,7 +4,8 @@ Every network is an `EnsembleNet`: net(x, members) maps [E', B, v, d] to logits 
 net.activations(x, members) returns every hidden layer and the output by name.
 """
 
-from srhm.models.build import ARCHITECTURES, build_model, default_width
+from srhm.architectures import ARCHITECTURES, default_width
+from srhm.models.build import build_model
 from srhm.models.ensemble import EnsembleNet
 
 __all__ = ["ARCHITECTURES", "EnsembleNet", "build_model", "default_width"]

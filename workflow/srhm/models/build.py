@@ -1,20 +1,16 @@
-"""Building a network by architecture name, with argument checks."""
+"""Building a network by architecture name (its srhm.architectures record), with argument checks."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import partial
+from importlib import import_module
 
-from torch import nn
-
-from srhm.architectures import ARCHITECTURES, HIERARCHICAL, check_arch, default_width
+from srhm.architectures import HIERARCHICAL, Architecture, architecture, default_width
 from srhm.checks import check_int
-from srhm.models.efficientnet import EfficientNetB0
 from srhm.models.ensemble import EnsembleNet
-from srhm.models.hierarchical import HierarchicalNet
-from srhm.models.resnet import ResNet1d
 from srhm.models.single import SingleMemberNet
-from srhm.models.vgg import VGG1d
+
 
 def build_model(arch: str, *, v: int, n_classes: int, s: int, s0: int, L: int, width: int | None = None,
                 init_seeds: Sequence[int] = (0,), bias: bool = True) -> EnsembleNet:
@@ -22,9 +18,10 @@ def build_model(arch: str, *, v: int, n_classes: int, s: int, s0: int, L: int, w
 
     Member e's initial weights depend only on init_seeds[e]. width (H) defaults to default_width(arch, L)
     and bias switches the hidden-layer biases; both apply to the hierarchical nets only. The common nets
-    (BatchNorm) take exactly one init seed, width=None and bias=True.
+    (BatchNorm) take exactly one init seed, width=None and bias=True. Raises ValueError naming the
+    parameter for an arch not in srhm.architectures.REGISTRY or any other bad argument.
     """
-    check_arch(arch)
+    record = architecture(arch)
     v, n_classes, s, s0, L = (check_int(name, value, minimum) for name, value, minimum in (
         ("v", v, 1), ("n_classes", n_classes, 2), ("s", s, 1), ("s0", s0, 0), ("L", L, 1)))
     if isinstance(init_seeds, (str, bytes)) or not isinstance(init_seeds, Sequence) or len(init_seeds) == 0:
@@ -33,10 +30,10 @@ def build_model(arch: str, *, v: int, n_classes: int, s: int, s0: int, L: int, w
     if not isinstance(bias, bool):
         raise ValueError(f"bias must be True or False, got {bias!r}")
     d = (s * (s0 + 1)) ** L
-    if arch in HIERARCHICAL:
+    if record.hierarchical:
         width = check_int("width", default_width(arch, L) if width is None else width, 1)
-        return HierarchicalNet(arch, v=v, n_classes=n_classes, s=s, s0=s0, L=L, width=width,
-                               init_seeds=init_seeds, bias=bias)
+        return _builder(record)(arch, v=v, n_classes=n_classes, s=s, s0=s0, L=L, width=width,
+                                init_seeds=init_seeds, bias=bias)
     if len(init_seeds) != 1:
         raise ValueError(f"init_seeds must hold exactly one seed for {arch} (BatchNorm nets are single-member), "
                          f"got {len(init_seeds)}")
@@ -44,16 +41,12 @@ def build_model(arch: str, *, v: int, n_classes: int, s: int, s0: int, L: int, w
         raise ValueError(f"width must be None for {arch}: its channel counts are fixed by the architecture")
     if not bias:
         raise ValueError(f"bias=False applies to the hierarchical nets {HIERARCHICAL} only, not to {arch}")
-    make_body, hidden_type = _common_body(arch, v=v, d=d, n_classes=n_classes)
-    return SingleMemberNet(make_body, hidden_type, init_seed=init_seeds[0], v=v, d=d, n_classes=n_classes)
+    body = _builder(record)
+    make_body = partial(body, arch, v=v, d=d, n_classes=n_classes)  # checks d before any weight is made
+    return SingleMemberNet(make_body, body.HIDDEN_LAYER, init_seed=init_seeds[0], v=v, d=d, n_classes=n_classes)
 
 
-def _common_body(arch: str, *, v: int, d: int, n_classes: int) -> tuple[partial[nn.Module], type[nn.Module]]:
-    """The body's constructor (checked for d before any weight is made) and its hidden-layer module type."""
-    if arch.startswith("vgg"):
-        make_body, hidden_type = partial(VGG1d, arch, v=v, d=d, n_classes=n_classes), nn.ReLU
-    elif arch.startswith("resnet"):
-        make_body, hidden_type = partial(ResNet1d, arch, v=v, d=d, n_classes=n_classes), nn.ReLU
-    else:
-        make_body, hidden_type = partial(EfficientNetB0, v=v, n_classes=n_classes), nn.Sigmoid
-    return make_body, hidden_type
+def _builder(record: Architecture):
+    """The class or function named by record.builder ("module:attribute")."""
+    module, _, attribute = record.builder.partition(":")
+    return getattr(import_module(module), attribute)

@@ -74,9 +74,13 @@ class MBConv(nn.Module):
 
 
 class EfficientNetB0(nn.Module):
-    """[B, v, d] -> logits [B, n_classes]."""
+    """[B, v, d] -> logits [B, n_classes] for any d; `name` must be "efficientnetb0" (the one variant)."""
 
-    def __init__(self, *, v: int, n_classes: int):
+    HIDDEN_LAYER = nn.Sigmoid
+
+    def __init__(self, name: str, *, v: int, d: int, n_classes: int):
+        if name != "efficientnetb0":
+            raise ValueError(f"name must be 'efficientnetb0', got {name!r}")
         super().__init__()
         self.stem = nn.Sequential(nn.Conv1d(v, STEM_CHANNELS, kernel_size=3, padding=1, bias=False),
                                   nn.BatchNorm1d(STEM_CHANNELS), Swish())

@@ -45,7 +45,9 @@ class BasicBlock(nn.Module):
 
 
 class ResNet1d(nn.Module):
-    """[B, v, d] -> logits [B, n_classes]."""
+    """[B, v, d] -> logits [B, n_classes]; `name` is a key of BLOCKS_PER_STAGE."""
+
+    HIDDEN_LAYER = nn.ReLU
 
     def __init__(self, name: str, *, v: int, d: int, n_classes: int):
         super().__init__()

@@ -20,7 +20,9 @@ MIN_LENGTH = 2 ** CONFIGS["vgg11"].count(POOL)
 
 
 class VGG1d(nn.Module):
-    """[B, v, d] -> logits [B, n_classes]."""
+    """[B, v, d] -> logits [B, n_classes]; `name` is a key of CONFIGS."""
+
+    HIDDEN_LAYER = nn.ReLU
 
     def __init__(self, name: str, *, v: int, d: int, n_classes: int):
         super().__init__()
