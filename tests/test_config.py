@@ -6,7 +6,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from srhm import defaults, protocol, theory
 from srhm.architectures import ARCHITECTURES, STYLED
+from srhm.cifar.settings import ProbeSettings, TrainSettings
 from srhm.config import SCHEMA_PATH, command_line_overlays, load_schema, merge, resolve
 from srhm.plan import Plan, RUNTIME_TRAIN_KEYS, check_experiment_names, train_spec
 
@@ -92,6 +94,25 @@ def test_the_schemas_architectures_are_the_registrys():
     defs = load_schema()["$defs"]
     assert defs["arch_name"]["enum"] == list(ARCHITECTURES)
     assert defs["sweep_nets"]["items"]["enum"] == list(STYLED)
+
+
+def test_the_schemas_defaults_are_the_librarys():
+    """Each default has its home in the library; the schema restates it for the config's readers."""
+    schema = yaml.safe_load(SCHEMA_PATH.read_text())
+    top, train, cifar = schema["properties"], schema["$defs"]["protocol"]["properties"], \
+        schema["$defs"]["cifar"]["properties"]
+    assert top["eps_star"]["default"] == theory.EPS_STAR
+    assert top["bootstrap"]["default"] == defaults.N_BOOT
+    assert top["probe_size"]["default"] == defaults.PROBE_SIZE
+    assert top["encoding"]["default"] == protocol.TrainSpec.encoding
+    assert train["batch_per_class"]["default"] == protocol.SAMPLES_PER_CLASS_PER_STEP
+    assert train["eval_every"]["default"] == protocol.TrainSpec.eval_every
+    assert train["checkpoint_seconds"]["default"] == protocol.TrainSpec.checkpoint_every_s
+    for name in ("cut", "delta", "n_probe"):
+        assert cifar[name]["default"] == getattr(ProbeSettings, name), name
+    for name in ("batch_size", "lr", "augment", "rescale_epochs"):
+        assert cifar[name]["default"] == getattr(TrainSettings, name), name
+    # evaluations and test_size default to a small CPU run in the schema, to Petrini et al.'s protocol in the library
 
 
 @pytest.mark.parametrize("overlay, key", [

@@ -15,6 +15,7 @@ import pandas as pd
 
 from srhm import theory
 from srhm.architectures import HIERARCHICAL, REGISTRY
+from srhm.defaults import N_BOOT
 from srhm.scaling import PStarTable, fit_scaling, p_star_table
 
 GROUP = ("arch", "model", "v", "n_classes", "m", "s", "L", "s0", "sparsity")
@@ -30,7 +31,7 @@ FITS = {  # fit name -> (x column of the P* table, y column)
 }
 
 
-def sample_complexities(runs: pd.DataFrame, *, eps_star: float = theory.EPS_STAR, n_boot: int = 1000,
+def sample_complexities(runs: pd.DataFrame, *, eps_star: float = theory.EPS_STAR, n_boot: int = N_BOOT,
                         seed: int = 0) -> PStarTable:
     """Sample complexities of one run table (srhm.runs.collect_runs): one row per SRHM instance and
     model with P*, P*_S, P*_D and their bootstrap intervals over seeds, the paper's nearest-grid-point

@@ -23,7 +23,9 @@ import time
 from pathlib import Path
 
 from srhm.data import SRHM
+from srhm.defaults import N_BOOT, PROBE_SIZE
 from srhm.io import write_csv, write_json
+from srhm.theory import EPS_STAR
 
 
 def dataset(args: argparse.Namespace) -> None:
@@ -177,7 +179,7 @@ def authors(args: argparse.Namespace) -> None:
 
 def _cifar_parser(verbs) -> None:
     """The `srhm cifar` verb group."""
-    from srhm.cifar.settings import NETS
+    from srhm.cifar.settings import DEFAULT_LR, NETS, ProbeSettings, TrainSettings
 
     cifar = verbs.add_parser("cifar", help="CIFAR-10 relative stability to diffeomorphisms (Fig. 1A-B)")
     steps = cifar.add_subparsers(dest="step", required=True)
@@ -189,11 +191,12 @@ def _cifar_parser(verbs) -> None:
     p.add_argument("--seed", type=int, default=0, help="run seed: subset, initialisation, order, augmentation")
     p.add_argument("--epochs", type=int, required=True, help="epochs (at P = 50000 with --rescale-epochs)")
     p.add_argument("--rescale-epochs", action="store_true", help="train epochs x 50000 / P epochs, at most 5000")
-    p.add_argument("--batch-size", type=int, default=128, help="batch size")
-    p.add_argument("--lr", type=float, default=None, help="learning rate (default 0.1, SGD and Adam alike)")
+    p.add_argument("--batch-size", type=int, default=TrainSettings.batch_size, help="batch size")
+    p.add_argument("--lr", type=float, default=None, help=f"learning rate (default {DEFAULT_LR}, SGD and Adam alike)")
     p.add_argument("--no-augment", action="store_true", help="no random crops and flips")
-    p.add_argument("--evaluations", type=int, default=5, help="test-error evaluations, evenly spaced")
-    p.add_argument("--test-size", type=int, default=10000, help="test images of the test error")
+    p.add_argument("--evaluations", type=int, default=TrainSettings.evaluations,
+                   help="test-error evaluations, evenly spaced")
+    p.add_argument("--test-size", type=int, default=TrainSettings.test_size, help="test images of the test error")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--threads", type=int, default=1, help="torch threads")
     p.add_argument("--out", required=True, help="run directory")
@@ -202,9 +205,10 @@ def _cifar_parser(verbs) -> None:
     p = steps.add_parser("measure", help=cifar_measure.__doc__)
     p.add_argument("runs", nargs="+", help="run directories (model.pt, metrics.json)")
     p.add_argument("--data", required=True, help="directory of the CIFAR-10 python-pickle batches")
-    p.add_argument("--cut", type=int, default=3, help="diffeomorphism cut-off c")
-    p.add_argument("--delta", type=float, default=1.0, help="typical diffeomorphism displacement (pixels)")
-    p.add_argument("--n-probe", type=int, default=500, help="probe images: the head of the test batch")
+    p.add_argument("--cut", type=int, default=ProbeSettings.cut, help="diffeomorphism cut-off c")
+    p.add_argument("--delta", type=float, default=ProbeSettings.delta,
+                   help="typical diffeomorphism displacement (pixels)")
+    p.add_argument("--n-probe", type=int, default=ProbeSettings.n_probe, help="probe images: the head of the test batch")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--threads", type=int, default=1, help="torch threads")
     p.set_defaults(run=cifar_measure)
@@ -243,7 +247,7 @@ def main(argv: list[str] | None = None) -> None:
 
     p = verbs.add_parser("measure", help=measure.__doc__)
     p.add_argument("runs", nargs="+", help="run directories (model.pt, metrics.json)")
-    p.add_argument("--probe-size", type=int, default=1000, help="base points: the head of each test set")
+    p.add_argument("--probe-size", type=int, default=PROBE_SIZE, help="base points: the head of each test set")
     p.add_argument("--weights", choices=("best", "final"), default="best", help="which saved weights to measure")
     p.add_argument("--distinct", action="store_true", help="force every redrawn synonym/position to change")
     p.add_argument("--threads", type=int, default=1, help="torch threads")
@@ -259,8 +263,8 @@ def main(argv: list[str] | None = None) -> None:
 
     p = verbs.add_parser("analyse", help=analyse.__doc__)
     p.add_argument("table", help="run table written by `srhm collect`")
-    p.add_argument("--eps-star", type=float, default=0.1, help="test-error threshold of P*")
-    p.add_argument("--bootstrap", type=int, default=1000, help="seed resamples per instance")
+    p.add_argument("--eps-star", type=float, default=EPS_STAR, help="test-error threshold of P*")
+    p.add_argument("--bootstrap", type=int, default=N_BOOT, help="seed resamples per instance")
     p.add_argument("--pstar", required=True, help="output CSV of sample complexities")
     p.add_argument("--fits", required=True, help="output JSON of scaling fits")
     p.set_defaults(run=analyse)

@@ -30,9 +30,9 @@ import pandas as pd
 from scipy import stats
 
 from srhm.checks import check_int
+from srhm.defaults import N_BOOT
 from srhm.streams import stream
 
-N_BOOT = 1000
 PAPER_TOLERANCE = 0.1
 MIN_DISTINCT_X = 3
 """Fewest distinct x for which a fit measures a slope."""
