@@ -14,6 +14,17 @@ from cluster import REPO, SMOKE_CONFIG, SnakemakeRun, run_snakemake, slurm_contr
 WORKFLOW_FILES = ("Snakefile", "config.yaml", "workflow", "envs")
 
 
+@pytest.fixture(autouse=True)
+def keep_torch_threads():
+    """Training specs and command lines in the tests set torch's thread count, which is process-wide: restore
+    it after each test, so that no test depends on the ones before it."""
+    import torch
+
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory) -> SnakemakeRun:
     """The smoke preset, run once in a fresh copy of the workflow."""

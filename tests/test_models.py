@@ -70,9 +70,20 @@ def test_activation_shapes_and_order(arch):
     assert torch.equal(acts["output"], net(x, members=torch.tensor([2, 0])))
 
 
+@pytest.fixture
+def one_thread():
+    """One torch thread for the test, restored after: on several threads the CPU kernels may split a batched
+    and a single-member product differently, which moves results by float rounding."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.mark.parametrize("arch", HIERARCHICAL)
-def test_member_equals_single_member_net_built_with_its_seed(arch):
-    """Bitwise: same initial weights, logits and gradients, whether run alone, in the full ensemble or a subset."""
+def test_member_equals_single_member_net_built_with_its_seed(arch, one_thread):
+    """Bitwise on one thread: same initial weights, logits and gradients, whether run alone, in the full
+    ensemble or a subset."""
     seeds = (5, 7, 11)
     ensemble = build_model(arch, **SMALL, width=8, init_seeds=seeds)
     x = inputs(1, 6, 3, 16)

@@ -31,14 +31,6 @@ RUNTIME = dict(threads=1, progress_every_s=1e9)
 WALL_FIELDS = ("wall_time_s", "ensemble_wall_time_s", "out_dir", "spec", "n_members", "device", "code_version")
 
 
-@pytest.fixture(autouse=True)
-def keep_torch_threads():
-    """Specs here ask for one thread (torch.set_num_threads is process-wide): restore the setting afterwards."""
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def pools(tmp_path_factory) -> dict[int, str]:
     """Two pools of the small SRHM (grammar and sample seeds 0 and 1), 5000 distinct samples each."""
