@@ -94,6 +94,7 @@ def test_the_schemas_architectures_are_the_registrys():
     defs = load_schema()["$defs"]
     assert defs["arch_name"]["enum"] == list(ARCHITECTURES)
     assert defs["sweep_nets"]["items"]["enum"] == list(STYLED)
+    assert defs["p_grid"]["properties"]["relative_to"]["enum"] == [*theory.P_STAR_FORMULAS, "none"]
 
 
 def test_the_schemas_defaults_are_the_librarys():

@@ -126,6 +126,9 @@ def test_invariance_definitions_follow_the_authors_table():
     assert theory.invariance("cnn", 2, 3) == ("2", 0.20, "2", 0.20)
     assert theory.invariance("fcn", 2, 2) == ("out", 0.20, "2", 0.10)
     assert theory.EPS_STAR == 0.10
+    for arch, s, L in [("lcn", 2, 2), ("lcn", 3, 3), ("cnn", 2, 2), ("cnn", 3, 3), ("fcn", 2, 3)]:
+        definition = theory.invariance(arch, s, L)
+        assert theory.invariance_layers(arch) == (definition.synonym_layer, definition.diffeo_layer)
     for arch, s, L in [("lcn", 4, 2), ("cnn", 2, 4), ("vgg", 2, 2)]:
         with pytest.raises(ValueError, match="arch|thresholds"):
             theory.invariance(arch, s, L)

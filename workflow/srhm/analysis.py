@@ -38,9 +38,8 @@ def sample_complexities(runs: pd.DataFrame, *, eps_star: float = theory.EPS_STAR
     values beside them and the theory predictions (`prediction` is the paper's formula for the
     architecture, NaN where the paper gives none); and the P* of every seed resample, for the fits."""
     thresholds: dict = {ERROR: eps_star}
-    definitions = {arch: theory.invariance(arch, 2, 2) for arch in set(runs["arch"]) & set(HIERARCHICAL)}
-    layers = {kind: {arch: getattr(definition, f"{name}_layer") for arch, definition in definitions.items()}
-              for kind, name in ((SYNONYM, "synonym"), (DIFFEO, "diffeo"))}
+    read_at = {arch: theory.invariance_layers(arch) for arch in set(runs["arch"]) & set(HIERARCHICAL)}
+    layers = {kind: {arch: pair[i] for arch, pair in read_at.items()} for i, kind in enumerate((SYNONYM, DIFFEO))}
     measured = {f"{kind}_{layer}_1" for kind, by_arch in layers.items() for layer in by_arch.values()}
     if set(runs["arch"]) <= set(HIERARCHICAL) and measured <= set(runs):
         runs = runs.assign(**{kind: [row[f"{kind}_{layers[kind][row['arch']]}_1"] for _, row in runs.iterrows()]

@@ -13,6 +13,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from srhm import theory
 from srhm.architectures import HIERARCHICAL, architecture, check_arch, default_width
 from srhm.checks import check_int, check_optional_int, check_real, check_text
 from srhm.data import ENCODINGS
@@ -178,7 +179,7 @@ class TrainSpec:
     @property
     def d(self) -> int:
         """Input length (s(s0+1))^L."""
-        return (self.s * (self.s0 + 1)) ** self.L
+        return int(theory.input_dim(self.s, self.L, self.s0))
 
     def protocol(self) -> Protocol:
         width = default_width(self.arch, self.L) if self.width is None else self.width

@@ -67,7 +67,8 @@ def run_row(run_dir: str | os.PathLike, metrics: dict, experiment: str, error_co
     the common nets), v, n_classes, m, s, L, s0, sparsity (the instance's parameters), seed, P,
     test_error (at the `error_convention` weights: "best" or "final"), test_error_best, test_error_final
     (fractions of the test set), epochs, steps, stop_reason, wall_time_s (seconds until the run stopped),
-    device, p_star_rhm, p_star_lcn, p_star_cnn (srhm.theory's sample complexities of the instance).
+    device, and p_star_{formula} for each of srhm.theory.P_STAR_FORMULAS (rhm, lcn, cnn: the instance's
+    predicted sample complexities).
     ValueError when error_convention is not one of WEIGHTS, the pool is not named by srhm.paths.pool_stem
     or an entry of the metrics is missing.
     """
@@ -94,10 +95,9 @@ def run_row(run_dir: str | os.PathLike, metrics: dict, experiment: str, error_co
             "stop_reason": metrics["stop_reason"],
             "wall_time_s": metrics["wall_time_s"],
             "device": metrics["device"],
-            "p_star_rhm": float(theory.p_star_rhm(params["n_classes"], params["m"], params["L"])),
-            "p_star_lcn": float(theory.p_star_lcn(params["n_classes"], params["m"], params["s"], params["L"],
-                                                  params["s0"])),
-            "p_star_cnn": float(theory.p_star_cnn(params["n_classes"], params["m"], params["L"], params["s0"])),
+            **{f"p_star_{formula}": float(theory.p_star(formula, params["n_classes"], params["m"], params["s"],
+                                                        params["L"], params["s0"]))
+               for formula in theory.P_STAR_FORMULAS},
         }
     except KeyError as error:
         raise ValueError(f"{run_dir}: its metrics.json has no {error.args[0]!r} entry; srhm.train writes one") from error

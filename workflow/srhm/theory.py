@@ -18,8 +18,8 @@ EPS_STAR = 0.10
 """Test-error threshold defining the sample complexity P* (a fraction, not a percentage)."""
 
 SPARSITIES = ("A", "B")
-P_STAR_FORMULAS = ("lcn", "cnn", "rhm")
-"""The paper's P* formulas, by name: p_star_lcn (Eq. 3), p_star_cnn (Eq. 4), p_star_rhm (the non-sparse RHM)."""
+P_STAR_FORMULAS = ("rhm", "lcn", "cnn")
+"""The paper's P* formulas, by name: p_star_rhm (the non-sparse RHM), p_star_lcn (Eq. 3), p_star_cnn (Eq. 4)."""
 
 FIG5_F = np.linspace(0.1, 1.0, 10)
 """Relevant fractions on the x axis of Fig. 5."""
@@ -186,6 +186,12 @@ class Invariance(NamedTuple):
     diffeo: float
 
 
+def invariance_layers(arch: str) -> tuple[str, str]:
+    """(synonym_layer, diffeo_layer): where P*_S and P*_D are read for `arch`, whatever s and L (see
+    `invariance`): the second hidden layer, except the FCN's synonyms, read at the output."""
+    return ("out", "2") if _architecture(arch) == "fcn" else ("2", "2")
+
+
 def invariance(arch: str, s: int, L: int) -> Invariance:
     """The layers and thresholds defining P*_S and P*_D (the authors' table of thresholds, paper Apps. D-F;
     their scale_P_TASK notebooks at srhm.authors.COMMIT).
@@ -198,14 +204,18 @@ def invariance(arch: str, s: int, L: int) -> Invariance:
     """
     arch = _architecture(arch)
     s, L = _exact_int("s", s, 2), _exact_int("L", L, 1)
+    thresholds = None
     if arch == "fcn":
-        return Invariance("out", 0.20, "2", 0.10)
-    if arch == "lcn" and s in (2, 3):
-        return Invariance("2", {2: 0.30, 3: 0.50}[s], "2", 0.10)
-    if arch == "cnn" and (s, L) in ((2, 2), (3, 2)):
-        return Invariance("2", {2: 0.40, 3: 0.50}[s], "2", 0.20)
-    if arch == "cnn" and L == 3 and s in (2, 3):
-        return Invariance("2", 0.20, "2", 0.20)
+        thresholds = (0.20, 0.10)
+    elif arch == "lcn" and s in (2, 3):
+        thresholds = ({2: 0.30, 3: 0.50}[s], 0.10)
+    elif arch == "cnn" and (s, L) in ((2, 2), (3, 2)):
+        thresholds = ({2: 0.40, 3: 0.50}[s], 0.20)
+    elif arch == "cnn" and L == 3 and s in (2, 3):
+        thresholds = (0.20, 0.20)
+    if thresholds is not None:
+        synonym_layer, diffeo_layer = invariance_layers(arch)
+        return Invariance(synonym_layer, thresholds[0], diffeo_layer, thresholds[1])
     raise ValueError(f"the paper defines no sensitivity thresholds for arch={arch!r}, s={s}, L={L}")
 
 

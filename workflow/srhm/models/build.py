@@ -10,6 +10,7 @@ from srhm.architectures import HIERARCHICAL, Architecture, architecture, default
 from srhm.checks import check_int
 from srhm.models.ensemble import EnsembleNet
 from srhm.models.single import SingleMemberNet
+from srhm.theory import input_dim
 
 
 def build_model(arch: str, *, v: int, n_classes: int, s: int, s0: int, L: int, width: int | None = None,
@@ -23,13 +24,13 @@ def build_model(arch: str, *, v: int, n_classes: int, s: int, s0: int, L: int, w
     """
     record = architecture(arch)
     v, n_classes, s, s0, L = (check_int(name, value, minimum) for name, value, minimum in (
-        ("v", v, 1), ("n_classes", n_classes, 2), ("s", s, 1), ("s0", s0, 0), ("L", L, 1)))
+        ("v", v, 1), ("n_classes", n_classes, 2), ("s", s, 2), ("s0", s0, 0), ("L", L, 1)))
     if isinstance(init_seeds, (str, bytes)) or not isinstance(init_seeds, Sequence) or len(init_seeds) == 0:
         raise ValueError(f"init_seeds must be a non-empty sequence of seeds, got {init_seeds!r}")
     init_seeds = tuple(check_int("each of init_seeds", seed, 0) for seed in init_seeds)
     if not isinstance(bias, bool):
         raise ValueError(f"bias must be True or False, got {bias!r}")
-    d = (s * (s0 + 1)) ** L
+    d = int(input_dim(s, L, s0))
     if record.hierarchical:
         width = check_int("width", default_width(arch, L) if width is None else width, 1)
         return _builder(record)(arch, v=v, n_classes=n_classes, s=s, s0=s0, L=L, width=width,
