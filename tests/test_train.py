@@ -105,12 +105,12 @@ def test_stopped_member_no_longer_changes(tmp_path, pools):
     spec = make_spec(tmp_path, pools, [(0, 12, 0), (0, 60, 1)], arch="lcn", width=16, base_lr=0.1,
                      max_epochs=40, loss_threshold=0.05)
     trainer = EnsembleTrainer(spec)
-    while trainer.active[0]:
+    while trainer.state.active[0]:
         trainer.run(max_steps=1)
-    assert trainer.active[1], "the larger member should still be training"
-    at_stop, steps_at_stop = trainer.member_state(0), trainer.steps.copy()
+    assert trainer.state.active[1], "the larger member should still be training"
+    at_stop, steps_at_stop = trainer.member_state(0), trainer.state.steps.copy()
     trainer.run()
-    assert trainer.steps[1] > steps_at_stop[1] and trainer.steps[0] == steps_at_stop[0]
+    assert trainer.state.steps[1] > steps_at_stop[1] and trainer.state.steps[0] == steps_at_stop[0]
     trainer.finish()
     final = load_weights(spec.members[0].out_dir)["final"]
     assert final.keys() == at_stop.keys()
@@ -146,7 +146,7 @@ def test_resume_after_interruption_is_bit_identical(tmp_path, pools, interruptio
         if checkpoint_every_s > 0:
             trainer.save_checkpoint()
     if len(interruptions) > 1:
-        assert not trainer.active.all(), "the last interruption should come after a member stopped"
+        assert not trainer.state.active.all(), "the last interruption should come after a member stopped"
     del trainer
     resumed = train_ensemble(spec)
     assert not (tmp_path / "ck.pt").exists(), "the checkpoint is deleted once the outputs are written"
@@ -244,7 +244,7 @@ def test_checkpoint_round_trips_every_field_of_the_training_state(tmp_path, pool
                      checkpoint=str(tmp_path / "ck.pt"))
     trainer = EnsembleTrainer(spec)
     trainer.run(max_steps=8)
-    assert trainer.active.tolist() == [True, False] and trainer.state.epoch_loss[0] > 0
+    assert trainer.state.active.tolist() == [True, False] and trainer.state.epoch_loss[0] > 0
     trainer.save_checkpoint()
     saved = torch.load(tmp_path / "ck.pt", weights_only=True)["state"]
     names = [field.name for field in dataclasses.fields(TrainingState)]
@@ -272,7 +272,7 @@ def test_batches_of_a_balanced_pool_hold_every_class_equally(tmp_path):
     labels = trainer.pools.train_y.numpy()
     orders = []
     for _ in range(2):
-        order = trainer.perm[:120].copy()
+        order = trainer.state.perm[:120].copy()
         assert sorted(order) == list(range(120)), "a permutation of the training rows"
         for begin in range(0, 120, batch):
             assert (np.bincount(labels[order[begin : begin + batch]], minlength=3) == 4).all()

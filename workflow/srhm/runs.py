@@ -2,16 +2,19 @@
 
 A run directory holds model.pt ({"final", "best": state dicts, "model": build_model kwargs}),
 metrics.json and train.log (written by srhm.train through srhm.run_files) and, once measured,
-sensitivity.csv (srhm.sensitivity's tidy table for that run). `run_row` is the one definition of a
-run's columns in the collected table.
+sensitivity.csv (srhm.sensitivity's tidy table for that run). What metrics.json holds is defined here
+once, with its two sides: `member_metrics` makes it (srhm.train) and `run_row` reads it into a run's
+columns of the collected table.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -20,9 +23,57 @@ from srhm.data import SRHM, Batch, parse_dataset_name
 from srhm.io import write_csv
 from srhm.memory import reuse_freed_memory
 from srhm.paths import SENSITIVITY_FILE, model_id, pool_dataset
+from srhm.protocol import TrainSpec
 from srhm.run_files import read_metrics, read_weights
+from srhm.streams import torch_seed
+
+if TYPE_CHECKING:  # the record's module imports torch, which collecting runs does not need
+    from srhm.train_state import MemberRecord
 
 WEIGHTS = ("best", "final")
+
+
+def member_metrics(spec: TrainSpec, e: int, record: MemberRecord, *, dataset: dict, epochs: int, steps: int,
+                   ensemble_wall_time_s: float, environment: dict) -> dict:
+    """metrics.json of member e of the ensemble `spec`, from its record (srhm.train_state.MemberRecord).
+
+    dataset: its pool's metadata; epochs, steps: what it trained; ensemble_wall_time_s: seconds the whole
+    job took; environment: where and with what code it ran (srhm.provenance). Besides the spec, the member's
+    P, seed and streams, pool and out_dir, the model's build_model kwargs and the resolved protocol, it holds
+    the curves (train_loss per epoch; test_error and test_loss, fractions and mean cross-entropy, at each
+    eval_epoch), best_test_error and best_epoch, the final test error and losses, stop_reason and
+    wall_time_s (seconds until the member stopped).
+    """
+    member = spec.members[e]
+    settings = spec.to_dict()
+    del settings["members"]
+    return {
+        "arch": spec.arch,
+        "P": member.P,
+        "seed": member.seed,
+        "seeds": {"member": member.seed, "init_stream": ["init", member.seed],
+                  "init_torch_seed": torch_seed("init", member.seed), "order_stream": ["order", member.seed]},
+        "pool": member.pool,
+        "out_dir": member.out_dir,
+        "dataset": dataset,
+        "model": spec.model_kwargs(),
+        "protocol": dataclasses.asdict(spec.protocol()),
+        "spec": settings,
+        "n_members": len(spec.members),
+        "curves": {"epoch": list(range(1, len(record.train_loss) + 1)), "train_loss": record.train_loss,
+                   "eval_epoch": record.eval_epoch, "test_error": record.test_error, "test_loss": record.test_loss},
+        "best_test_error": record.best_error,
+        "best_epoch": record.best_epoch,
+        "final_test_error": record.test_error[-1],
+        "final_test_loss": record.test_loss[-1],
+        "final_train_loss": record.train_loss[-1],
+        "epochs": epochs,
+        "steps": steps,
+        "stop_reason": record.stop_reason,
+        "wall_time_s": record.wall_at_stop,
+        "ensemble_wall_time_s": ensemble_wall_time_s,
+        **environment,
+    }
 
 
 def measure_runs(run_dirs: Sequence[str], *, probe_size: int, weights: str = "best", distinct: bool = False,

@@ -46,6 +46,7 @@ from srhm.models import EnsembleNet, build_model
 from srhm.protocol import TrainSpec
 from srhm.provenance import environment as run_environment
 from srhm.run_files import write_run
+from srhm.runs import member_metrics
 from srhm.streams import torch_seed
 from srhm.train_state import TrainingState
 
@@ -266,21 +267,6 @@ class EnsembleTrainer:
         return not self.state.active.any()
 
     @property
-    def active(self) -> np.ndarray:
-        """[M] bool: the members still training."""
-        return self.state.active
-
-    @property
-    def steps(self) -> np.ndarray:
-        """[M] int64: the SGD steps each member has taken."""
-        return self.state.steps
-
-    @property
-    def perm(self) -> np.ndarray:
-        """[sum of P] int32: the members' orders of their training rows for their current epochs, concatenated."""
-        return self.state.perm
-
-    @property
     def wall_time(self) -> float:
         """Seconds of wall time spent on this training, over all resumed runs."""
         return self.state.wall_before + time.perf_counter() - self._start
@@ -327,7 +313,10 @@ class EnsembleTrainer:
         environment = run_environment(self.device)
         all_metrics = []
         for e, member in enumerate(self.spec.members):
-            metrics, record = self._metrics(e, environment), self.state.records[e]
+            record = self.state.records[e]
+            metrics = member_metrics(self.spec, e, record, dataset=self.pools.metadata[self.pools.pool[e]],
+                                     epochs=int(self.state.epoch[e]), steps=int(self.state.steps[e]),
+                                     ensemble_wall_time_s=self.wall_time, environment=environment)
             weights = {"final": self.member_state(e), "best": {k: v.cpu() for k, v in record.best_state.items()},
                        "model": self.spec.model_kwargs()}
             write_run(member.out_dir, weights, metrics, record.log)
@@ -536,39 +525,6 @@ class EnsembleTrainer:
         epochs = f"{self.state.epoch[live].min()}..{self.state.epoch[live].max()}" if live.size else "-"
         print(f"[{self.wall_time:.0f} s] step {self.state.total_steps}: {live.size}/{self.n_members} members training, "
               f"epochs {epochs}, last train losses {loss_range}", flush=True)
-
-    def _metrics(self, e: int, environment: dict) -> dict:
-        member, record = self.spec.members[e], self.state.records[e]
-        spec = self.spec.to_dict()
-        del spec["members"]
-        return {
-            "arch": self.spec.arch,
-            "P": member.P,
-            "seed": member.seed,
-            "seeds": {"member": member.seed, "init_stream": ["init", member.seed],
-                      "init_torch_seed": torch_seed("init", member.seed), "order_stream": ["order", member.seed]},
-            "pool": member.pool,
-            "out_dir": member.out_dir,
-            "dataset": self.pools.metadata[self.pools.pool[e]],
-            "model": self.spec.model_kwargs(),
-            "protocol": dataclasses.asdict(self.protocol),
-            "spec": spec,
-            "n_members": self.n_members,
-            "curves": {"epoch": list(range(1, len(record.train_loss) + 1)), "train_loss": record.train_loss,
-                       "eval_epoch": record.eval_epoch, "test_error": record.test_error,
-                       "test_loss": record.test_loss},
-            "best_test_error": record.best_error,
-            "best_epoch": record.best_epoch,
-            "final_test_error": record.test_error[-1],
-            "final_test_loss": record.test_loss[-1],
-            "final_train_loss": record.train_loss[-1],
-            "epochs": int(self.state.epoch[e]),
-            "steps": int(self.state.steps[e]),
-            "stop_reason": record.stop_reason,
-            "wall_time_s": record.wall_at_stop,
-            "ensemble_wall_time_s": self.wall_time,
-            **environment,
-        }
 
 
 def _plain(value: np.ndarray) -> object:
