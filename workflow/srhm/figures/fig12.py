@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping
 
-from srhm.figures.layouts import layers_figure
+from srhm.figures.layouts import layers_figure, layers_inputs
 from srhm.figures.panels import CaptionedFigure
-from srhm.figures.tables import single_experiment, string_setting
-from srhm.paths import run_table
+from srhm.figures.tables import single_experiment
 
 CAPTION = """\
 Paper Fig. 12 (App. D). LCN, s = 2, sparsity A, one (v, L): sensitivity to synonym exchanges S_{k,l} (top) and
@@ -22,10 +21,7 @@ REGIMES = {"s0": (0, 1, 2, 4)}
 
 
 experiments = single_experiment
-
-
-def inputs(settings: Mapping) -> list[str]:
-    return [run_table(string_setting(settings, "experiment"))]
+inputs = layers_inputs
 
 
 def draw(results: Path, settings: Mapping) -> CaptionedFigure:
