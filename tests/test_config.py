@@ -29,7 +29,7 @@ def test_presets_replace_experiments_and_overlays_go_on_top(presets):
                        presets_dir=presets)
     assert list(resolved["experiments"]) == ["tiny"], "the preset's experiments replace the default ones"
     assert resolved["test_size"] == 55 and resolved["device"] == "cpu", "overlays win over the preset"
-    assert resolved["eps_star"] == DEFAULT["eps_star"], "keys the preset leaves out come from config.yaml"
+    assert resolved["sampling"] == DEFAULT["sampling"], "keys the preset leaves out come from config.yaml"
     with pytest.raises(ValueError, match="preset: no preset file"):
         resolve(DEFAULT, [("--config", {"preset": "paper"})], presets_dir=presets)
 
@@ -97,6 +97,16 @@ def test_the_schemas_architectures_are_the_registrys():
     assert defs["p_grid"]["properties"]["relative_to"]["enum"] == [*theory.P_STAR_FORMULAS, "none"]
 
 
+@pytest.mark.parametrize("path", [ROOT / "config.yaml", *sorted((ROOT / "workflow" / "presets").glob("*.yaml"))],
+                         ids=lambda path: path.name)
+def test_the_configs_do_not_restate_the_analysis_defaults(path):
+    """eps*, the bootstrap count and the probe size have one home, the library: a config sets them only to differ."""
+    config = yaml.safe_load(path.read_text())
+    library = {"eps_star": theory.EPS_STAR, "bootstrap": defaults.N_BOOT, "probe_size": defaults.PROBE_SIZE}
+    restated = [key for key, value in library.items() if config.get(key) == value]
+    assert not restated, f"{path.name} restates the defaults of {restated}"
+
+
 def test_the_schemas_defaults_are_the_librarys():
     """Each default has its home in the library; the schema restates it for the config's readers."""
     schema = yaml.safe_load(SCHEMA_PATH.read_text())
@@ -121,7 +131,8 @@ def test_the_schemas_defaults_are_the_librarys():
     ({"experiments": {"cnn_s2": {"arch": ["lcn", "vgg13"]}}}, "experiments.cnn_s2.arch"),
 ])
 def test_an_unknown_architecture_is_refused_naming_the_key(overlay, key):
-    with pytest.raises(ValueError, match=rf"{key}.*vgg13"):
+    """The error names the key, the value and, where the schema offers alternatives, the known architectures."""
+    with pytest.raises(ValueError, match=rf"{key}.*vgg13.*is not one of \['lcn', 'cnn'"):
         resolve(DEFAULT, [("--config", overlay)])
 
 

@@ -131,8 +131,9 @@ def _hierarchical(name: str, base_lr: Callable[[int, int, int], float], *, loss_
                         _mean_field_lr_scale, 0.0, loss_threshold, HIERARCHICAL_MAX_EPOCHS, prediction, style)
 
 
-def _common(name: str, builder: str, *, loss_threshold: float, style: Style) -> Architecture:
-    """A BatchNorm net: fixed channels, lr 1e-4 x 64, weight decay 5e-4, up to 250 epochs."""
+def _common(name: str, builder: str, *, loss_threshold: float, style: Style | None = None) -> Architecture:
+    """A BatchNorm net: fixed channels, lr 1e-4 x 64, weight decay 5e-4, up to 250 epochs; drawn in the
+    common-architecture figures where it has a style."""
     return Architecture(name, COMMON_FAMILY, builder, lambda L: None, lambda s, s0, L: COMMON_BASE_LR,
                         lambda width: float(COMMON_LR_SCALE), COMMON_WEIGHT_DECAY, loss_threshold,
                         COMMON_MAX_EPOCHS, None, style)

@@ -71,7 +71,8 @@ def validate(config: dict, schema_path: Path = SCHEMA_PATH) -> None:
     error = jsonschema.exceptions.best_match(_DefaultFilling(schema).iter_errors(config))
     if error is not None:
         where = ".".join(str(part) for part in error.absolute_path) or "config"
-        problem = ValueError(f"{where}: {error.message}")
+        alternatives = sorted({alternative.message for alternative in error.context})  # why each oneOf branch failed
+        problem = ValueError(f"{where}: {error.message}" + (f" ({'; '.join(alternatives)})" if alternatives else ""))
         problem.path = tuple(error.absolute_path)
         raise problem
 

@@ -23,7 +23,8 @@ from srhm.figures.tables import experiment_list, integer_setting, read
 from srhm.paths import run_table
 
 NETS = STYLED
-"""The nets of Figs. 1C-D and 17A-B: those with a style in srhm.architectures (the paper's seven)."""
+"""The nets of Figs. 1C-D and 17A-B: those with a style in srhm.architectures (the paper's seven, and any added
+with a style)."""
 LABELS = {net: REGISTRY[net].style.label for net in NETS}
 MARKERS = {net: REGISTRY[net].style.marker for net in NETS}
 """The paper's markers (Fig. 1C), from srhm.architectures."""
