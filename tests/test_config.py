@@ -10,6 +10,7 @@ from srhm import defaults, protocol, theory
 from srhm.architectures import ARCHITECTURES, STYLED
 from srhm.cifar.settings import ProbeSettings, TrainSettings
 from srhm.config import SCHEMA_PATH, command_line_overlays, load_schema, merge, resolve
+from srhm.figures import FIGURES
 from srhm.plan import Plan, RUNTIME_TRAIN_KEYS, check_experiment_names, train_spec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,6 +106,18 @@ def test_the_configs_do_not_restate_the_analysis_defaults(path):
     library = {"eps_star": theory.EPS_STAR, "bootstrap": defaults.N_BOOT, "probe_size": defaults.PROBE_SIZE}
     restated = [key for key, value in library.items() if config.get(key) == value]
     assert not restated, f"{path.name} restates the defaults of {restated}"
+
+
+def test_the_schemas_figures_are_the_figure_modules():
+    """A figure module the schema file gives no settings of takes a list of experiments; the schema names no
+    figure without a module."""
+    written = set(yaml.safe_load(SCHEMA_PATH.read_text())["$defs"]["figures"]["properties"])
+    figures = load_schema()["$defs"]["figures"]["properties"]
+    assert written <= set(FIGURES) and set(figures) == set(FIGURES)
+    for name in set(FIGURES) - written:
+        assert figures[name] == {"$ref": "#/$defs/experiments_figure"}
+    with pytest.raises(ValueError, match=r"figures: Additional properties are not allowed \('fig99' was unexpected\)"):
+        resolve(DEFAULT, [("--config", {"figures": {"fig99": {"experiments": ["lcn_s2"]}}})])
 
 
 def test_the_schemas_defaults_are_the_librarys():

@@ -4,7 +4,8 @@ Every module of this package is a figure, named after it, except the SHARED plot
 module exposes `CAPTION`, `experiments(settings) -> list[str]` (the experiments whose tables it reads;
 settings: the figure's entry of config["figures"]), `inputs(settings) -> list[str]` (the results-relative
 files it reads) and `draw(results, settings) -> CaptionedFigure`. Adding a figure means adding its module
-and its config entries (config.yaml or a preset, and the schema of its settings).
+and its entry in config.yaml or a preset; its settings are a list of experiments (`experiments: [...]`)
+unless the schema's `figures` says otherwise (srhm.config.load_schema).
 """
 
 from __future__ import annotations
