@@ -16,8 +16,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pandas as pd
-
 from srhm import theory
 from srhm.data import SRHM, Batch, parse_dataset_name
 from srhm.io import write_csv
@@ -27,7 +25,9 @@ from srhm.protocol import TrainSpec
 from srhm.run_files import read_metrics, read_weights
 from srhm.streams import torch_seed
 
-if TYPE_CHECKING:  # the record's module imports torch, which collecting runs does not need
+if TYPE_CHECKING:  # torch (the record's module) and pandas load only where used: training needs no pandas
+    import pandas as pd
+
     from srhm.train_state import MemberRecord
 
 WEIGHTS = ("best", "final")
@@ -158,6 +158,8 @@ def collect_runs(run_dirs: Sequence[str | os.PathLike], experiment: str, error_c
     """One tidy row per run: its run_row columns and, once measured, the number of hidden layers
     (n_hidden) and every sensitivity in wide form (S_{k}_{l}, D_{k}_{l}, k = layer index 1..n_hidden or
     "out"); sorted by arch, v, s, L, s0, seed, P. ValueError for an unknown error_convention."""
+    import pandas as pd
+
     from srhm.sensitivity import wide_sensitivities
 
     _check_weights("error_convention", error_convention)
