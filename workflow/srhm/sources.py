@@ -9,6 +9,7 @@ functions count, since they too shape the output.
 from __future__ import annotations
 
 import ast
+from functools import cache
 from pathlib import Path
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
@@ -30,10 +31,16 @@ def module_sources(module: str, root: Path = PACKAGE_ROOT) -> list[str]:
         if name in seen:
             continue
         seen.add(name)
-        todo += _package_chain(name)
-        tree = ast.parse(_file(name, root).read_text(), filename=str(_file(name, root)))
-        todo += [found for node in ast.walk(tree) for found in _imported(node, root)]
+        todo += _package_chain(name) + _imports(name, root)
     return sorted(str(_file(name, root).relative_to(root)) for name in seen)
+
+
+@cache
+def _imports(module: str, root: Path) -> list[str]:
+    """The srhm modules `module`'s source imports anywhere in it (parsed once per process)."""
+    path = _file(module, root)
+    tree = ast.parse(path.read_text(), filename=str(path))
+    return [found for node in ast.walk(tree) for found in _imported(node, root)]
 
 
 def _imported(node: ast.AST, root: Path) -> list[str]:
