@@ -5,7 +5,6 @@
 
 from srhm.cifar.settings import NETS, TEST_FILE, TRAIN_FILES, planned_runs
 from srhm.cifar.tables import DIGITISED_DATA
-from srhm import paths
 
 CIFAR = config["cifar"]
 try:
@@ -33,14 +32,15 @@ rule cifar_digitised_table:
 
 
 if CIFAR_RUNS:
+    CIFAR_RUN = f"{RESULTS}/{paths.cifar_run_dir('{net}', '{P}', '{seed}')}"  # one run's folder, by wildcards
     CIFAR_DATA = [str(Path(CIFAR["path"]) / name) for name in (*TRAIN_FILES, TEST_FILE)]
 
     rule cifar_train:
         input:
             data=CIFAR_DATA,
         output:
-            model=f"{RESULTS}/{paths.cifar_run_dir('{net}', '{P}', '{seed}')}/{paths.MODEL_FILE}",
-            metrics=f"{RESULTS}/{paths.cifar_run_dir('{net}', '{P}', '{seed}')}/{paths.METRICS_FILE}",
+            model=f"{CIFAR_RUN}/{paths.MODEL_FILE}",
+            metrics=f"{CIFAR_RUN}/{paths.METRICS_FILE}",
         params:
             data=lambda wildcards, input: Path(input.data[0]).parent,
             run=lambda wildcards, output: Path(output.model).parent,
@@ -74,10 +74,10 @@ if CIFAR_RUNS:
     rule cifar_measure:
         input:
             data=CIFAR_DATA,
-            model=f"{RESULTS}/{paths.cifar_run_dir('{net}', '{P}', '{seed}')}/{paths.MODEL_FILE}",
-            metrics=f"{RESULTS}/{paths.cifar_run_dir('{net}', '{P}', '{seed}')}/{paths.METRICS_FILE}",
+            model=f"{CIFAR_RUN}/{paths.MODEL_FILE}",
+            metrics=f"{CIFAR_RUN}/{paths.METRICS_FILE}",
         output:
-            f"{RESULTS}/{paths.cifar_run_dir('{net}', '{P}', '{seed}')}/{paths.STABILITY_FILE}",
+            f"{CIFAR_RUN}/{paths.STABILITY_FILE}",
         params:
             data=lambda wildcards, input: Path(input.data[0]).parent,
             run=lambda wildcards, input: Path(input.model).parent,

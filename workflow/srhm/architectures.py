@@ -156,8 +156,8 @@ REGISTRY: dict[str, Architecture] = {arch.name: arch for arch in (
 """Every architecture, by name, in the order of the paper's tables."""
 
 ARCHITECTURES = tuple(REGISTRY)
-HIERARCHICAL = tuple(name for name, arch in REGISTRY.items() if arch.family == HIERARCHICAL_FAMILY)
-COMMON = tuple(name for name, arch in REGISTRY.items() if arch.family == COMMON_FAMILY)
+HIERARCHICAL = tuple(name for name, arch in REGISTRY.items() if arch.hierarchical)
+COMMON = tuple(name for name, arch in REGISTRY.items() if not arch.hierarchical)
 STYLED = tuple(name for name, arch in REGISTRY.items() if arch.style is not None)
 """The nets drawn in the common-architecture figures."""
 

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from srhm.checks import check_choice
+
 MODEL_FILE = "model.pt"
 """A run's weights: {"final", "best": state dicts, "model": srhm.models.build_model kwargs}."""
 METRICS_FILE = "metrics.json"
@@ -87,8 +89,7 @@ def figure(name: str, extension: str) -> str:
 
 def cifar_table(source: str) -> str:
     """The CIFAR-10 stability table of `source` ("digitised" or "measured"); ValueError naming `source` otherwise."""
-    if source not in CIFAR_TABLES:
-        raise ValueError(f"source must be one of {tuple(CIFAR_TABLES)}, got {source!r}")
+    check_choice("source", source, tuple(CIFAR_TABLES))
     return CIFAR_TABLES[source]
 
 

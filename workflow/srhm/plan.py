@@ -25,9 +25,9 @@ from pathlib import PurePosixPath
 import numpy as np
 
 from srhm import paths, theory
+from srhm.architectures import HIERARCHICAL, default_width
 from srhm.data import check_parameters, dataset_name
 from srhm.figures import figure_experiments
-from srhm.architectures import HIERARCHICAL, default_width
 
 TEST_FRACTION_CAP = 5  # the test set holds at most P_max / 5 points, as in the authors' code
 EXPERIMENT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")

@@ -23,6 +23,7 @@ from srhm.cifar.stability import relative_stability
 from srhm.cifar.tables import COLUMNS, read_table
 from srhm.cifar.train import train
 from srhm.io import read_json, write_json
+from srhm.paths import STABILITY_FILE
 from srhm.provenance import environment
 from srhm.run_files import read_metrics, read_weights, write_run
 from srhm.train import resolve_device
@@ -71,13 +72,13 @@ def measure_run(run_dir: str | os.PathLike, data: str | os.PathLike, probe: Prob
     result = {"net": metrics["net"], "P": metrics["P"], "seed": metrics["seed"],
               "test_error": metrics["best_test_error"], **asdict(probe),
               **relative_stability(net.to(resolved), images, probe, metrics["seed"])}
-    write_json(run_dir / "stability.json", result)
+    write_json(run_dir / STABILITY_FILE, result)
     return result
 
 
 def collect_runs(run_dirs: Sequence[str | os.PathLike]) -> pd.DataFrame:
     """The measured stability table (srhm.cifar.tables.COLUMNS, source "measured"), one row per run."""
-    rows = [{**read_json(Path(run_dir) / "stability.json"), "source": "measured"} for run_dir in run_dirs]
+    rows = [{**read_json(Path(run_dir) / STABILITY_FILE), "source": "measured"} for run_dir in run_dirs]
     table = pd.DataFrame(rows, columns=list(COLUMNS))
     return table.sort_values(["net", "P", "seed"], ignore_index=True)
 

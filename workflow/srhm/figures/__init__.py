@@ -16,6 +16,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Mapping
 
+from srhm.checks import check_choice
 from srhm.sources import module_sources
 
 SHARED = ("common_nets", "fits", "layouts", "output", "panels", "style", "tables")
@@ -26,8 +27,7 @@ FIGURES = tuple(sorted(info.name for info in pkgutil.iter_modules(__path__) if i
 
 def figure_module(name: str) -> ModuleType:
     """The module drawing figure `name` (e.g. "fig04")."""
-    if name not in FIGURES:
-        raise ValueError(f"figure must be one of {list(FIGURES)}, got {name!r}")
+    check_choice("figure", name, FIGURES)
     return import_module(f"{__name__}.{name}")
 
 
@@ -39,8 +39,7 @@ def figure_experiments(name: str, settings: Mapping) -> list[str]:
 def figure_sources(name: str) -> list[str]:
     """The source files figure `name` is drawn by, relative to the folder holding the srhm package: its module
     and every srhm module it imports (srhm.sources), the shared plotting modules among them."""
-    if name not in FIGURES:
-        raise ValueError(f"figure must be one of {list(FIGURES)}, got {name!r}")
+    check_choice("figure", name, FIGURES)
     return module_sources(f"{__name__}.{name}")
 
 
