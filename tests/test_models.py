@@ -140,19 +140,20 @@ def test_member_subset_equals_slice_of_full_output(arch):
 
 
 def reference_forward(net: EnsembleNet, x: torch.Tensor) -> torch.Tensor:
-    """Loop over members and positions: layer l's position p sees inputs p*k .. p*k+k-1 (weights indexed c*k+j)."""
+    """Loop over members and positions: layer l's position p sees inputs p*k .. p*k+k-1, read position-major
+    (weight entry j*C + c for channel c of the patch's j-th position; the FCN's output entry p*C_out + o)."""
     out = []
     for e in range(net.n_members):
         h = x[e]  # [B, C, n]
         for layer in net.layers:
             c_in = h.shape[1]
             if net.arch == "fcn":
-                pre = h.reshape(h.shape[0], -1) @ layer.weight[e] / math.sqrt(c_in) + 0.1 * layer.bias[e]
-                pre = pre.view(h.shape[0], layer.c_out, layer.n_out)
+                pre = h.transpose(1, 2).reshape(h.shape[0], -1) @ layer.weight[e] / math.sqrt(c_in) + 0.1 * layer.bias[e]
+                pre = pre.view(h.shape[0], layer.n_out, layer.c_out).transpose(1, 2)
             else:
                 columns, k = [], layer.k
                 for p in range(layer.n_out):
-                    patch = h[:, :, p * k:(p + 1) * k].reshape(h.shape[0], c_in * k)
+                    patch = h[:, :, p * k:(p + 1) * k].transpose(1, 2).reshape(h.shape[0], k * c_in)
                     weight = layer.weight[e, p] if net.arch == "lcn" else layer.weight[e]
                     columns.append(patch @ weight / math.sqrt(c_in) + 0.1 * layer.bias[e, p])
                 pre = torch.stack(columns, dim=-1)
@@ -174,7 +175,7 @@ def test_cnn_first_layer_is_strided_conv1d():
     net = build_model("cnn", **SMALL, width=6, init_seeds=(4,))
     x = inputs(1, 3, 3, 16)
     layer = net.layers[0]
-    kernel = layer.weight[0].T.reshape(6, 3, 4)  # [C_out, C_in, k]
+    kernel = layer.weight[0].T.reshape(6, 4, 3).transpose(1, 2)  # [C_out, k*C_in] -> [C_out, C_in, k]
     expected = F.conv1d(x[0], kernel, stride=4) / math.sqrt(3) + 0.1 * layer.bias[0].T
     with torch.no_grad():
         torch.testing.assert_close(net.activations(x)["layer1"][0], torch.relu(expected), rtol=1e-5, atol=1e-6)

@@ -105,14 +105,15 @@ def test_table_equals_brute_force_on_full_batches(arch, distinct):
 def tie_subpatch_weights(net, s0: int) -> None:
     """Make every first-layer weight equal across the s0+1 slots of each sub-patch.
 
-    The first layer's input index is c * n + j (n = k for LCN/CNN, d for FCN; both multiples of s0+1), and
-    the sub-patches are aligned runs of s0+1 consecutive positions, so the layer sees each sub-patch only
-    through its sum over slots: exactly invariant to moving an element inside its sub-patch (level-1 diffeo).
+    The first layer's input index is j * C + c (position j of the patch, or of the whole input for the FCN;
+    both of a length that is a multiple of s0+1), and the sub-patches are aligned runs of s0+1 consecutive
+    positions, so the layer sees each sub-patch only through its sum over slots: exactly invariant to moving
+    an element inside its sub-patch (level-1 diffeo).
     """
     with torch.no_grad():
         weight = net.layers[0].weight
-        grouped = weight.unflatten(-2, (-1, s0 + 1))  # [..., C n / (s0+1), s0+1, C_out]
-        weight.copy_(grouped[..., :1, :].expand_as(grouped).flatten(-3, -2))
+        grouped = weight.unflatten(-2, (-1, s0 + 1, net.v))  # [..., n / (s0+1), s0+1, C, C_out]
+        weight.copy_(grouped[..., :1, :, :].expand_as(grouped).flatten(-4, -2))
 
 
 @pytest.mark.parametrize("arch", HIERARCHICAL)
@@ -143,13 +144,13 @@ def synonym_blind_lcn(ds: SRHM):
         parent[[int(np.ravel_multi_index(tuple(t), (v,) * s)) for t in lowest_rules[feature]]] = feature
     with torch.no_grad():
         first, second = net.layers
-        match = torch.zeros(v, s, width)  # input index (channel c, slot j) -> tuple channel
-        match[tuples, np.arange(s)[None, :], np.arange(width)[:, None]] = 1.0
-        first.weight.copy_((match.reshape(v * s, width) * v**0.5).expand_as(first.weight))
+        match = torch.zeros(s, v, width)  # input index (slot j, channel c), position-major -> tuple channel
+        match[np.arange(s)[None, :], tuples, np.arange(width)[:, None]] = 1.0
+        first.weight.copy_((match.reshape(s * v, width) * v**0.5).expand_as(first.weight))
         first.bias.fill_(-(s - 1) / 0.1)
         g = torch.randn(v, s, width, generator=torch.Generator().manual_seed(0))
-        second_weight = g[torch.as_tensor(parent)]  # [tuple channel, slot j, out]
-        second.weight.copy_(second_weight.reshape(width * s, width).expand_as(second.weight))
+        second_weight = g[torch.as_tensor(parent)].transpose(0, 1)  # [slot j, tuple channel, out]
+        second.weight.copy_(second_weight.reshape(s * width, width).expand_as(second.weight))
     return net
 
 

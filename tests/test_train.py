@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from torch.overrides import TorchFunctionMode
 
-from srhm import SRHM, Batch, encode, theory
+from srhm import SRHM, Batch, encode, precision, theory
+from srhm.architectures import HIERARCHICAL
 from srhm.paths import pool_stem
 from srhm.io import read_json
 from srhm.models import build_model
@@ -28,7 +30,8 @@ SMALL = dict(v=3, n_classes=3, s=2, s0=1, L=2)  # m = 3, d = 16, P_max = 5184
 M = 3
 N_TEST = 1000
 RUNTIME = dict(threads=1, progress_every_s=1e9)
-WALL_FIELDS = ("wall_time_s", "ensemble_wall_time_s", "out_dir", "spec", "n_members", "device", "code_version")
+WALL_FIELDS = ("wall_time_s", "ensemble_wall_time_s", "ensemble_flops", "ensemble_gflop_per_s", "out_dir", "spec",
+               "n_members", "device", "code_version")
 
 
 @pytest.fixture(scope="module")
@@ -314,6 +317,118 @@ def test_steps_follow_torch_sgd_on_the_member_order(tmp_path, pools, weight_deca
     assert metrics["steps"] == epochs * math.ceil(P / batch_size)
 
 
+@pytest.mark.parametrize("arch", HIERARCHICAL)
+@pytest.mark.parametrize("bias, weight_decay", [(True, 0.0), (False, 0.01)])
+def test_hand_written_step_equals_autograd_and_torch_sgd(arch, bias, weight_decay):
+    """HierarchicalNet.sgd_step (forward, hand-written backward, momentum folded into the weight-gradient
+    products) equals autograd through the module's forward followed by torch.optim.SGD, to float rounding,
+    over steps with partial batches (zero-weighted rows), an L = 3 net and weight decay; its returned losses
+    are the summed cross-entropies of the real samples."""
+    torch.manual_seed(0)
+    kw = dict(v=3, n_classes=4, s=2, s0=1, L=3, width=6, init_seeds=(0, 1, 2), bias=bias)
+    fast, reference = build_model(arch, **kw), build_model(arch, **kw)
+    optimiser = torch.optim.SGD(reference.parameters(), lr=0.05, momentum=0.9)
+    buffers = [torch.zeros_like(p) for p in fast.parameters()]
+    code = encode(torch.arange(-1, 3)[None], 3)[0].T.contiguous()
+    for _ in range(6):
+        symbols = torch.randint(-1, 3, (3, 7, fast.d), dtype=torch.int8)
+        y, weight = torch.randint(0, 4, (3, 7)), torch.rand(3, 7)
+        weight[1, 5:] = 0
+        losses = fast.sgd_step(fast.symbol_patches(symbols, code), y, weight, buffers, lr=0.05, momentum=0.9,
+                               weight_decay=weight_decay)
+        per_sample = F.cross_entropy(reference(code[symbols.long() + 1].transpose(-1, -2)).flatten(0, 1), y.flatten(),
+                                     reduction="none").view_as(weight)
+        penalty = sum(p.pow(2).flatten(1).mean(1).sum() for p in reference.parameters())
+        optimiser.zero_grad()
+        ((per_sample * weight).sum() + weight_decay * penalty).backward()
+        optimiser.step()
+        torch.testing.assert_close(losses, (per_sample * (weight > 0)).sum(1).double().detach(), rtol=1e-5, atol=1e-6)
+    for (name, a), b in zip(fast.named_parameters(), reference.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
+
+
+SYNC_CALLS = {"item", "tolist", "cpu", "cuda", "to", "numpy", "__array__", "__bool__", "__float__", "__int__",
+              "__index__"}
+"""Tensor calls that read a value back to the host (a device synchronisation) or move data between devices."""
+
+
+class CallRecorder(TorchFunctionMode):
+    """Records the name of every torch function and tensor method called while it is active."""
+
+    def __init__(self):
+        super().__init__()
+        self.names: list[str] = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        self.names.append(getattr(func, "__name__", str(func)))
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("arch", ["lcn", "efficientnetb0"])
+def test_training_steps_read_nothing_back_from_the_device(tmp_path, pools, arch):
+    """Between epoch ends a step makes no host round trip (no .item(), .tolist(), .cpu(), no Python branch on a
+    tensor value) and moves no data to the device: batches are cut on the device from device-side cursors.
+    The recorder does see the reads of the per-epoch bookkeeping."""
+    spec = make_spec(tmp_path, pools, [(0, 40, 0), (1, 48, 1)], arch=arch, max_epochs=5, batch_size=4, n_test=50,
+                     **({"width": 8} if arch == "lcn" else {}))
+    trainer = EnsembleTrainer(spec)
+    trainer.run(max_steps=1)
+    with CallRecorder() as recorder:
+        trainer.run(max_steps=8)  # the 4-sample batches end no epoch before step 10
+    assert trainer.state.epoch.sum() == 0 and recorder.names
+    assert not SYNC_CALLS & set(recorder.names), sorted(SYNC_CALLS & set(recorder.names))
+    with CallRecorder() as recorder:
+        trainer.run(max_steps=4)  # the first epochs end: their losses are read back
+    assert trainer.state.epoch.min() == 1 and "tolist" in recorder.names
+
+
+@pytest.mark.parametrize("arch", ["cnn", "efficientnetb0"])
+def test_bf16_trains_with_finite_losses_where_the_device_has_it(tmp_path, pools, monkeypatch, arch):
+    """precision bf16 runs the products under bf16 autocast: finite losses close to fp32's, other weights; on a
+    device without bf16 products it is refused before any training, naming the setting and what to use.
+    (This CPU's support is stood in for by a patch where it has none: torch then runs bf16 products slowly.)"""
+    common = dict(arch=arch, max_epochs=2, n_test=50, **({"width": 16} if arch == "cnn" else {"batch_size": 16}))
+    (fp32,) = train_ensemble(make_spec(tmp_path, pools, [(0, 48, 0)], prefix="fp32_", **common))
+    monkeypatch.setattr(precision, "bf16_supported", lambda device: True)
+    (bf16,) = train_ensemble(make_spec(tmp_path, pools, [(0, 48, 0)], prefix="bf16_", precision="bf16", **common))
+    assert bf16["precision"] == "bf16" and bf16["numerics"]["autocast_dtype"] == "bfloat16"
+    assert np.isfinite(bf16["curves"]["train_loss"]).all() and bf16["stop_reason"] == "max epochs"
+    np.testing.assert_allclose(bf16["curves"]["train_loss"][0], fp32["curves"]["train_loss"][0], rtol=0.25)
+    assert bf16["curves"]["train_loss"] != fp32["curves"]["train_loss"]
+    monkeypatch.setattr(precision, "bf16_supported", lambda device: False)
+    with pytest.raises(ValueError, match=r"precision='bf16' needs a CUDA GPU with bf16 or a CPU with AVX512-BF16 or "
+                                         r"AMX; this job runs on a CPU .*use precision 'fp32'"):
+        EnsembleTrainer(make_spec(tmp_path, pools, [(0, 48, 0)], prefix="refused_", precision="bf16", **common))
+    assert not (tmp_path / "refused_P48_seed0_pool0").exists()
+
+
+def test_tf32_is_refused_without_a_cuda_gpu(tmp_path, pools):
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    with pytest.raises(ValueError, match="precision='tf32' needs a CUDA GPU of compute capability 8.0"):
+        EnsembleTrainer(make_spec(tmp_path, pools, [(0, 48, 0)], arch="lcn", precision="tf32"))
+
+
+def test_metrics_give_the_model_flops_and_the_numerics(tmp_path, pools):
+    """Each member's FLOPs are its steps' real samples times the training step's FLOPs per sample plus its
+    evaluations' test samples times the forward FLOPs, counted from the layer sizes (LCN, d = 16, k = 4, H = 8:
+    4 x (4*3*8) + 4*8*8 + 8*3 multiply-adds forward); the job's total is their sum, its rate that over its wall
+    time. fp32 on the CPU keeps torch's highest float32 matmul precision."""
+    spec = make_spec(tmp_path, pools, [(0, 40, 0), (1, 25, 3)], arch="lcn", width=8, max_epochs=7, eval_every=5)
+    returned = train_ensemble(spec)
+    forward_macs = 4 * (4 * 3 * 8) + 4 * 8 * 8 + 8 * 3
+    step = 2 * (forward_macs + forward_macs + (forward_macs - 4 * 4 * 3 * 8))
+    for member, metrics in zip(spec.members, returned):
+        assert metrics["flops_per_sample"] == {"forward": 2 * forward_macs, "train_step": step}
+        evaluations = len(metrics["curves"]["eval_epoch"])
+        assert metrics["flops"] == 7 * member.P * step + evaluations * N_TEST * 2 * forward_macs
+        assert metrics["numerics"]["precision"] == metrics["precision"] == "fp32"
+        assert metrics["numerics"]["float32_matmul_precision"] == "highest"
+    total = sum(m["flops"] for m in returned)
+    assert all(m["ensemble_flops"] == total for m in returned)
+    assert returned[0]["ensemble_gflop_per_s"] == pytest.approx(total / returned[0]["ensemble_wall_time_s"] / 1e9)
+
+
 @pytest.mark.parametrize("missing", ["argument", "kernel"])
 def test_sgd_falls_back_where_torch_has_no_fused_kernel(tmp_path, pools, monkeypatch, missing):
     """torch before 2.3 has no `fused` argument and before 2.4 no fused SGD on CPU: training then takes
@@ -391,7 +506,8 @@ def test_collected_row_reads_its_model_from_metrics_whatever_the_folder(tmp_path
     assert list(table.columns) == [
         "experiment", "run", "dataset", "arch", "model", "width", "v", "n_classes", "m", "s", "L", "s0", "sparsity",
         "seed", "P", "test_error", "test_error_best", "test_error_final", "epochs", "steps", "stop_reason",
-        "wall_time_s", "device", "p_star_rhm", "p_star_lcn", "p_star_cnn"]
+        "wall_time_s", "device", "precision", "flops", "ensemble_flops", "ensemble_wall_time_s",
+        "ensemble_gflop_per_s", "p_star_rhm", "p_star_lcn", "p_star_cnn"]
     rows = table.set_index("run").loc[[m.out_dir for m in spec.members]]
     assert list(rows["model"]) == ["cnn_H8", "cnn_H8"] and list(rows["experiment"]) == ["check", "check"]
     for (_, row), metrics in zip(rows.iterrows(), trained):

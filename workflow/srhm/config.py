@@ -24,6 +24,7 @@ import yaml
 
 from srhm.architectures import ARCHITECTURES, STYLED
 from srhm.figures import FIGURES
+from srhm.protocol import PRECISIONS
 
 WORKFLOW_DIR = Path(__file__).resolve().parent.parent
 PRESETS_DIR = WORKFLOW_DIR / "presets"
@@ -81,16 +82,18 @@ def validate(config: dict, schema_path: Path = SCHEMA_PATH) -> None:
 def load_schema(schema_path: Path = SCHEMA_PATH) -> dict:
     """The JSON schema at `schema_path` with what the package defines filled in: $defs.arch_name enumerates
     every architecture (srhm.architectures), $defs.sweep_nets those drawn in the common-architecture figures
-    (srhm.architectures.STYLED), and a figure module the schema gives no settings of (srhm.figures.FIGURES)
+    (srhm.architectures.STYLED), $defs.precision the training precisions (srhm.protocol.PRECISIONS), and a figure module the schema gives no settings of (srhm.figures.FIGURES)
     takes those of $defs.experiments_figure (a list of experiments). Raises ValueError if the schema lacks
     one of these definitions."""
     schema = yaml.safe_load(Path(schema_path).read_text())
     defs = schema.get("$defs", {}) if isinstance(schema, dict) else {}
-    missing = [name for name in ("arch_name", "sweep_nets", "figures", "experiments_figure") if name not in defs]
+    missing = [name for name in ("arch_name", "sweep_nets", "figures", "experiments_figure", "precision")
+               if name not in defs]
     if missing:
         raise ValueError(f"{schema_path}: the schema must define {', '.join(f'$defs.{name}' for name in missing)}")
     defs["arch_name"]["enum"] = list(ARCHITECTURES)
     defs["sweep_nets"]["items"]["enum"] = list(STYLED)
+    defs["precision"]["enum"] = list(PRECISIONS)
     for name in FIGURES:
         defs["figures"]["properties"].setdefault(name, {"$ref": "#/$defs/experiments_figure"})
     return schema

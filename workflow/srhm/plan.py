@@ -28,6 +28,7 @@ from srhm import paths, theory
 from srhm.architectures import HIERARCHICAL, default_width
 from srhm.data import check_parameters, dataset_name
 from srhm.figures import figure_experiments
+from srhm.protocol import FP32
 
 TEST_FRACTION_CAP = 5  # the test set holds at most P_max / 5 points, as in the authors' code
 EXPERIMENT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
@@ -212,7 +213,8 @@ def train_spec(ensemble: Ensemble, results: str) -> dict:
     """The srhm.protocol.TrainSpec (as a dict) that trains `ensemble`, without its runtime settings.
 
     Only what can change the trained weights is here (the rule passes it as a param, so a change reruns
-    the training); device, threads and checkpoints (srhm.protocol.RUNTIME_FIELDS) are given to
+    the training; the precision only where it is not the default fp32, so that runs trained before the
+    setting existed, all in fp32, stay up to date); device, threads and checkpoints (srhm.protocol.RUNTIME_FIELDS) are given to
     `srhm train` on its command line, so changing them reruns nothing.
     """
     first = ensemble.runs[0].dataset
@@ -222,6 +224,7 @@ def train_spec(ensemble: Ensemble, results: str) -> dict:
         "n_test": first.n_test, "width": ensemble.width, "base_lr": protocol["base_lr"],
         "batch_size": protocol["batch_per_class"] * first.n_classes, "loss_threshold": protocol["loss_threshold"],
         "max_epochs": protocol["max_epochs"], "eval_every": protocol["eval_every"], "encoding": protocol["encoding"],
+        **({} if protocol["precision"] == FP32 else {"precision": protocol["precision"]}),
         "members": [{"pool": f"{results}/{run.dataset.path}", "P": run.P, "seed": run.seed,
                      "out_dir": f"{results}/{run.dir}"} for run in ensemble.runs],
     }

@@ -19,6 +19,10 @@ from srhm.checks import check_int, check_optional_int, check_real, check_text
 from srhm.data import ENCODINGS
 
 SAMPLES_PER_CLASS_PER_STEP = 4
+PRECISIONS = ("fp32", "tf32", "bf16")
+"""The arithmetic of a training's products (srhm.precision says what each means and where it runs)."""
+FP32 = PRECISIONS[0]
+"""The default precision, the paper's."""
 RUNTIME_FIELDS = ("device", "threads", "checkpoint", "checkpoint_every_s", "progress_every_s", "eval_batch")
 """Fields that change how a job runs but not what it computes: they may differ when resuming."""
 
@@ -101,7 +105,8 @@ class TrainSpec:
     Model: arch, v, n_classes, s, s0, L, width (None: paper default), bias.
     Protocol (None: paper value): base_lr, lr_scale (effective lr = base_lr x lr_scale), momentum,
     weight_decay (coefficient of sum over parameter tensors of mean(p^2), per member), batch_size,
-    loss_threshold, max_epochs; eval_every (epochs between test evaluations), n_test, encoding.
+    loss_threshold, max_epochs; eval_every (epochs between test evaluations), n_test, encoding, precision
+    (one of PRECISIONS; fp32, the paper's, by default).
     Runtime: device ("auto", "cpu", "cuda", "cuda:N"), threads (torch.set_num_threads; None leaves it),
     checkpoint (file path, None for no checkpoints), checkpoint_every_s, progress_every_s (summary
     lines on stdout), eval_batch (test samples per forward pass, summed over members).
@@ -126,6 +131,7 @@ class TrainSpec:
     max_epochs: int | None = None
     eval_every: int = 10
     encoding: str = "whitened"
+    precision: str = FP32
     device: str = "auto"
     threads: int | None = None
     checkpoint: str | None = None
@@ -164,6 +170,8 @@ class TrainSpec:
         check_optional_int("threads", self.threads, 1)
         if self.encoding not in ENCODINGS:
             raise ValueError(f"encoding must be one of {ENCODINGS}, got {self.encoding!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         check_text("device", self.device)
         if self.checkpoint is not None:
             check_text("checkpoint", self.checkpoint)

@@ -31,16 +31,22 @@ if TYPE_CHECKING:  # torch (the record's module) and pandas load only where used
     from srhm.train_state import MemberRecord
 
 WEIGHTS = ("best", "final")
+RUN_COMPUTE = {"precision": "fp32", "flops": None, "ensemble_flops": None, "ensemble_wall_time_s": None,
+               "ensemble_gflop_per_s": None}
+"""run_row's compute columns and their values for runs trained before metrics.json recorded them."""
 
 
 def member_metrics(spec: TrainSpec, e: int, record: MemberRecord, *, dataset: dict, epochs: int, steps: int,
-                   ensemble_wall_time_s: float, environment: dict) -> dict:
+                   ensemble_wall_time_s: float, environment: dict, compute: dict) -> dict:
     """metrics.json of member e of the ensemble `spec`, from its record (srhm.train_state.MemberRecord).
 
     dataset: its pool's metadata; epochs, steps: what it trained; ensemble_wall_time_s: seconds the whole
-    job took; environment: where and with what code it ran (srhm.provenance). Besides the spec, the member's
-    P, seed and streams, pool and out_dir, the model's build_model kwargs and the resolved protocol, it holds
-    the curves (train_loss per epoch; test_error and test_loss, fractions and mean cross-entropy, at each
+    job took; environment: where, with what code and in what arithmetic it ran (srhm.provenance, and
+    "numerics": srhm.precision.settings); compute: the model FLOPs ("flops": this member's, training and
+    evaluation; "ensemble_flops" and "ensemble_gflop_per_s": the whole job's, the latter over its wall time;
+    "flops_per_sample": {"forward", "train_step"}). Besides the spec, the member's P, seed and streams, pool
+    and out_dir, the model's build_model kwargs and the resolved protocol, it holds the precision, the
+    curves (train_loss per epoch; test_error and test_loss, fractions and mean cross-entropy, at each
     eval_epoch), best_test_error and best_epoch, the final test error and losses, stop_reason and
     wall_time_s (seconds until the member stopped).
     """
@@ -58,6 +64,7 @@ def member_metrics(spec: TrainSpec, e: int, record: MemberRecord, *, dataset: di
         "dataset": dataset,
         "model": spec.model_kwargs(),
         "protocol": dataclasses.asdict(spec.protocol()),
+        "precision": spec.precision,
         "spec": settings,
         "n_members": len(spec.members),
         "curves": {"epoch": list(range(1, len(record.train_loss) + 1)), "train_loss": record.train_loss,
@@ -72,6 +79,7 @@ def member_metrics(spec: TrainSpec, e: int, record: MemberRecord, *, dataset: di
         "stop_reason": record.stop_reason,
         "wall_time_s": record.wall_at_stop,
         "ensemble_wall_time_s": ensemble_wall_time_s,
+        **compute,
         **environment,
     }
 
@@ -102,12 +110,26 @@ def measure_runs(run_dirs: Sequence[str], *, probe_size: int, weights: str = "be
         n_test = runs[0][1]["spec"]["n_test"]
         probe = batch[: min(probe_size, n_test)]
         net = build_model(**runs[0][1]["model"], init_seeds=(0,) * len(runs))
-        net.load_member_states([read_weights(d)[weights] for d, _ in runs])
+        net.load_member_states([_member_weights(net, read_weights(d), weights) for d, _ in runs])
         table = measure_sensitivities(net, ds, probe, encoding=runs[0][1]["spec"]["encoding"],
                                       chunk_size=max(1, points_per_pass // len(runs)), seed=ds.seed, distinct=distinct)
         for member, (run_dir, _) in enumerate(runs):
             write_csv(Path(run_dir) / SENSITIVITY_FILE,
                       table[table["member"] == member].assign(member=0, weights=weights))
+
+
+def _member_weights(net, saved: dict, which: str) -> dict:
+    """The `which` state dict of a model.pt for `net`, in the position-major layout of srhm.models.hierarchical
+    (model.pt files written before it held the channel-major one and no "layout" entry)."""
+    from srhm.models.hierarchical import (
+        POSITION_MAJOR,
+        HierarchicalNet,
+        position_major_state,
+    )
+
+    if isinstance(net, HierarchicalNet) and saved.get("layout") != POSITION_MAJOR:
+        return position_major_state(net, saved[which])
+    return saved[which]
 
 
 def run_row(run_dir: str | os.PathLike, metrics: dict, experiment: str, error_convention: str = "best") -> dict:
@@ -118,7 +140,8 @@ def run_row(run_dir: str | os.PathLike, metrics: dict, experiment: str, error_co
     the common nets), v, n_classes, m, s, L, s0, sparsity (the instance's parameters), seed, P,
     test_error (at the `error_convention` weights: "best" or "final"), test_error_best, test_error_final
     (fractions of the test set), epochs, steps, stop_reason, wall_time_s (seconds until the run stopped),
-    device, and p_star_{formula} for each of srhm.theory.P_STAR_FORMULAS (rhm, lcn, cnn: the instance's
+    device, precision, flops (the run's model FLOPs), ensemble_flops, ensemble_wall_time_s and
+    ensemble_gflop_per_s (its training job's), and p_star_{formula} for each of srhm.theory.P_STAR_FORMULAS (rhm, lcn, cnn: the instance's
     predicted sample complexities).
     ValueError when error_convention is not one of WEIGHTS, the pool is not named by srhm.paths.pool_stem
     or an entry of the metrics is missing.
@@ -146,6 +169,7 @@ def run_row(run_dir: str | os.PathLike, metrics: dict, experiment: str, error_co
             "stop_reason": metrics["stop_reason"],
             "wall_time_s": metrics["wall_time_s"],
             "device": metrics["device"],
+            **{key: metrics.get(key, default) for key, default in RUN_COMPUTE.items()},
             **{f"p_star_{formula}": float(theory.p_star(formula, params["n_classes"], params["m"], params["s"],
                                                         params["L"], params["s0"]))
                for formula in theory.P_STAR_FORMULAS},

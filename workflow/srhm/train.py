@@ -43,14 +43,18 @@ from srhm.data import Batch, encode
 from srhm.io import atomic_path
 from srhm.memory import reuse_freed_memory
 from srhm.models import EnsembleNet, build_model
-from srhm.protocol import TrainSpec
+from srhm.models.hierarchical import POSITION_MAJOR
+from srhm.precision import apply as apply_precision
+from srhm.precision import autocast, check_precision
+from srhm.precision import settings as precision_settings
+from srhm.protocol import Protocol, TrainSpec
 from srhm.provenance import environment as run_environment
 from srhm.run_files import write_run
 from srhm.runs import member_metrics
 from srhm.streams import torch_seed
 from srhm.train_state import TrainingState
 
-CHECKPOINT_FORMAT = 2
+CHECKPOINT_FORMAT = 3
 DROPOUT_TYPES = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.FeatureAlphaDropout)
 POOL_METADATA = ("v", "n_classes", "s", "s0", "L")
 """Pool metadata entries that must agree with the spec when the pool file records them."""
@@ -185,35 +189,128 @@ class NoiseRng:
             self.state = torch.cuda.get_rng_state(index) if cuda else torch.get_rng_state()
 
 
-@dataclass
 class Group:
-    """One network and the members it holds: members[slot] is the global index of each stacked slot."""
+    """One network and the members it holds: members[slot] is the global index of each slot's member.
 
-    net: EnsembleNet
-    members: np.ndarray
-    optimizer: torch.optim.SGD
-    noise: NoiseRng | None
-    params: list[Tensor] = dataclasses.field(init=False)
-    per_member_numel: list[int] = dataclasses.field(init=False)
-    live_members: Tensor | None = dataclasses.field(init=False, default=None)  # [E'] global indices
-    live_slots: Tensor | None = dataclasses.field(init=False, default=None)  # [E'] slots, None when all live
-    live_mask: Tensor | None = dataclasses.field(init=False, default=None)  # [E] 1.0 for live slots
+    A group holds only training members: once members stop, `keep` drops them from the network.
+    """
 
-    def __post_init__(self) -> None:
-        self.params = list(self.net.parameters())
-        self.per_member_numel = [p.numel() // self.net.n_members for p in self.params]
+    def __init__(self, net: EnsembleNet, members: np.ndarray):
+        self.net = net
+        self.members = members
+        self.live: Tensor | None = None  # members on the device (EnsembleTrainer._refresh_selections)
+        self.forward_flops, self.step_flops = net.flops_per_sample()
+
+    def step(self, symbols: Tensor, y: Tensor, weight: Tensor, code: Tensor, protocol: Protocol,
+             precision: str) -> Tensor:
+        """One SGD step of every slot on its batch: symbols [E, B, d], labels y [E, B], sample weights
+        [E, B] (each row sums to 1 over its real samples, 0 on padding); returns [E] float64, each slot's
+        cross-entropy summed over its real samples."""
+        raise NotImplementedError
+
+    def keep(self, slots: np.ndarray) -> None:
+        """Go on training the members at `slots` only (in this order)."""
+        raise NotImplementedError
 
     def checkpoint(self) -> dict:
-        """The network's weights, the optimiser's momentum and the dropout RNG state, as torch.save data."""
+        raise NotImplementedError
+
+    def restore(self, saved: dict) -> None:
+        raise NotImplementedError
+
+
+class StackedGroup(Group):
+    """The LCN/CNN/FCN members stacked into one HierarchicalNet, stepped by its hand-written sgd_step;
+    buffers holds the momentum of each parameter (zeros before the first step, as torch.optim.SGD's)."""
+
+    def __init__(self, net: EnsembleNet, members: np.ndarray):
+        super().__init__(net, members)
+        self.buffers = [torch.zeros_like(p) for p in net.parameters()]
+
+    def step(self, symbols, y, weight, code, protocol, precision):
+        with autocast(precision, weight.device):
+            return self.net.sgd_step(self.net.symbol_patches(symbols, code), y, weight, self.buffers, lr=protocol.lr,
+                                     momentum=protocol.momentum, weight_decay=protocol.weight_decay,
+                                     fold=precision != "bf16")
+
+    def keep(self, slots):
+        index = torch.from_numpy(slots).to(self.buffers[0].device)
+        self.net.keep_members(index)
+        self.buffers = [buffer.index_select(0, index) for buffer in self.buffers]
+        self.members = self.members[slots]
+
+    def checkpoint(self):
+        return {"net": self.net.state_dict(), "buffers": self.buffers}
+
+    def restore(self, saved):
+        self.net.load_state_dict(saved["net"])
+        self.buffers = [buffer.to(self.buffers[0].device) for buffer in saved["buffers"]]
+
+
+class SingleGroup(Group):
+    """One BatchNorm net (one member), stepped by autograd and torch.optim.SGD; `noise` drives its dropout."""
+
+    def __init__(self, net: EnsembleNet, members: np.ndarray, protocol: Protocol, noise: NoiseRng | None):
+        super().__init__(net, members)
+        self.params = list(net.parameters())
+        self.optimizer = sgd(self.params, lr=protocol.lr, momentum=protocol.momentum)
+        self.noise = noise
+
+    def step(self, symbols, y, weight, code, protocol, precision):
+        with self.noise.active() if self.noise is not None else nullcontext(), autocast(precision, weight.device):
+            logits = self.net.symbol_logits(symbols, code)
+        per_sample = F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), reduction="none").view_as(weight)
+        self.optimizer.zero_grad(set_to_none=True)
+        (per_sample * weight).sum().backward()
+        with torch.no_grad():
+            if protocol.weight_decay:  # the gradient of weight_decay x sum_p mean(p^2)
+                for p in self.params:
+                    p.grad.add_(p, alpha=2 * protocol.weight_decay / p.numel())
+            sums = (per_sample * (weight > 0)).sum(1, dtype=torch.float64)
+        self.optimizer.step()
+        return sums
+
+    def keep(self, slots):
+        self.members = self.members[slots]
+
+    def checkpoint(self):
         return {"net": self.net.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "noise": None if self.noise is None else self.noise.state}
 
-    def restore(self, saved: dict) -> None:
-        """Load what checkpoint() returned."""
+    def restore(self, saved):
         self.net.load_state_dict(saved["net"])
         self.optimizer.load_state_dict(saved["optimizer"])
         if self.noise is not None:
             self.noise.state = saved["noise"].cpu()  # RNG states are CPU byte tensors for every device
+
+
+class Batches:
+    """Where each slot of a group stands in its epoch, on the device, and its next batch's rows.
+
+    The host keeps the authoritative cursors (srhm.train_state.TrainingState); this mirror is uploaded when a
+    group's slots or a member's epoch change (per-epoch work) and advanced on the device at every step, so a
+    step reads nothing back from the device.
+    """
+
+    def __init__(self, batch_size: int, device: torch.device):
+        self.columns = torch.arange(batch_size, device=device)
+        self.batch_size = batch_size
+
+    def upload(self, cursor: np.ndarray, P: np.ndarray, perm_start: np.ndarray, offset: np.ndarray) -> None:
+        """The slots' cursors, training-set sizes, starts in the permutation table and first training rows."""
+        device = self.columns.device
+        self.cursor, self.P, self.perm_start, self.offset = (torch.from_numpy(np.asarray(a, dtype=np.int64)).to(device)
+                                                             for a in (cursor, P, perm_start, offset))
+
+    def next(self, perm: Tensor) -> tuple[Tensor, Tensor]:
+        """Rows [E, batch_size] of the pools' training table and sample weights [E, batch_size] (1/n_real on the
+        n_real rows left in each slot's epoch, 0 on padding) of the slots' next batches; advances the cursors."""
+        position = self.cursor[:, None] + self.columns
+        real = position < self.P[:, None]
+        rows = perm[self.perm_start[:, None] + torch.minimum(position, self.P[:, None] - 1)] + self.offset[:, None]
+        weight = real / real.sum(1, keepdim=True)
+        self.cursor += self.batch_size
+        return rows, weight
 
 
 class EnsembleTrainer:
@@ -221,7 +318,7 @@ class EnsembleTrainer:
 
     EnsembleTrainer(spec) validates the pools, builds the networks (or resumes from the checkpoint),
     run(max_steps) advances, save_checkpoint() saves, finish() writes the outputs. The members' progress
-    is `state` (srhm.train_state.TrainingState); the networks, optimisers and dropout RNGs are `groups`.
+    is `state` (srhm.train_state.TrainingState); the networks and their optimiser states are `groups`.
     """
 
     def __init__(self, spec: TrainSpec):
@@ -230,9 +327,15 @@ class EnsembleTrainer:
         self.spec = spec
         self.protocol = spec.protocol()
         self.device = resolve_device(spec.device)
+        print(f"device {self.device} (asked for {spec.device!r}; CUDA "
+              f"{'available' if torch.cuda.is_available() else 'not available'}), precision {spec.precision}",
+              flush=True)
+        self.perm: Tensor | None = None  # state.perm on the device, once the state exists
+        check_precision(spec.precision, self.device)
         pools = load_pools(spec)
         if spec.threads is not None:
             torch.set_num_threads(spec.threads)
+        apply_precision(spec.precision, self.device)
         self.pools = pools.to(self.device)
         self.train_labels = [pools.train_y[offset : offset + m.P].numpy() if pools.stratified(e) else None
                              for e, (offset, m) in enumerate(zip(pools.offset, spec.members))]
@@ -241,13 +344,9 @@ class EnsembleTrainer:
         members = spec.members
         self.n_members = len(members)
         self.P = np.array([m.P for m in members], dtype=np.int64)
-        self.groups = self._build_groups()
-        self.group_of = np.empty(self.n_members, dtype=np.int64)
-        self.slot_of = np.empty(self.n_members, dtype=np.int64)
-        for g, group in enumerate(self.groups):
-            self.group_of[group.members] = g
-            self.slot_of[group.members] = np.arange(len(group.members))
         self.perm_start = np.cumsum(self.P) - self.P  # member e's permutation is state.perm[perm_start[e]:][:P[e]]
+        self.groups = self._build_groups()
+        self.batches = [Batches(self.protocol.batch_size, self.device) for _ in self.groups]
         if spec.checkpoint is not None and Path(spec.checkpoint).is_file() and self._restore(spec.checkpoint):
             print(f"resumed {spec.checkpoint} at step {self.state.total_steps} ({self.state.wall_before:.0f} s of "
                   f"training so far)", flush=True)
@@ -257,7 +356,9 @@ class EnsembleTrainer:
                 self._new_permutation(e)
             for e in range(self.n_members):
                 self._log(e, f"training {spec.arch} on {spec.members[e].pool} with P={self.P[e]}, seed "
-                             f"{spec.members[e].seed}, device {self.device}: {self.protocol}")
+                             f"{spec.members[e].seed}, device {self.device}, precision {spec.precision}: "
+                             f"{self.protocol}")
+        self.perm = torch.from_numpy(self.state.perm.astype(np.int64)).to(self.device)
         self._refresh_selections()
         self._last_checkpoint = self._last_progress = time.perf_counter()
 
@@ -286,7 +387,9 @@ class EnsembleTrainer:
         return self.finished
 
     def member_state(self, e: int) -> dict[str, Tensor]:
-        """Member e's current weights as a CPU state dict of a one-member network."""
+        """Member e's current weights (at its stop, once stopped) as a CPU state dict of a one-member network."""
+        if not self.state.active[e]:
+            return self.state.records[e].final_state
         group = self.groups[self.group_of[e]]
         return {k: v.cpu() for k, v in group.net.member_state_dict(int(self.slot_of[e])).items()}
 
@@ -310,17 +413,25 @@ class EnsembleTrainer:
             raise RuntimeError(f"{int(self.state.active.sum())} members are still training; call run() first")
         if self.spec.checkpoint is not None:
             self.save_checkpoint()
-        environment = run_environment(self.device)
+        wall, flops = self.wall_time, float(self.state.flops.sum())
+        environment = {**run_environment(self.device), "numerics": precision_settings(self.spec.precision, self.device)}
+        compute = {"ensemble_flops": flops, "ensemble_gflop_per_s": flops / wall / 1e9}
         all_metrics = []
         for e, member in enumerate(self.spec.members):
             record = self.state.records[e]
+            group = self.groups[self.group_of[e]]
             metrics = member_metrics(self.spec, e, record, dataset=self.pools.metadata[self.pools.pool[e]],
                                      epochs=int(self.state.epoch[e]), steps=int(self.state.steps[e]),
-                                     ensemble_wall_time_s=self.wall_time, environment=environment)
-            weights = {"final": self.member_state(e), "best": {k: v.cpu() for k, v in record.best_state.items()},
-                       "model": self.spec.model_kwargs()}
+                                     ensemble_wall_time_s=wall, environment=environment,
+                                     compute={"flops": float(self.state.flops[e]), **compute,
+                                              "flops_per_sample": {"forward": group.forward_flops,
+                                                                   "train_step": group.step_flops}})
+            weights = {"final": record.final_state, "best": {k: v.cpu() for k, v in record.best_state.items()},
+                       "model": self.spec.model_kwargs(), "layout": POSITION_MAJOR}
             write_run(member.out_dir, weights, metrics, record.log)
             all_metrics.append(metrics)
+        print(f"trained {self.n_members} members in {wall:.1f} s: {flops / 1e9:.3g} GFLOP of model products, "
+              f"{compute['ensemble_gflop_per_s']:.2f} GFLOP/s ({self.spec.precision} on {self.device})", flush=True)
         if self.spec.checkpoint is not None:
             Path(self.spec.checkpoint).unlink(missing_ok=True)
         return all_metrics
@@ -331,16 +442,14 @@ class EnsembleTrainer:
         seeds = [m.seed for m in self.spec.members]
         kwargs = self.spec.model_kwargs()
         if self.spec.arch in HIERARCHICAL:
-            partition = [np.arange(self.n_members)]
-        else:
-            partition = [np.array([e]) for e in range(self.n_members)]
+            net = build_model(**kwargs, init_seeds=tuple(seeds)).to(self.device).train()
+            return [StackedGroup(net, np.arange(self.n_members))]
         groups = []
-        for members in partition:
-            net = build_model(**kwargs, init_seeds=tuple(seeds[e] for e in members)).to(self.device).train()
-            stochastic = any(isinstance(module, DROPOUT_TYPES) for module in net.modules())  # single-member nets
-            noise = NoiseRng(self.device, torch_seed("order", seeds[members[0]], 1)) if stochastic else None
-            optimizer = sgd(list(net.parameters()), lr=self.protocol.lr, momentum=self.protocol.momentum)
-            groups.append(Group(net=net, members=members, optimizer=optimizer, noise=noise))
+        for e in range(self.n_members):
+            net = build_model(**kwargs, init_seeds=(seeds[e],)).to(self.device).train()
+            stochastic = any(isinstance(module, DROPOUT_TYPES) for module in net.modules())
+            noise = NoiseRng(self.device, torch_seed("order", seeds[e], 1)) if stochastic else None
+            groups.append(SingleGroup(net, np.array([e]), self.protocol, noise))
         return groups
 
     def _restore(self, path: str) -> bool:
@@ -361,17 +470,28 @@ class EnsembleTrainer:
             print(f"checkpoint {path} not resumed: {problem}; moved to {stale}, training from the start", flush=True)
             return False
         for group, saved in zip(self.groups, checkpoint["groups"]):
+            group.keep(np.flatnonzero(state.active[group.members]))
             group.restore(saved)
         self.state = state
         return True
 
     def _refresh_selections(self) -> None:
-        """Per group: the active slots for the net (None when all are) and their members, as device tensors."""
-        for group in self.groups:
+        """Drop stopped members from their groups; map members to slots; upload each group's epoch positions."""
+        self.group_of = np.full(self.n_members, -1, dtype=np.int64)
+        self.slot_of = np.full(self.n_members, -1, dtype=np.int64)
+        for g, (group, batches) in enumerate(zip(self.groups, self.batches)):
             live = self.state.active[group.members]
-            group.live_members = torch.from_numpy(group.members[live]).to(self.device)
-            group.live_slots = None if live.all() else torch.from_numpy(np.flatnonzero(live)).to(self.device)
-            group.live_mask = torch.from_numpy(live).to(self.device, torch.float32)
+            if not live.all():
+                group.keep(np.flatnonzero(live))
+            self.group_of[group.members] = g
+            self.slot_of[group.members] = np.arange(len(group.members))
+            group.live = torch.from_numpy(group.members).to(self.device)
+            self._upload(g)
+
+    def _upload(self, g: int) -> None:
+        members = self.groups[g].members
+        self.batches[g].upload(self.state.cursor[members], self.P[members], self.perm_start[members],
+                               self.pools.offset[members])
 
     def _new_permutation(self, e: int) -> None:
         """Member e's order of its P training rows for its next epoch (see the module docstring)."""
@@ -381,53 +501,30 @@ class EnsembleTrainer:
         else:  # position j (of class labels[j]) gets a random row of the same class
             order = np.empty(self.P[e], dtype=np.int64)
             order[np.argsort(labels, kind="stable")] = np.lexsort((rng.random(self.P[e]), labels))
-        self.state.perm[self.perm_start[e] : self.perm_start[e] + self.P[e]] = order
-
-    def _encode(self, symbols: Tensor) -> Tensor:
-        """int8 symbols [..., d] -> float inputs [..., v, d], exactly as srhm.data.encode."""
-        return self.code[symbols.long() + 1].transpose(-1, -2)
+        span = slice(self.perm_start[e], self.perm_start[e] + self.P[e])
+        self.state.perm[span] = order
+        if self.perm is not None:
+            self.perm[span] = torch.from_numpy(order).to(self.device)
 
     # ---- training ------------------------------------------------------------------------------
     def _step(self) -> None:
-        for group in self.groups:
-            live = group.members[self.state.active[group.members]]
-            if live.size:
-                self._group_step(group, live)
+        """One step of every training member; reads nothing back from the device (end-of-epoch work aside)."""
+        for group, batches in zip(self.groups, self.batches):
+            live = group.members
+            if not live.size:
+                continue
+            rows, weight = batches.next(self.perm)
+            sums = group.step(self.pools.train_x[rows], self.pools.train_y[rows], weight, self.code, self.protocol,
+                              self.spec.precision)
+            self.state.epoch_loss.index_add_(0, group.live, sums)
+            n_real = np.minimum(self.protocol.batch_size, self.P[live] - self.state.cursor[live])
+            self.state.cursor[live] += n_real
+            self.state.steps[live] += 1
+            self.state.flops[live] += n_real * group.step_flops
         self.state.total_steps += 1
         ended = np.flatnonzero(self.state.active & (self.state.cursor >= self.P))
         if ended.size:
             self._end_epochs(ended)
-
-    def _group_step(self, group: Group, live: np.ndarray) -> None:
-        """One SGD step of the live members of `group` on their next batch."""
-        start, P = self.state.cursor[live], self.P[live]
-        n_real = np.minimum(self.protocol.batch_size, P - start)
-        columns = np.arange(n_real.max())
-        valid = columns < n_real[:, None]  # [E', B]
-        position = np.minimum(start[:, None] + columns, P[:, None] - 1)
-        rows = self.state.perm[self.perm_start[live, None] + position] + self.pools.offset[live, None]
-        rows = torch.from_numpy(rows).to(self.device)
-        weight = torch.from_numpy(valid / n_real[:, None]).to(self.device, torch.float32)
-        x, y = self._encode(self.pools.train_x[rows]), self.pools.train_y[rows]
-        with group.noise.active() if group.noise is not None else nullcontext():
-            logits = group.net(x, group.live_slots)
-        per_sample = F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none").view_as(weight)
-        group.optimizer.zero_grad(set_to_none=True)
-        (per_sample * weight).sum().backward()
-        with torch.no_grad():
-            sums = (per_sample * (weight > 0)).sum(1, dtype=torch.float64)
-            self.state.epoch_loss.index_add_(0, group.live_members, sums)
-            if self.protocol.weight_decay:
-                self._add_weight_decay(group)
-        group.optimizer.step()
-        self.state.cursor[live] += n_real
-        self.state.steps[live] += 1
-
-    def _add_weight_decay(self, group: Group) -> None:
-        """Add to .grad the gradient of weight_decay x sum_p mean(p^2) over each live member's own parameters."""
-        for p, numel in zip(group.params, group.per_member_numel):
-            decayed = p if group.live_slots is None else p * group.live_mask.view(-1, *[1] * (p.ndim - 1))
-            p.grad.add_(decayed, alpha=2 * self.protocol.weight_decay / numel)
 
     def _end_epochs(self, ended: np.ndarray) -> None:
         """Record the epoch losses of the members that finished an epoch; evaluate, stop or reshuffle them."""
@@ -456,15 +553,14 @@ class EnsembleTrainer:
                 self._new_permutation(e)
         if stopping:
             self._refresh_selections()
+        else:
+            for g in np.unique(self.group_of[ended]):
+                self._upload(g)
 
     def _stop(self, e: int, reason: str) -> None:
-        group, slot = self.groups[self.group_of[e]], self.slot_of[e]
-        for p in group.params:
-            buffer = group.optimizer.state[p].get("momentum_buffer")
-            if buffer is not None:
-                (buffer if group.net.n_members == 1 else buffer[slot]).zero_()
-        self.state.active[e] = False
         record = self.state.records[e]
+        record.final_state = self.member_state(e)
+        self.state.active[e] = False
         record.stop_reason, record.wall_at_stop = reason, self.wall_time
         self._log(e, f"stopped at epoch {self.state.epoch[e]} ({reason}): best test error {record.best_error:.4f} "
                      f"at epoch {record.best_epoch}, final {record.test_error[-1]:.4f}")
@@ -478,6 +574,7 @@ class EnsembleTrainer:
             if not members.size:
                 continue
             errors, losses = self._test(group, members)
+            self.state.flops[members] += self.spec.n_test * group.forward_flops
             for e, error, loss in zip(members, errors, losses):
                 record = self.state.records[e]
                 record.eval_epoch.append(int(self.state.epoch[e]))
@@ -500,11 +597,11 @@ class EnsembleTrainer:
         loss = torch.zeros(len(members), dtype=torch.float64, device=self.device)
         group.net.eval()
         for begin in range(0, n_test, chunk):
-            x = self._encode(self.pools.test_x[pool, begin : begin + chunk])
             y = self.pools.test_y[pool, begin : begin + chunk]
-            logits = group.net(x, slots)
+            with autocast(self.spec.precision, self.device):
+                logits = group.net.symbol_logits(self.pools.test_x[pool, begin : begin + chunk], self.code, slots)
             wrong += (logits.argmax(-1) != y).sum(1)
-            loss += F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none").view_as(y).sum(1, dtype=torch.float64)
+            loss += F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), reduction="none").view_as(y).sum(1, dtype=torch.float64)
         group.net.train()
         return (wrong / n_test).tolist(), (loss / n_test).tolist()
 
@@ -523,8 +620,10 @@ class EnsembleTrainer:
         losses = [self.state.records[e].train_loss[-1] for e in live if self.state.records[e].train_loss]
         loss_range = f"{min(losses):.2e}..{max(losses):.2e}" if losses else "-"
         epochs = f"{self.state.epoch[live].min()}..{self.state.epoch[live].max()}" if live.size else "-"
-        print(f"[{self.wall_time:.0f} s] step {self.state.total_steps}: {live.size}/{self.n_members} members training, "
-              f"epochs {epochs}, last train losses {loss_range}", flush=True)
+        wall = self.wall_time
+        print(f"[{wall:.0f} s] step {self.state.total_steps}: {live.size}/{self.n_members} members training, "
+              f"epochs {epochs}, last train losses {loss_range}, {self.state.flops.sum() / wall / 1e9:.2f} GFLOP/s",
+              flush=True)
 
 
 def _plain(value: np.ndarray) -> object:

@@ -32,6 +32,7 @@ class MemberRecord:
     best_error: float = float("inf")
     best_epoch: int = 0
     best_state: dict[str, Tensor] | None = None
+    final_state: dict[str, Tensor] | None = None  # the weights at the stop (the trainer then drops the member)
     stop_reason: str | None = None
     wall_at_stop: float | None = None
     log: list[str] = dataclasses.field(default_factory=list)
@@ -66,6 +67,8 @@ class TrainingState:
         in member order (member e's is perm[sum(P[:e]) :][: P[e]])
     order_rngs: [M] each member's ("order", seed) stream, which draws its permutations
     epoch_loss: [M] float64 on the training device, the summed loss of the current epoch's samples so far
+    flops: [M] float64, floating-point operations of the model's products spent on each member so far (its
+        training steps on its real samples and its evaluations; EnsembleNet.flops_per_sample)
     records: [M] the members' curves, best weights, stops and log lines
     total_steps: ensemble steps taken (a step advances every active member by one batch)
     wall_before: seconds of wall time spent on this training before the current process started
@@ -79,6 +82,7 @@ class TrainingState:
     order_rngs: list[np.random.Generator] = _saved_as(lambda rngs: [rng.bit_generator.state for rng in rngs],
                                                        lambda states: [_generator(state) for state in states])
     epoch_loss: Tensor
+    flops: np.ndarray = _array()
     records: list[MemberRecord] = _saved_as(lambda records: [dataclasses.asdict(r) for r in records],
                                             lambda saved: [MemberRecord(**r) for r in saved])
     total_steps: int
@@ -94,7 +98,7 @@ class TrainingState:
         return cls(cursor=np.zeros(M, dtype=np.int64), epoch=np.zeros(M, dtype=np.int64),
                    steps=np.zeros(M, dtype=np.int64), active=np.ones(M, dtype=bool),
                    perm=np.zeros(int(np.sum(P)), dtype=np.int32), order_rngs=[stream("order", seed) for seed in seeds],
-                   epoch_loss=torch.zeros(M, dtype=torch.float64, device=device),
+                   epoch_loss=torch.zeros(M, dtype=torch.float64, device=device), flops=np.zeros(M),
                    records=[MemberRecord() for _ in range(M)], total_steps=0, wall_before=0.0)
 
     def to_checkpoint(self) -> dict[str, Any]:

@@ -45,6 +45,16 @@ class EnsembleNet(nn.Module):
         record["output"] = self._evaluate(x, members, record)
         return {name: record[name] for name in (*self.hidden_layers, "output")}
 
+    def symbol_logits(self, symbols: Tensor, code: Tensor, members: Tensor | Sequence[int] | None = None) -> Tensor:
+        """Logits [E', B, n_classes] for inputs given as symbols [E', B, d] (int, EMPTY = -1) and the encoding
+        table code [v+1, v] whose row j encodes symbol j - 1 (srhm.data.encode's values)."""
+        return self(code[symbols.long() + 1].transpose(-1, -2), members)
+
+    def flops_per_sample(self) -> tuple[int, int]:
+        """(forward, training step) floating-point operations of the model's products (matrix products and
+        convolutions, 2 per multiply-add) for one member on one sample."""
+        raise NotImplementedError
+
     def layer_at_depth(self, fraction: float) -> str:
         """Name of hidden_layers[int(len(hidden_layers) * fraction)], fraction in (0, 1), as the authors' stabs.py."""
         if not 0.0 < fraction < 1.0:

@@ -50,5 +50,21 @@ class SingleMemberNet(EnsembleNet):
 
         return hook
 
+    def flops_per_sample(self) -> tuple[int, int]:
+        """Counted by torch.utils.flop_counter on a CPU copy of the network (forward, and forward + backward)
+        over a batch of two samples (BatchNorm needs more than one), halved."""
+        from copy import deepcopy
+
+        from torch.utils.flop_counter import FlopCounterMode
+
+        net = deepcopy(self).cpu().train()
+        x = torch.zeros(1, 2, self.v, self.d)
+        with torch.random.fork_rng(devices=[]):  # dropout draws here leave the caller's RNG alone
+            with FlopCounterMode(display=False) as forward, torch.no_grad():
+                net(x)
+            with FlopCounterMode(display=False) as step:
+                net(x).sum().backward()
+        return forward.get_total_flops() // 2, step.get_total_flops() // 2
+
     def _member_state(self, e: int) -> dict[str, Tensor]:
         return {name: tensor.detach().clone() for name, tensor in self.state_dict().items()}
