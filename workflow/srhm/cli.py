@@ -61,7 +61,8 @@ def measure(args: argparse.Namespace) -> None:
 
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
-    measure_runs(args.runs, probe_size=args.probe_size, weights=args.weights, distinct=args.distinct)
+    measure_runs(args.runs, probe_size=args.probe_size, weights=args.weights, distinct=args.distinct,
+                 device=args.device)
     print(f"measured {len(args.runs)} runs in {time.perf_counter() - start:.1f} s")
 
 
@@ -250,6 +251,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--probe-size", type=int, default=PROBE_SIZE, help="base points: the head of each test set")
     p.add_argument("--weights", choices=("best", "final"), default="best", help="which saved weights to measure")
     p.add_argument("--distinct", action="store_true", help="force every redrawn synonym/position to change")
+    p.add_argument("--device", default="cpu", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--threads", type=int, default=1, help="torch threads")
     p.set_defaults(run=measure)
 

@@ -85,7 +85,7 @@ def member_metrics(spec: TrainSpec, e: int, record: MemberRecord, *, dataset: di
 
 
 def measure_runs(run_dirs: Sequence[str], *, probe_size: int, weights: str = "best", distinct: bool = False,
-                 points_per_pass: int = 8192) -> None:
+                 points_per_pass: int = 8192, device: str = "cpu") -> None:
     """Write sensitivity.csv into every run directory.
 
     Runs trained on the same pool are loaded into one ensemble and measured in the same passes, on
@@ -93,12 +93,15 @@ def measure_runs(run_dirs: Sequence[str], *, probe_size: int, weights: str = "be
     with the resample streams of the pool's seed, so every run of a dataset sees the same copies.
     weights: which saved weights to measure ("best" matches the paper's best-test-error convention).
     points_per_pass bounds memory: each forward pass takes points_per_pass / members probe points
-    (times the 1 + 2L transformed copies).
+    (times the 1 + 2L transformed copies). device: where the networks run (srhm.train.resolve_device's
+    names: "auto", "cpu", "cuda", "cuda:N").
     """
     from srhm.models import build_model
     from srhm.sensitivity import measure_sensitivities
+    from srhm.train import resolve_device
 
     _check_weights("weights", weights)
+    device = resolve_device(device)
     reuse_freed_memory()
     by_pool: dict[str, list[tuple[str, dict]]] = defaultdict(list)
     for run_dir in run_dirs:
@@ -110,7 +113,8 @@ def measure_runs(run_dirs: Sequence[str], *, probe_size: int, weights: str = "be
         n_test = runs[0][1]["spec"]["n_test"]
         probe = batch[: min(probe_size, n_test)]
         net = build_model(**runs[0][1]["model"], init_seeds=(0,) * len(runs))
-        net.load_member_states([_member_weights(net, read_weights(d), weights) for d, _ in runs])
+        net.load_member_states([_member_weights(net, read_weights(d, map_location="cpu"), weights) for d, _ in runs])
+        net.to(device)
         table = measure_sensitivities(net, ds, probe, encoding=runs[0][1]["spec"]["encoding"],
                                       chunk_size=max(1, points_per_pass // len(runs)), seed=ds.seed, distinct=distinct)
         for member, (run_dir, _) in enumerate(runs):

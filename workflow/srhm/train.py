@@ -8,16 +8,20 @@ Every member follows the protocol of training it alone:
   batch_per_class samples of each class, as the authors' training files;
 - one step minimises the mean cross-entropy over the member's batch (+ weight_decay x sum over
   parameter tensors of mean(p^2)) with torch.optim.SGD's momentum rule, buf = mu buf + grad,
-  p -= lr buf (the first step has buf = grad); the rule is elementwise, so one (fused) torch
-  optimiser over the stacked parameters updates every member independently;
+  p -= lr buf (the first step has buf = grad); the rule is elementwise, so one update of the stacked
+  parameters steps every member independently;
 - at the end of each of its epochs it records the epoch's mean training loss over its P samples and
   stops once that is below `loss_threshold` or at `max_epochs`; the test error is evaluated every
   `eval_every` epochs and at the stop, and the weights at the best test error are kept.
 
-LCN/CNN/FCN members share one stacked network; the stacked parameters of different members never mix
-(members have separate cursors, partial batches are zero-weighted rows, and a stopped member is left
-out of the forward pass and has its momentum zeroed, so its weights stay exactly as at its stop).
-The BatchNorm nets hold one member per network and step in lockstep.
+LCN/CNN/FCN members share one stacked network (a StackedGroup), stepped by its hand-written training step
+(srhm.models.hierarchical.HierarchicalNet.sgd_step); the stacked parameters of different members never
+mix (members have separate cursors, partial batches are zero-weighted rows), and a member that stops is
+dropped from the stack, its weights kept as they are at its stop. The BatchNorm nets hold one member per
+network (a SingleGroup), stepped by autograd and torch.optim.SGD, in lockstep. A step reads nothing back
+from the device: each group's batches are cut on the device from device-side cursors (Batches), mirrored
+by the host's integer bookkeeping; only the end of a member's epoch (its loss, evaluation, stop, next
+permutation) reads and writes between host and device. Each member's model FLOPs are counted as it trains.
 
 The whole state is checkpointed every `checkpoint_every_s` seconds and before the outputs are written;
 a job restarted with the same spec resumes from it and ends with bit-identical weights and metrics on CPU.
