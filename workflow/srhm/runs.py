@@ -10,6 +10,7 @@ columns of the collected table.
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 from collections import defaultdict
 from collections.abc import Sequence
@@ -181,7 +182,8 @@ def run_row(run_dir: str | os.PathLike, metrics: dict, experiment: str, error_co
 def collect_runs(run_dirs: Sequence[str | os.PathLike], experiment: str, error_convention: str = "best") -> pd.DataFrame:
     """One tidy row per run: its run_row columns and, once measured, the number of hidden layers
     (n_hidden) and every sensitivity in wide form (S_{k}_{l}, D_{k}_{l}, k = layer index 1..n_hidden or
-    "out"); sorted by arch, v, s, L, s0, seed, P. ValueError for an unknown error_convention."""
+    "out"); sorted by arch, v, s, L, s0, seed, P. ValueError for an unknown error_convention, and for a
+    sensitivity.csv that is not a whole measure of its run (read_sensitivity)."""
     import pandas as pd
 
     from srhm.sensitivity import wide_sensitivities
@@ -192,12 +194,35 @@ def collect_runs(run_dirs: Sequence[str | os.PathLike], experiment: str, error_c
         row = run_row(run_dir, read_metrics(run_dir), experiment, error_convention)
         sensitivity = Path(run_dir) / SENSITIVITY_FILE
         if sensitivity.is_file():
-            measured = pd.read_csv(sensitivity)
+            measured = read_sensitivity(sensitivity, row["L"])
             row["n_hidden"] = int(measured.loc[measured["layer"] != "output", "layer_index"].max())
             row.update(wide_sensitivities(measured).iloc[0].to_dict())
         rows.append(row)
     table = pd.DataFrame(rows)
     return table.sort_values(["arch", "v", "s", "L", "s0", "seed", "P"], kind="stable").reset_index(drop=True)
+
+
+def read_sensitivity(path: str | os.PathLike, L: int) -> pd.DataFrame:
+    """The sensitivity.csv at `path` of a run on an SRHM of depth L (srhm.sensitivity's tidy table).
+
+    ValueError naming the file and how to rebuild it unless it is whole: a last line ended (measure writes
+    every line to its end) and every layer, kind and level of its network (srhm.sensitivity.check_complete).
+    """
+    import pandas as pd
+
+    from srhm.sensitivity import check_complete
+
+    text = Path(path).read_text()
+    try:
+        if not text.endswith("\n"):
+            raise ValueError("it is empty" if not text else "its last line is cut short")
+        table = pd.read_csv(io.StringIO(text))
+        check_complete(table, L)
+    except ValueError as error:  # pandas' parse errors included
+        raise ValueError(f"{path}: damaged or incomplete sensitivity table ({error}); delete it and rerun the "
+                         "workflow, which measures that run's ensemble again without retraining (or rerun it with "
+                         f"snakemake --forcerun {path})") from None
+    return table
 
 
 def _check_weights(argument: str, value: str) -> None:
