@@ -44,10 +44,10 @@ def train(args: argparse.Namespace) -> None:
     from srhm.protocol import TrainSpec
     from srhm.train import train_ensemble
 
-    text = args.spec if args.spec.lstrip().startswith("{") else Path(args.spec).read_text()
     runtime = {"device": args.device, "threads": args.threads, "checkpoint": args.checkpoint,
                "checkpoint_every_s": args.checkpoint_every}
-    spec = TrainSpec.from_dict({**json.loads(text), **{k: v for k, v in runtime.items() if v is not None}})
+    spec = TrainSpec.from_dict({**_json_argument("--spec", args.spec),
+                                **{k: v for k, v in runtime.items() if v is not None}})
     for metrics in train_ensemble(spec):
         print(f"{metrics['out_dir']}: best test error {metrics['best_test_error']:.4f}, "
               f"final {metrics['final_test_error']:.4f} after {metrics['epochs']} epochs ({metrics['stop_reason']})")
@@ -80,7 +80,10 @@ def analyse(args: argparse.Namespace) -> None:
 
     from srhm.analysis import sample_complexities, scaling_fits
 
-    runs = pd.read_csv(args.table)
+    try:
+        runs = pd.read_csv(args.table)
+    except ValueError as error:  # pandas' parse errors
+        raise ValueError(f"{args.table}: not a readable run table ({error}); `srhm collect` writes one") from None
     complexities = sample_complexities(runs, eps_star=args.eps_star, n_boot=args.bootstrap)
     fits = scaling_fits(complexities)
     write_csv(args.pstar, complexities.table)
@@ -96,7 +99,7 @@ def report(args: argparse.Namespace) -> None:
     from srhm.io import atomic_path
     from srhm.report import markdown
 
-    config = json.loads(args.config)
+    config = _json_argument("--config", args.config)
     validate(config)
     with atomic_path(args.out) as tmp:
         tmp.write_text(markdown(config, Path(args.results)))
@@ -110,9 +113,9 @@ def figure(args: argparse.Namespace) -> None:
     matplotlib.use("Agg")
     from srhm.figures import render
 
-    text = args.settings if args.settings.lstrip().startswith("{") else Path(args.settings).read_text()
+    settings = _json_argument("--settings", args.settings)
     start = time.perf_counter()
-    paths = render(args.name, json.loads(text), args.results, args.out)
+    paths = render(args.name, settings, args.results, args.out)
     print(f"{args.name} -> {', '.join(map(str, paths))} in {time.perf_counter() - start:.1f} s")
 
 
@@ -175,6 +178,17 @@ def authors(args: argparse.Namespace) -> None:
     table = parse_notebooks(args.notebooks) if args.notebooks else load_authors_measurements(include_stale=True)
     write_csv(args.out, table)
     print(f"{len(table)} rows from {args.notebooks or DATA} -> {args.out}")
+
+
+def _json_argument(option: str, value: str):
+    """The JSON an option gives: its text where it starts with "{", else the file it names. ValueError naming
+    the option, and the file, when it is not JSON; OSError when the file cannot be read."""
+    text = value if value.lstrip().startswith("{") else Path(value).read_text()
+    try:
+        return json.loads(text)
+    except ValueError as error:  # json.JSONDecodeError
+        source = "its JSON text" if text is value else f"the file {value}"
+        raise ValueError(f"{option}: {source} is not valid JSON ({error})") from None
 
 
 def _cifar_parser(verbs) -> None:
@@ -270,7 +284,7 @@ def main(argv: list[str] | None = None) -> None:
     p.set_defaults(run=analyse)
 
     p = verbs.add_parser("report", help=report.__doc__)
-    p.add_argument("--config", required=True, help="the workflow config as JSON (resolved; presets applied)")
+    p.add_argument("--config", required=True, help="the workflow config (resolved; presets applied): JSON text or a JSON file")
     p.add_argument("--results", default="results", help="results directory")
     p.add_argument("--out", required=True, help="output Markdown file")
     p.set_defaults(run=report)
@@ -296,6 +310,9 @@ def main(argv: list[str] | None = None) -> None:
         args.run(args)
     except ValueError as error:
         parser.exit(2, f"srhm {args.verb}: error: {error}\n")
+    except OSError as error:  # a file missing or unreadable
+        problem = f"{error.filename}: {error.strerror}" if error.filename else str(error)
+        parser.exit(2, f"srhm {args.verb}: error: {problem}\n")
 
 
 if __name__ == "__main__":

@@ -60,7 +60,7 @@ def member_metrics(spec: TrainSpec, e: int, record: MemberRecord, *, dataset: di
         "seed": member.seed,
         "seeds": {"member": member.seed, "init_stream": ["init", member.seed],
                   "init_torch_seed": torch_seed("init", member.seed), "order_stream": ["order", member.seed]},
-        "pool": member.pool,
+        "pool": pool_entry(member.pool, member.out_dir),
         "out_dir": member.out_dir,
         "dataset": dataset,
         "model": spec.model_kwargs(),
@@ -85,6 +85,25 @@ def member_metrics(spec: TrainSpec, e: int, record: MemberRecord, *, dataset: di
     }
 
 
+def pool_entry(pool: str, out_dir: str) -> str:
+    """A member's pool as metrics.json records it: its path from the directory that out_dir, as recorded beside
+    it, is relative to (the training's working directory; the root where out_dir is absolute), so that
+    run_pool finds the pool from the run's folder wherever the run is read. For a spec whose pool and out_dir
+    are both relative, or both absolute, as the workflow's, this is the spec's pool, normalised."""
+    return os.path.normpath(os.path.join(out_dir, os.path.relpath(pool, out_dir)))
+
+
+def run_pool(run_dir: str | os.PathLike, metrics: dict) -> Path:
+    """The pool file of the run in `run_dir`, from its metrics.json's pool and out_dir (pool_entry): the pool
+    keeps its place relative to the run's folder, so it is found from any working directory, and after the
+    whole results folder has moved. FileNotFoundError naming the run when it is absent."""
+    pool = Path(os.path.normpath(Path(run_dir) / os.path.relpath(metrics["pool"], metrics["out_dir"])))
+    if not pool.is_file():
+        raise FileNotFoundError(2, f"no pool file (the run {run_dir} was trained on {metrics['pool']}; the "
+                                   "workflow's dataset job rebuilds it)", str(pool))
+    return pool
+
+
 def measure_runs(run_dirs: Sequence[str], *, probe_size: int, weights: str = "best", distinct: bool = False,
                  points_per_pass: int = 8192) -> None:
     """Write sensitivity.csv into every run directory.
@@ -101,10 +120,10 @@ def measure_runs(run_dirs: Sequence[str], *, probe_size: int, weights: str = "be
 
     _check_weights("weights", weights)
     reuse_freed_memory()
-    by_pool: dict[str, list[tuple[str, dict]]] = defaultdict(list)
+    by_pool: dict[Path, list[tuple[str, dict]]] = defaultdict(list)
     for run_dir in run_dirs:
         metrics = read_metrics(run_dir)
-        by_pool[metrics["pool"]].append((run_dir, metrics))
+        by_pool[run_pool(run_dir, metrics).resolve()].append((run_dir, metrics))
     for pool_path, runs in by_pool.items():
         batch, _ = Batch.load(pool_path)
         ds = SRHM.from_name(pool_dataset(pool_path))
