@@ -131,8 +131,8 @@ SMOKE = yaml.safe_load((Path(__file__).resolve().parent.parent / "workflow/prese
      r"figures.fig12: v = 9, L = 2 selects no run of experiments \['lcn_s2'\] that fig12 draws \(arch lcn; sparsity "
      r"A\), so the figure would be empty; they train \(v, L\) in \[\(3, 2\)\]"),
     ("fig15", {"experiment": "lcn_s2", "v": 3, "L": 2},
-     r"figures.fig15: v = 3, L = 2 selects no run of experiments \['lcn_s2'\] that fig15 draws \(arch cnn; sparsity A\), .*; "
-     r"they train none that it draws"),
+     r"figures.fig15: v = 3, L = 2 selects no run of experiments \['lcn_s2'\] that fig15 draws \(arch cnn; sparsity "
+     r"A\), .*; they train none that it draws"),
     ("fig17", {"experiments": ["common"], "P": 999},
      r"figures.fig17: P = 999 selects no run of experiments \['common'\] that fig17 draws \(arch lcn or cnn or "
      r"vgg11 .*\), so the figure would be empty; they train P in \[240\]"),
