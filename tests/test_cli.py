@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 from pathlib import Path
 
 import pytest
 
+import srhm
 from srhm import SRHM
-from srhm.cli import main
+from srhm.cli import build_parser, main
 from srhm.paths import pool_stem
 from srhm.run_files import read_metrics
 from srhm.runs import collect_runs, pool_entry, run_pool
@@ -125,3 +127,29 @@ def test_the_recorded_pool_keeps_its_place_relative_to_the_run(tmp_path, monkeyp
     metrics = {"pool": pool_entry(pool, out_dir), "out_dir": out_dir}
     monkeypatch.chdir(tmp_path)
     assert run_pool(run_dir, metrics).resolve() == pool_file
+
+
+def test_version_is_the_packages(capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(["--version"])
+    assert exit.value.code == 0 and capsys.readouterr().out == f"srhm {srhm.__version__}\n"
+
+
+def _subcommands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()):
+    """(words, parser) of every subcommand under `parser`, e.g. (("cifar", "train"), its parser)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield (*prefix, name), sub
+                yield from _subcommands(sub, (*prefix, name))
+
+
+def test_every_subcommand_describes_itself_in_its_help(capsys):
+    subcommands = dict(_subcommands(build_parser()))
+    assert {("train",), ("measure",), ("cifar",), ("cifar", "digitised"), ("authors",)} <= set(subcommands)
+    for words, parser in subcommands.items():
+        assert parser.description and len(parser.description.split()) >= 5, words
+        with pytest.raises(SystemExit):
+            main([*words, "-h"])
+        shown = " ".join(capsys.readouterr().out.split())
+        assert " ".join(parser.description.split()) in shown, words
