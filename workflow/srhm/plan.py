@@ -322,13 +322,11 @@ def _check_selection(figure: str, selection: Selection, experiments: dict[str, E
     where = ".".join(filter(None, (f"figures.{figure}", selection.setting)))
     chosen = ", ".join(f"{key} = {value}" for key, value in selection.chosen.items())
     among = "; ".join(f"{key} {' or '.join(map(str, values))}" for key, values in selection.among.items())
-    if len(keys) == 1:
-        available = f"{keys[0]} in {[values[0] for values in trained]}"
-    else:
-        available = f"({', '.join(keys)}) in {trained}"
+    available = (f"{keys[0]} in {[values[0] for values in trained]}" if len(keys) == 1 else
+                 f"({', '.join(keys)}) in {trained}") if trained else "none that it draws"
     raise ValueError(f"{where}: {chosen} selects no run of experiments {list(selection.experiments)}"
-                     + (f" that {figure} draws ({among})" if among else "") + ", so the figure would be empty; "
-                     + (f"they train {available}" if trained else "they train none that it draws"))
+                     + (f" that {figure} draws ({among})" if among else "")
+                     + f", so the figure would be empty; they train {available}")
 
 
 def _width(exp: dict, arch: str, L: int) -> int | None:

@@ -11,7 +11,6 @@ import math
 from pathlib import Path
 from typing import Mapping
 
-
 from srhm.authors import load_authors_measurements
 from srhm.comparison import INSTANCE, threshold
 from srhm.figures import style
