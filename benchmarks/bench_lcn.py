@@ -20,7 +20,6 @@ import json
 import os
 import resource
 import statistics
-import subprocess
 import time
 
 from isolated import in_subprocess

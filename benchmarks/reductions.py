@@ -22,7 +22,6 @@ import argparse
 import math
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import yaml
 

@@ -35,6 +35,12 @@ def test_presets_replace_experiments_and_overlays_go_on_top(presets):
         resolve(DEFAULT, [("--config", {"preset": "paper"})], presets_dir=presets)
 
 
+def test_an_unknown_preset_is_refused_listing_the_presets():
+    with pytest.raises(ValueError, match=r"preset: no preset file .*nope.yaml for preset='nope'; the presets are "
+                                         r"\['default', 'check', 'paper', 'smoke'\]"):
+        resolve(DEFAULT, [("--config", {"preset": "nope"})])
+
+
 def test_nested_command_line_values_are_typed_as_top_level_ones():
     """Snakemake hands `--config 'train={max_epochs: 30}'` over as {'max_epochs': '30'}."""
     raw = {"train": {"max_epochs": "30", "loss_threshold": "1e-3", "base_lr": "null"}, "threads": 2,

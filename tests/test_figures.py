@@ -24,9 +24,10 @@ from srhm.analysis import sample_complexities
 from srhm.authors import DATA as AUTHORS_DATA
 from srhm.paths import AUTHORS_TABLE
 from srhm.cli import main
-from srhm.figures import FIGURES, figure_experiments, figure_module, figure_sources, render, style
+from srhm.figures import FIGURES, figure_experiments, figure_module, figure_selections, figure_sources, render, style
 from srhm.figures.fits import FittedLine, fitted_line
 from srhm.figures.layouts import authors_points
+from srhm.figures.tables import Selection
 from srhm.scaling import least_squares_band
 from srhm.sources import PACKAGE_ROOT, module_sources
 
@@ -299,6 +300,20 @@ def test_each_figure_declares_the_experiments_it_reads():
         assert set(tables) == experiments, name
     with pytest.raises(ValueError, match="settings.experiments must be a non-empty list"):
         figure_experiments("fig06", {"experiment": "lcn_s2"})
+
+
+def test_each_figure_selects_runs_of_the_experiments_it_declares():
+    """What the plan checks before any job (srhm.plan refuses a selection no experiment trains)."""
+    assert figure_selections("fig12", SETTINGS["fig12"]) == [
+        Selection(("lcn_s2",), {"v": 4, "L": 2}, {"arch": ("lcn",), "sparsity": ("A",)})]
+    assert figure_selections("fig04", SETTINGS["fig04"]) == [
+        Selection(("lcn_s2",), {"v": 4, "L": 2, "s0": 1}, setting="curve")]
+    assert figure_selections("fig06", SETTINGS["fig06"]) == []
+    for name, settings in SETTINGS.items():
+        for selection in figure_selections(name, settings):
+            assert set(selection.experiments) <= set(figure_experiments(name, settings)), name
+    with pytest.raises(ValueError, match="settings.v must be an integer"):
+        figure_selections("fig15", {"experiment": "cnn_s2", "L": 2})
 
 
 def test_a_figure_is_drawn_by_its_module_and_the_modules_it_imports():

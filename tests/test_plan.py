@@ -1,6 +1,7 @@
 """Config validation, presets and the expansion of a config into datasets, ensembles and runs."""
 
 import copy
+from pathlib import Path
 
 import pytest
 import yaml
@@ -119,6 +120,35 @@ def test_pools_beyond_the_memory_guard_are_refused():
 def test_figures_must_name_defined_experiments():
     config = dict(copy.deepcopy(BASE), figures={"fig06": {"experiments": ["lcn", "lcn_s9"]}})
     with pytest.raises(ValueError, match=r"figures.fig06: names experiments \['lcn_s9'\]"):
+        plan_of(config)
+
+
+SMOKE = yaml.safe_load((Path(__file__).resolve().parent.parent / "workflow/presets/smoke.yaml").read_text())
+
+
+@pytest.mark.parametrize("figure, settings, message", [
+    ("fig12", {"experiment": "lcn_s2", "v": 9, "L": 2},
+     r"figures.fig12: v = 9, L = 2 selects no run of experiments \['lcn_s2'\] that fig12 draws \(arch lcn; sparsity "
+     r"A\), so the figure would be empty; they train \(v, L\) in \[\(3, 2\)\]"),
+    ("fig15", {"experiment": "lcn_s2", "v": 3, "L": 2},
+     r"figures.fig15: v = 3, L = 2 selects no run of experiments \['lcn_s2'\] that fig15 draws \(arch cnn; sparsity "
+     r"A\), .*; they train none that it draws"),
+    ("fig17", {"experiments": ["common"], "P": 999},
+     r"figures.fig17: P = 999 selects no run of experiments \['common'\] that fig17 draws \(arch lcn or cnn or "
+     r"vgg11 .*\), so the figure would be empty; they train P in \[240\]"),
+    ("fig01", {"experiments": ["common", "lcn_s2"], "P": 60, "cifar": "digitised"},
+     r"figures.fig01: P = 60 selects no run .* they train P in \[27, 108, 240, 305, 864\]"),
+    ("fig04", {"lcn": ["lcn_s2"], "cnn": ["cnn_s2"], "curve": {"experiment": "lcn_s2", "v": 3, "L": 2, "s0": 4}},
+     r"figures.fig04.curve: v = 3, L = 2, s0 = 4 selects no run of experiments \['lcn_s2'\], so the figure would be "
+     r"empty; they train \(v, L, s0\) in \[\(3, 2, 0\), \(3, 2, 1\)\]"),
+])
+def test_figure_settings_that_select_no_run_are_refused(figure, settings, message):
+    """A figure whose settings choose a v, L, s0 or P that its experiments do not train (among the runs it
+    draws) would be drawn empty: the plan refuses it before any job, naming the setting and the values trained."""
+    config = copy.deepcopy(SMOKE)
+    assert plan_of(config).experiments, "the smoke preset's own settings select runs"
+    config["figures"] = {figure: settings}
+    with pytest.raises(ValueError, match=message):
         plan_of(config)
 
 

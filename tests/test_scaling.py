@@ -496,7 +496,7 @@ def test_each_replicate_refits_every_instance_with_the_small_sample_correction()
 
 def test_least_squares_intervals_cover_slope_and_prefactors_about_95_percent_of_the_time():
     rng = np.random.default_rng(2024)
-    slope, prefactor, fits, units = 1.0, 2.5, [], []
+    slope, prefactor, fits = 1.0, 2.5, []
     for _ in range(300):
         x = np.exp(rng.uniform(np.log(1e2), np.log(1e6), 12))
         y = prefactor * x**slope * np.exp(rng.normal(0, 0.3, x.size))

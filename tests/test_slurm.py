@@ -18,7 +18,7 @@ import subprocess
 
 import pytest
 import yaml
-from cluster import PLUGIN_HINT, PLUGIN_MISSING, PROFILE_ARGS, REPO, SnakemakeRun, run_snakemake, \
+from cluster import PLUGIN_HINT, PLUGIN_MISSING, REPO, SnakemakeRun, run_snakemake, \
     slurm_controller_problem, slurm_required
 
 from srhm.io import write_json

@@ -22,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+import srhm
 from srhm.data import SRHM
 from srhm.defaults import N_BOOT, PROBE_SIZE
 from srhm.io import write_csv, write_json
@@ -44,10 +45,10 @@ def train(args: argparse.Namespace) -> None:
     from srhm.protocol import TrainSpec
     from srhm.train import train_ensemble
 
-    text = args.spec if args.spec.lstrip().startswith("{") else Path(args.spec).read_text()
     runtime = {"device": args.device, "threads": args.threads, "checkpoint": args.checkpoint,
                "checkpoint_every_s": args.checkpoint_every}
-    spec = TrainSpec.from_dict({**json.loads(text), **{k: v for k, v in runtime.items() if v is not None}})
+    spec = TrainSpec.from_dict({**_json_argument("--spec", args.spec),
+                                **{k: v for k, v in runtime.items() if v is not None}})
     for metrics in train_ensemble(spec):
         print(f"{metrics['out_dir']}: best test error {metrics['best_test_error']:.4f}, "
               f"final {metrics['final_test_error']:.4f} after {metrics['epochs']} epochs ({metrics['stop_reason']})")
@@ -81,7 +82,10 @@ def analyse(args: argparse.Namespace) -> None:
 
     from srhm.analysis import sample_complexities, scaling_fits
 
-    runs = pd.read_csv(args.table)
+    try:
+        runs = pd.read_csv(args.table)
+    except ValueError as error:  # pandas' parse errors
+        raise ValueError(f"{args.table}: not a readable run table ({error}); `srhm collect` writes one") from None
     complexities = sample_complexities(runs, eps_star=args.eps_star, n_boot=args.bootstrap)
     fits = scaling_fits(complexities)
     write_csv(args.pstar, complexities.table)
@@ -97,7 +101,7 @@ def report(args: argparse.Namespace) -> None:
     from srhm.io import atomic_path
     from srhm.report import markdown
 
-    config = json.loads(args.config)
+    config = _json_argument("--config", args.config)
     validate(config)
     with atomic_path(args.out) as tmp:
         tmp.write_text(markdown(config, Path(args.results)))
@@ -111,9 +115,9 @@ def figure(args: argparse.Namespace) -> None:
     matplotlib.use("Agg")
     from srhm.figures import render
 
-    text = args.settings if args.settings.lstrip().startswith("{") else Path(args.settings).read_text()
+    settings = _json_argument("--settings", args.settings)
     start = time.perf_counter()
-    paths = render(args.name, json.loads(text), args.results, args.out)
+    paths = render(args.name, settings, args.results, args.out)
     print(f"{args.name} -> {', '.join(map(str, paths))} in {time.perf_counter() - start:.1f} s")
 
 
@@ -178,14 +182,34 @@ def authors(args: argparse.Namespace) -> None:
     print(f"{len(table)} rows from {args.notebooks or DATA} -> {args.out}")
 
 
+def _json_argument(option: str, value: str):
+    """The JSON an option gives: its text where it starts with "{", else the file it names. ValueError naming
+    the option, and the file, when it is not JSON; OSError when the file cannot be read."""
+    text = value if value.lstrip().startswith("{") else Path(value).read_text()
+    try:
+        return json.loads(text)
+    except ValueError as error:  # json.JSONDecodeError
+        source = "its JSON text" if text is value else f"the file {value}"
+        raise ValueError(f"{option}: {source} is not valid JSON ({error})") from None
+
+
+def _verb(verbs, name: str, function) -> argparse.ArgumentParser:
+    """The parser of verb `name`, which `function` runs; the function's docstring is the verb's line in
+    `srhm -h` and the description its own `-h` opens with."""
+    parser = verbs.add_parser(name, help=function.__doc__, description=function.__doc__)
+    parser.set_defaults(run=function)
+    return parser
+
+
 def _cifar_parser(verbs) -> None:
     """The `srhm cifar` verb group."""
     from srhm.cifar.settings import DEFAULT_LR, NETS, ProbeSettings, TrainSettings
 
-    cifar = verbs.add_parser("cifar", help="CIFAR-10 relative stability to diffeomorphisms (Fig. 1A-B)")
+    about = "CIFAR-10 relative stability to diffeomorphisms (Fig. 1A-B): train, measure, collect, digitised"
+    cifar = verbs.add_parser("cifar", help=about, description=about)
     steps = cifar.add_subparsers(dest="step", required=True)
 
-    p = steps.add_parser("train", help=cifar_train.__doc__)
+    p = _verb(steps, "train", cifar_train)
     p.add_argument("--data", required=True, help="directory of the CIFAR-10 python-pickle batches")
     p.add_argument("--net", required=True, choices=NETS, help="network")
     p.add_argument("--size", type=int, required=True, help="training-set size P")
@@ -201,9 +225,8 @@ def _cifar_parser(verbs) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--threads", type=int, default=1, help="torch threads")
     p.add_argument("--out", required=True, help="run directory")
-    p.set_defaults(run=cifar_train)
 
-    p = steps.add_parser("measure", help=cifar_measure.__doc__)
+    p = _verb(steps, "measure", cifar_measure)
     p.add_argument("runs", nargs="+", help="run directories (model.pt, metrics.json)")
     p.add_argument("--data", required=True, help="directory of the CIFAR-10 python-pickle batches")
     p.add_argument("--cut", type=int, default=ProbeSettings.cut, help="diffeomorphism cut-off c")
@@ -212,92 +235,92 @@ def _cifar_parser(verbs) -> None:
     p.add_argument("--n-probe", type=int, default=ProbeSettings.n_probe, help="probe images: the head of the test batch")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--threads", type=int, default=1, help="torch threads")
-    p.set_defaults(run=cifar_measure)
 
-    p = steps.add_parser("collect", help=cifar_collect.__doc__)
+    p = _verb(steps, "collect", cifar_collect)
     p.add_argument("runs", nargs="+", help="measured run directories (stability.json)")
     p.add_argument("--out", required=True, help="output CSV")
-    p.set_defaults(run=cifar_collect)
 
-    p = steps.add_parser("digitised", help=cifar_digitised.__doc__)
+    p = _verb(steps, "digitised", cifar_digitised)
     p.add_argument("--data-file", default=None, help="the digitised CSV (default: workflow/data/petrini2021_fig1.csv)")
     p.add_argument("--out", required=True, help="output CSV")
-    p.set_defaults(run=cifar_digitised)
 
 
-def main(argv: list[str] | None = None) -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: every verb with its options."""
     parser = argparse.ArgumentParser(prog="srhm", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {srhm.__version__}")
     verbs = parser.add_subparsers(dest="verb", required=True)
 
-    p = verbs.add_parser("dataset", help=dataset.__doc__)
+    p = _verb(verbs, "dataset", dataset)
     p.add_argument("name", help="dataset id, e.g. v8_nc8_m8_s2_L3_s02_A_seed0 (the seed is the grammar and sample seed)")
     p.add_argument("--size", type=int, required=True, help="number of distinct samples in the pool")
     p.add_argument("--sampling", choices=("balanced", "uniform"), default="balanced",
                    help="classes in turn (balanced) or uniform draws (srhm.data.SRHM.sample)")
     p.add_argument("--out", required=True, help="output .npz path")
-    p.set_defaults(run=dataset)
 
-    p = verbs.add_parser("train", help=train.__doc__)
+    p = _verb(verbs, "train", train)
     p.add_argument("--spec", required=True, help="train spec: a JSON file or JSON text (srhm.protocol.TrainSpec)")
     p.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N (overrides the spec's)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (overrides the spec's)")
     p.add_argument("--checkpoint", default=None, help="checkpoint file, resumed from when it exists (overrides the spec's)")
     p.add_argument("--checkpoint-every", type=float, default=None, help="seconds between checkpoints (overrides the spec's)")
-    p.set_defaults(run=train)
 
-    p = verbs.add_parser("measure", help=measure.__doc__)
+    p = _verb(verbs, "measure", measure)
     p.add_argument("runs", nargs="+", help="run directories (model.pt, metrics.json)")
     p.add_argument("--probe-size", type=int, default=PROBE_SIZE, help="base points: the head of each test set")
     p.add_argument("--weights", choices=("best", "final"), default="best", help="which saved weights to measure")
     p.add_argument("--distinct", action="store_true", help="force every redrawn synonym/position to change")
     p.add_argument("--device", default="cpu", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--threads", type=int, default=1, help="torch threads")
-    p.set_defaults(run=measure)
 
-    p = verbs.add_parser("collect", help=collect.__doc__)
+    p = _verb(verbs, "collect", collect)
     p.add_argument("runs", nargs="+", help="run directories (metrics.json, sensitivity.csv)")
     p.add_argument("--experiment", required=True, help="experiment name written in the table")
     p.add_argument("--error-convention", choices=("best", "final"), default="best",
                    help="which test error the test_error column holds")
     p.add_argument("--out", required=True, help="output CSV")
-    p.set_defaults(run=collect)
 
-    p = verbs.add_parser("analyse", help=analyse.__doc__)
+    p = _verb(verbs, "analyse", analyse)
     p.add_argument("table", help="run table written by `srhm collect`")
     p.add_argument("--eps-star", type=float, default=EPS_STAR, help="test-error threshold of P*")
     p.add_argument("--bootstrap", type=int, default=N_BOOT, help="seed resamples per instance")
     p.add_argument("--pstar", required=True, help="output CSV of sample complexities")
     p.add_argument("--fits", required=True, help="output JSON of scaling fits")
-    p.set_defaults(run=analyse)
 
-    p = verbs.add_parser("report", help=report.__doc__)
-    p.add_argument("--config", required=True, help="the workflow config as JSON (resolved; presets applied)")
+    p = _verb(verbs, "report", report)
+    p.add_argument("--config", required=True,
+                   help="the workflow config (resolved; presets applied): JSON text or a JSON file")
     p.add_argument("--results", default="results", help="results directory")
     p.add_argument("--out", required=True, help="output Markdown file")
-    p.set_defaults(run=report)
 
-    p = verbs.add_parser("figure", help=figure.__doc__)
+    p = _verb(verbs, "figure", figure)
     p.add_argument("name", help="paper figure, e.g. fig04 (srhm.figures.FIGURES)")
     p.add_argument("--settings", default="{}", help="the figure's entry of config['figures']: JSON text or a JSON file")
     p.add_argument("--results", default="results", help="results directory (tables/ under it)")
     p.add_argument("--out", required=True, help="output PDF; the .png and .md are written beside it")
-    p.set_defaults(run=figure)
 
     _cifar_parser(verbs)
 
-    p = verbs.add_parser("authors", help=authors.__doc__)
+    p = _verb(verbs, "authors", authors)
     p.add_argument("--notebooks", default=None,
                    help="copy of UmbertoTomasini/sparse_hierarchy_model at srhm.authors.COMMIT (its notebooks); "
                         "without it, the committed table is checked and copied")
     p.add_argument("--out", required=True, help="output CSV")
-    p.set_defaults(run=authors)
 
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = build_parser()
     args = parser.parse_args(argv)
     try:
         args.run(args)
     except ValueError as error:
         parser.exit(2, f"srhm {args.verb}: error: {error}\n")
+    except OSError as error:  # a file missing or unreadable
+        problem = f"{error.filename}: {error.strerror}" if error.filename else str(error)
+        parser.exit(2, f"srhm {args.verb}: error: {problem}\n")
 
 
 if __name__ == "__main__":

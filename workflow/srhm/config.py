@@ -53,7 +53,8 @@ def resolve(base: dict, overlays: list[Overlay] = (), presets_dir: Path = PRESET
     if name != "default":
         path = Path(presets_dir) / f"{name}.yaml"
         if not isinstance(name, str) or not path.is_file():
-            raise ValueError(f"preset: no preset file {path} for preset={name!r}")
+            available = ["default", *sorted(preset.stem for preset in Path(presets_dir).glob("*.yaml"))]
+            raise ValueError(f"preset: no preset file {path} for preset={name!r}; the presets are {available}")
         config = {**config, **yaml.safe_load(path.read_text()), "preset": name}
     for _, values in overlays:
         config = merge(config, values)

@@ -27,7 +27,8 @@ import numpy as np
 from srhm import paths, theory
 from srhm.architectures import HIERARCHICAL, default_width
 from srhm.data import check_parameters, dataset_name
-from srhm.figures import figure_experiments
+from srhm.figures import figure_experiments, figure_selections
+from srhm.figures.tables import Selection
 from srhm.protocol import FP32
 
 TEST_FRACTION_CAP = 5  # the test set holds at most P_max / 5 points, as in the authors' code
@@ -176,11 +177,14 @@ class Plan:
         for figure, settings in config["figures"].items():
             try:
                 undefined = [name for name in figure_experiments(figure, settings) if name not in experiments]
+                selections = figure_selections(figure, settings)
             except ValueError as error:
                 raise ValueError(f"figures.{figure}: {error}") from None
             if undefined:
                 raise ValueError(f"figures.{figure}: names experiments {undefined} that config.experiments "
                                  "does not define")
+            for selection in selections:
+                _check_selection(figure, selection, experiments)
         ensembles = {}
         for _, runs in sorted(groups.items(), key=lambda item: str(item[0])):
             first = next(iter(runs))
@@ -302,6 +306,27 @@ def _instances(name: str, exp: dict) -> list[tuple[tuple[int, int, int, int, int
         m = block.get("m", exp.get("m"))
         out += [((*combination, m), values["P"]) for combination in itertools.product(*lists)]
     return out
+
+
+def _check_selection(figure: str, selection: Selection, experiments: dict[str, Experiment]) -> None:
+    """ValueError naming the figure, its setting and the values its experiments train, unless some run of the
+    selection's experiments that the figure draws has the parameters its settings choose (a figure drawn
+    from no run would be empty)."""
+    drawn = [{"arch": run.arch, "P": run.P, "seed": run.seed, **run.dataset.srhm_params}
+             for name in selection.experiments for run in experiments[name].runs]
+    drawn = [run for run in drawn if all(run[key] in values for key, values in selection.among.items())]
+    keys = tuple(selection.chosen)
+    trained = sorted({tuple(run[key] for key in keys) for run in drawn})
+    if tuple(selection.chosen.values()) in trained:
+        return
+    where = ".".join(filter(None, (f"figures.{figure}", selection.setting)))
+    chosen = ", ".join(f"{key} = {value}" for key, value in selection.chosen.items())
+    among = "; ".join(f"{key} {' or '.join(map(str, values))}" for key, values in selection.among.items())
+    available = (f"{keys[0]} in {[values[0] for values in trained]}" if len(keys) == 1 else
+                 f"({', '.join(keys)}) in {trained}") if trained else "none that it draws"
+    raise ValueError(f"{where}: {chosen} selects no run of experiments {list(selection.experiments)}"
+                     + (f" that {figure} draws ({among})" if among else "")
+                     + f", so the figure would be empty; they train {available}")
 
 
 def _width(exp: dict, arch: str, L: int) -> int | None:

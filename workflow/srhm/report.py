@@ -308,7 +308,7 @@ def _s_factor_row(results: Path, figures: dict, authors: pd.DataFrame | None, no
     (the experiments of Fig. 10) and the authors' (their printed LCN P* at s0 = 1)."""
     names = figures.get("fig10", {}).get("experiments", [])
     table = pd.concat([_pstar(results, name) for name in names] or [pd.DataFrame()], ignore_index=True)
-    fit, note = None, f"no experiment feeds fig10 in this preset" if not names else ""
+    fit, note = None, "no experiment feeds fig10 in this preset" if not names else ""
     if not table.empty and "test_error_p_star" in table:
         fit = _s_factor_fit(select_rows(table, arch="lcn", s0=1), "test_error_p_star", "n_classes")
         if fit["flag"] != "ok":

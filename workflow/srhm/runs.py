@@ -10,6 +10,7 @@ columns of the collected table.
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 from collections import defaultdict
 from collections.abc import Sequence
@@ -59,7 +60,7 @@ def member_metrics(spec: TrainSpec, e: int, record: MemberRecord, *, dataset: di
         "seed": member.seed,
         "seeds": {"member": member.seed, "init_stream": ["init", member.seed],
                   "init_torch_seed": torch_seed("init", member.seed), "order_stream": ["order", member.seed]},
-        "pool": member.pool,
+        "pool": pool_entry(member.pool, member.out_dir),
         "out_dir": member.out_dir,
         "dataset": dataset,
         "model": spec.model_kwargs(),
@@ -84,6 +85,25 @@ def member_metrics(spec: TrainSpec, e: int, record: MemberRecord, *, dataset: di
     }
 
 
+def pool_entry(pool: str, out_dir: str) -> str:
+    """A member's pool as metrics.json records it: its path from the directory that out_dir, as recorded beside
+    it, is relative to (the training's working directory; the root where out_dir is absolute), so that
+    run_pool finds the pool from the run's folder wherever the run is read. For a spec whose pool and out_dir
+    are both relative, or both absolute, as the workflow's, this is the spec's pool, normalised."""
+    return os.path.normpath(os.path.join(out_dir, os.path.relpath(pool, out_dir)))
+
+
+def run_pool(run_dir: str | os.PathLike, metrics: dict) -> Path:
+    """The pool file of the run in `run_dir`, from its metrics.json's pool and out_dir (pool_entry): the pool
+    keeps its place relative to the run's folder, so it is found from any working directory, and after the
+    whole results folder has moved. FileNotFoundError naming the run when it is absent."""
+    pool = Path(os.path.normpath(Path(run_dir) / os.path.relpath(metrics["pool"], metrics["out_dir"])))
+    if not pool.is_file():
+        raise FileNotFoundError(2, f"no pool file (the run {run_dir} was trained on {metrics['pool']}; the "
+                                   "workflow's dataset job rebuilds it)", str(pool))
+    return pool
+
+
 def measure_runs(run_dirs: Sequence[str], *, probe_size: int, weights: str = "best", distinct: bool = False,
                  points_per_pass: int = 8192, device: str = "cpu") -> None:
     """Write sensitivity.csv into every run directory.
@@ -103,10 +123,10 @@ def measure_runs(run_dirs: Sequence[str], *, probe_size: int, weights: str = "be
     _check_weights("weights", weights)
     device = resolve_device(device)
     reuse_freed_memory()
-    by_pool: dict[str, list[tuple[str, dict]]] = defaultdict(list)
+    by_pool: dict[Path, list[tuple[str, dict]]] = defaultdict(list)
     for run_dir in run_dirs:
         metrics = read_metrics(run_dir)
-        by_pool[metrics["pool"]].append((run_dir, metrics))
+        by_pool[run_pool(run_dir, metrics).resolve()].append((run_dir, metrics))
     for pool_path, runs in by_pool.items():
         batch, _ = Batch.load(pool_path)
         ds = SRHM.from_name(pool_dataset(pool_path))
@@ -185,7 +205,8 @@ def run_row(run_dir: str | os.PathLike, metrics: dict, experiment: str, error_co
 def collect_runs(run_dirs: Sequence[str | os.PathLike], experiment: str, error_convention: str = "best") -> pd.DataFrame:
     """One tidy row per run: its run_row columns and, once measured, the number of hidden layers
     (n_hidden) and every sensitivity in wide form (S_{k}_{l}, D_{k}_{l}, k = layer index 1..n_hidden or
-    "out"); sorted by arch, v, s, L, s0, seed, P. ValueError for an unknown error_convention."""
+    "out"); sorted by arch, v, s, L, s0, seed, P. ValueError for an unknown error_convention, and for a
+    sensitivity.csv that is not a whole measure of its run (read_sensitivity)."""
     import pandas as pd
 
     from srhm.sensitivity import wide_sensitivities
@@ -196,12 +217,35 @@ def collect_runs(run_dirs: Sequence[str | os.PathLike], experiment: str, error_c
         row = run_row(run_dir, read_metrics(run_dir), experiment, error_convention)
         sensitivity = Path(run_dir) / SENSITIVITY_FILE
         if sensitivity.is_file():
-            measured = pd.read_csv(sensitivity)
+            measured = read_sensitivity(sensitivity, row["L"])
             row["n_hidden"] = int(measured.loc[measured["layer"] != "output", "layer_index"].max())
             row.update(wide_sensitivities(measured).iloc[0].to_dict())
         rows.append(row)
     table = pd.DataFrame(rows)
     return table.sort_values(["arch", "v", "s", "L", "s0", "seed", "P"], kind="stable").reset_index(drop=True)
+
+
+def read_sensitivity(path: str | os.PathLike, L: int) -> pd.DataFrame:
+    """The sensitivity.csv at `path` of a run on an SRHM of depth L (srhm.sensitivity's tidy table).
+
+    ValueError naming the file and how to rebuild it unless it is whole: a last line ended (measure writes
+    every line to its end) and every layer, kind and level of its network (srhm.sensitivity.check_complete).
+    """
+    import pandas as pd
+
+    from srhm.sensitivity import check_complete
+
+    text = Path(path).read_text()
+    try:
+        if not text.endswith("\n"):
+            raise ValueError("it is empty" if not text else "its last line is cut short")
+        table = pd.read_csv(io.StringIO(text))
+        check_complete(table, L)
+    except ValueError as error:  # pandas' parse errors included
+        raise ValueError(f"{path}: damaged or incomplete sensitivity table ({error}); delete it and rerun the "
+                         "workflow, which measures that run's ensemble again without retraining (or rerun it with "
+                         f"snakemake --forcerun {path})") from None
+    return table
 
 
 def _check_weights(argument: str, value: str) -> None:

@@ -27,6 +27,7 @@ from numbers import Integral
 import numpy as np
 import pandas as pd
 import torch
+from pandas.api.types import is_integer_dtype
 from torch import Tensor
 
 from srhm.checks import check_choice, check_int
@@ -175,6 +176,34 @@ def wide_sensitivities(table: pd.DataFrame, with_stderr: bool = False) -> pd.Dat
         wide = wide.join(stderr)
     wide.columns.name = None
     return wide
+
+
+def check_complete(table: pd.DataFrame, L: int) -> None:
+    """ValueError saying what is missing unless `table` holds a whole measure of one member of a network on an
+    SRHM of depth L, as measure_sensitivities writes it at every level: the columns TABLE_COLUMNS, and exactly
+    one row per kind (S, D) and level l = 1..L for each layer k = 1..K, the hidden layers then the output (k = K)."""
+    missing = [column for column in TABLE_COLUMNS if column not in table.columns]
+    if missing:
+        raise ValueError(f"the columns {missing} are missing")
+    blank = [column for column in ("member", "layer_index", "level") if not is_integer_dtype(table[column])]
+    if blank:
+        raise ValueError(f"the columns {blank} hold entries that are not integers")
+    if table["member"].nunique() != 1:
+        raise ValueError(f"it holds the members {sorted(table['member'].unique().tolist())}, not one")
+    output = sorted(table.loc[table["layer"] == "output", "layer_index"].unique().tolist())
+    if len(output) != 1:
+        raise ValueError(f"its output rows carry the layer indices {output}" if output else
+                         "it has no rows of the output layer")
+    K = int(output[0])
+    expected = {(k, kind, level) for k in range(1, K + 1) for kind, _ in KINDS for level in range(1, L + 1)}
+    found = [(int(k), str(kind), int(level)) for k, kind, level in zip(table["layer_index"], table["kind"],
+                                                                        table["level"])]
+    absent, extra = sorted(expected - set(found)), sorted(set(found) - expected)
+    if absent or extra or len(found) != len(expected):
+        detail = (f"; (layer, kind, level) missing: {absent[:3]}" if absent else
+                  f"; (layer, kind, level) not expected: {extra[:3]}" if extra else "; some rows repeat")
+        raise ValueError(f"it holds {len(found)} rows where layers 1..{K} (the output last) x kinds S, D x levels "
+                         f"1..{L} make {len(expected)}{detail}")
 
 
 def _transformations(ds: SRHM, levels: list[int]) -> list[tuple[str, int, str]]:

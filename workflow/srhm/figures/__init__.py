@@ -3,9 +3,11 @@
 Every module of this package is a figure, named after it, except the SHARED plotting modules. A figure
 module exposes `CAPTION`, `experiments(settings) -> list[str]` (the experiments whose tables it reads;
 settings: the figure's entry of config["figures"]), `inputs(settings) -> list[str]` (the results-relative
-files it reads) and `draw(results, settings) -> CaptionedFigure`. Adding a figure means adding its module
-and its entry in config.yaml or a preset; its settings are a list of experiments (`experiments: [...]`)
-unless the schema's `figures` says otherwise (srhm.config.load_schema).
+files it reads) and `draw(results, settings) -> CaptionedFigure`; a figure whose settings choose parameter
+values of the runs it draws (a v, an L, a P) exposes `selections(settings) -> list[tables.Selection]` too, so
+that the plan refuses values no experiment trains. Adding a figure means adding its module and its entry in
+config.yaml or a preset; its settings are a list of experiments (`experiments: [...]`) unless the schema's
+`figures` says otherwise (srhm.config.load_schema).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from types import ModuleType
 from typing import Mapping
 
 from srhm.checks import check_choice
+from srhm.figures.tables import Selection, no_selections
 from srhm.sources import module_sources
 
 SHARED = ("common_nets", "fits", "layouts", "output", "panels", "style", "tables")
@@ -34,6 +37,12 @@ def figure_module(name: str) -> ModuleType:
 def figure_experiments(name: str, settings: Mapping) -> list[str]:
     """The experiments figure `name` reads with `settings`, as its module declares them (ValueError for bad settings)."""
     return list(figure_module(name).experiments(settings))
+
+
+def figure_selections(name: str, settings: Mapping) -> list[Selection]:
+    """The runs the settings of figure `name` choose (srhm.figures.tables.Selection), as its module declares
+    them (none where it has no `selections`); ValueError for bad settings."""
+    return list(getattr(figure_module(name), "selections", no_selections)(settings))
 
 
 def figure_sources(name: str) -> list[str]:

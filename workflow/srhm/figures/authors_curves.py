@@ -11,8 +11,6 @@ import math
 from pathlib import Path
 from typing import Mapping
 
-import pandas as pd
-
 from srhm.authors import load_authors_measurements
 from srhm.comparison import INSTANCE, threshold
 from srhm.figures import style

@@ -19,7 +19,7 @@ from matplotlib.lines import Line2D
 from srhm.architectures import REGISTRY, STYLED
 from srhm.figures import style
 from srhm.figures.panels import CaptionedFigure, log_scale, say
-from srhm.figures.tables import experiment_list, integer_setting, read
+from srhm.figures.tables import Selection, experiment_list, integer_setting, read
 from srhm.paths import run_table
 
 NETS = STYLED
@@ -119,6 +119,12 @@ def single_p(settings: Mapping) -> int:
     if P < 1:
         raise ValueError(f"settings.P must be a positive training-set size, got {P}")
     return P
+
+
+def single_p_selections(settings: Mapping) -> list[Selection]:
+    """The runs of the single-P panels: those of settings["experiments"] at P = settings["P"], of the nets drawn
+    there (NETS) under sparsity A (read_runs, single_p_panel)."""
+    return [Selection(tuple(experiment_list(settings)), {"P": single_p(settings)}, {"arch": NETS, "sparsity": ("A",)})]
 
 
 def seed_means(runs: pd.DataFrame, x: pd.Series) -> pd.DataFrame:

@@ -48,6 +48,7 @@ X_LABEL = r"relative sensitivity $R_f = D_f / G_f$"
 
 
 experiments = experiment_list
+selections = common_nets.single_p_selections
 
 
 def inputs(settings: Mapping) -> list[str]:

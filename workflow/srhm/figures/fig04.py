@@ -12,7 +12,9 @@ from matplotlib.axes import Axes
 from srhm.figures import style
 from srhm.figures.layouts import CNN_REGIMES, LCN_REGIMES, authors_points, prediction_panel
 from srhm.figures.panels import CaptionedFigure, log_scale, new_figure, say, seed_curve, v_colourbars
-from srhm.figures.tables import SETTING, describe, experiment_list, integer_setting, read, select, string_setting
+from srhm.figures.tables import (
+    SETTING, Selection, describe, experiment_list, integer_setting, read, select, string_setting,
+)
 from srhm.paths import AUTHORS_TABLE, pstar_table, run_table
 
 CAPTION = """\
@@ -34,6 +36,12 @@ def experiments(settings: Mapping) -> list[str]:
     """The experiment of panel A's curve, then those of panels B (settings["lcn"]) and C (settings["cnn"])."""
     names = [_curve(settings)[0], *experiment_list(settings, "lcn"), *experiment_list(settings, "cnn")]
     return list(dict.fromkeys(names))
+
+
+def selections(settings: Mapping) -> list[Selection]:
+    """Panel A's runs: those of settings["curve"]["experiment"] at its v, L and s0."""
+    experiment, v, L, s0 = _curve(settings)
+    return [Selection((experiment,), {"v": v, "L": L, "s0": s0}, setting="curve")]
 
 
 def inputs(settings: Mapping) -> list[str]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping
 
-from srhm.figures.layouts import layers_figure, layers_inputs
+from srhm.figures.layouts import layers_figure, layers_inputs, layers_selections
 from srhm.figures.panels import CaptionedFigure
-from srhm.figures.tables import single_experiment
+from srhm.figures.tables import Selection, single_experiment
 
 CAPTION = """\
 Paper Fig. 12 (App. D). LCN, s = 2, sparsity A, one (v, L): sensitivity to synonym exchanges S_{k,l} (top) and
@@ -17,6 +17,7 @@ Lines are means over seeds, shaded min-max. D is undefined for s0 = 0. The paper
 in {0, 1, 2, 4}) finds S_{k,l} and D_{k,l} drop with the test error for k >= l + 1, and probably uses P/n_c as
 the numerator.
 """
+ARCH = "lcn"
 REGIMES = {"s0": (0, 1, 2, 4)}
 
 
@@ -24,5 +25,9 @@ experiments = single_experiment
 inputs = layers_inputs
 
 
+def selections(settings: Mapping) -> list[Selection]:
+    return layers_selections(settings, ARCH)
+
+
 def draw(results: Path, settings: Mapping) -> CaptionedFigure:
-    return layers_figure(results, settings, arch="lcn", regimes=REGIMES)
+    return layers_figure(results, settings, arch=ARCH, regimes=REGIMES)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping
 
-from srhm.figures.layouts import layers_figure, layers_inputs
+from srhm.figures.layouts import layers_figure, layers_inputs, layers_selections
 from srhm.figures.panels import CaptionedFigure
-from srhm.figures.tables import single_experiment
+from srhm.figures.tables import Selection, single_experiment
 
 CAPTION = """\
 Paper Fig. 15 (App. E). CNN, s = 2, sparsity A, one (v, L): sensitivity to synonym exchanges S_{k,l} (top) and
@@ -16,6 +16,7 @@ to diffeomorphisms D_{k,l} (bottom) of hidden layer k (columns; last column the 
 Lines are means over seeds, shaded min-max. D is undefined for s0 = 0. The paper (v = m = 8, L = 2) finds
 layer-1 sensitivities stay high while S_{2,1} and D_{2,1} drop with the test error.
 """
+ARCH = "cnn"
 REGIMES = {"s0": (0, 1, 2, 4)}
 
 
@@ -23,5 +24,9 @@ experiments = single_experiment
 inputs = layers_inputs
 
 
+def selections(settings: Mapping) -> list[Selection]:
+    return layers_selections(settings, ARCH)
+
+
 def draw(results: Path, settings: Mapping) -> CaptionedFigure:
-    return layers_figure(results, settings, arch="cnn", regimes=REGIMES)
+    return layers_figure(results, settings, arch=ARCH, regimes=REGIMES)

@@ -27,6 +27,7 @@ DEPTH = 4 / 5
 
 experiments = experiment_list
 inputs = common_nets.sensitivity_inputs
+selections = common_nets.single_p_selections
 
 
 def draw(results: Path, settings: Mapping) -> CaptionedFigure:

@@ -24,7 +24,7 @@ from srhm.figures.panels import (
     CaptionedFigure, log_scale, new_figure, say, scaling_panel, seed_curve, threshold_label, v_colourbars,
 )
 from srhm.figures.tables import (
-    SETTING, describe, experiment_list, integer_setting, missing_regimes, read, select, single_experiment,
+    SETTING, Selection, describe, experiment_list, integer_setting, missing_regimes, read, select, single_experiment,
     string_setting,
 )
 from srhm.paths import AUTHORS_TABLE, pstar_table, run_table
@@ -63,6 +63,14 @@ def curve_inputs(settings: Mapping) -> list[str]:
 def layers_inputs(settings: Mapping) -> list[str]:
     """The run table of settings["experiment"], whose sensitivities at every layer and level a figure draws."""
     return [run_table(name) for name in single_experiment(settings)]
+
+
+def layers_selections(settings: Mapping, arch: str) -> list[Selection]:
+    """The runs a layers figure draws: those of settings["experiment"] at settings["v"] and settings["L"], of
+    `arch` under sparsity A (see layers_figure)."""
+    return [Selection(tuple(single_experiment(settings)),
+                      {"v": integer_setting(settings, "v"), "L": integer_setting(settings, "L")},
+                      {"arch": (arch,), "sparsity": ("A",)})]
 
 
 def prediction_panel(fig: CaptionedFigure, ax: Axes, points: pd.DataFrame, *, arch: str, guide: float, title: str,

@@ -6,6 +6,7 @@ pstar_table: one row per setting, srhm.analysis).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -13,6 +14,25 @@ import pandas as pd
 
 SETTING = ("arch", "model", "v", "n_classes", "m", "s", "L", "s0", "sparsity")
 """Columns that identify one setting (a curve over P and seeds)."""
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Runs a figure's settings choose, for the plan to check that the experiments train some before any job:
+    the runs of `experiments` whose parameters equal `chosen` (the values the settings set, e.g. {"v": 4, "L": 2})
+    among those whose parameters lie in `among` (what the figure draws, e.g. {"arch": ("lcn",)}). Parameters are
+    a run's arch, P, seed and SRHM parameters (v, n_classes, m, s, L, s0, sparsity). `setting` is the key of the
+    figure's settings that holds the chosen values ("" for the figure's own level, e.g. "curve")."""
+
+    experiments: tuple[str, ...]
+    chosen: Mapping[str, object]
+    among: Mapping[str, tuple] = field(default_factory=dict)
+    setting: str = ""
+
+
+def no_selections(settings: Mapping) -> list[Selection]:
+    """The selections of a figure whose settings choose no parameter values: none."""
+    return []
 
 
 def experiment_list(settings: Mapping, key: str = "experiments") -> list[str]:
