@@ -15,7 +15,7 @@ from srhm.authors import DATA as AUTHORS_DATA
 from srhm.paths import AUTHORS_TABLE
 from srhm.config import resolve
 from srhm.report import (AGREES, CLAIMS, DISAGREES, INCONCLUSIVE, NOT_MEASURED, authors_value, claim_rows,
-                         compute_summary, factor_exponents, markdown, verdict)
+                         compute_section, compute_summary, factor_exponents, markdown, verdict)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -95,7 +95,10 @@ def test_an_inconclusive_claim_says_which_interval_says_nothing(tmp_path):
 
 
 def test_compute_summary_counts_jobs_and_hours():
+    """Runs without a recorded job are grouped as the plan trains them (seeds of one family share a job, the
+    BatchNorm nets train alone); hours split by device."""
     runs = pd.DataFrame({
+        "experiment": ["x"] * 6,
         "run": ["a", "b", "c", "c", "d", "e"],
         "arch": ["lcn"] * 4 + ["vgg11"] * 2,
         "model": ["lcn_H8"] * 4 + ["vgg11"] * 2,
@@ -103,9 +106,29 @@ def test_compute_summary_counts_jobs_and_hours():
         "wall_time_s": [3600.0, 1800.0, 7200.0, 7200.0, 360.0, 720.0],
         "device": ["cpu", "cpu", "cuda:0", "cuda:0", "cpu", "cpu"],
     })
-    summary = compute_summary([runs])
-    assert summary["trainings"] == 5 and summary["training_jobs"] == 4  # seeds of one family share a job,
-    assert summary["cpu_hours"] == pytest.approx(1.3) and summary["gpu_hours"] == pytest.approx(2.0)  # VGGs not
+    total = compute_summary([runs]).set_index("experiment").loc["all"]
+    assert total["trainings"] == 5 and total["training_jobs"] == 4
+    assert total["cpu_hours"] == pytest.approx(1.3) and total["gpu_hours"] == pytest.approx(2.0)
+    assert np.isnan(total["gflop_per_s"]), "no FLOPs recorded: no rate"
+
+
+def test_compute_summary_shares_a_job_by_flops_and_sums_per_experiment():
+    """Two experiments share job j (runs r1, r2 of one model and family): its 100 s are shared 3:1 by their
+    FLOPs; experiment b also has job k alone. The total counts each job once."""
+    runs = pd.DataFrame({
+        "experiment": ["a", "b", "b"], "run": ["r1", "r2", "r3"], "arch": ["cnn"] * 3, "model": ["cnn_H8"] * 3,
+        "dataset": ["v4_x_seed0", "v4_x_seed1", "v5_x_seed0"], "job": ["j", "j", "k"],
+        "flops": [3e12, 1e12, 2e12], "ensemble_wall_time_s": [100.0, 100.0, 50.0], "wall_time_s": [90.0, 80.0, 50.0],
+        "device": ["cpu"] * 3, "precision": ["fp32"] * 3,
+    })
+    compute = compute_summary([runs[runs["experiment"] == "a"], runs[runs["experiment"] == "b"]]).set_index("experiment")
+    assert compute.loc["a", "wall_s"] == pytest.approx(75.0) and compute.loc["b", "wall_s"] == pytest.approx(75.0)
+    assert compute.loc["all", "wall_s"] == pytest.approx(150.0) and compute.loc["all", "training_jobs"] == 2
+    assert compute.loc["all", "flops"] == pytest.approx(6e12)
+    assert compute.loc["a", "gflop_per_s"] == pytest.approx(3e12 / 75 / 1e9)
+    lines = compute_section(compute.reset_index())
+    assert lines[0] == "## Compute" and any(line.startswith("| **all** | 3 | 2 | cpu | fp32 | 2.5 min | 100% | 6e+12 |")
+                                            for line in lines)
 
 
 def test_claims_read_the_fits_of_the_configured_experiments(tmp_path):

@@ -30,7 +30,7 @@ SMALL = dict(v=3, n_classes=3, s=2, s0=1, L=2)  # m = 3, d = 16, P_max = 5184
 M = 3
 N_TEST = 1000
 RUNTIME = dict(threads=1, progress_every_s=1e9)
-WALL_FIELDS = ("wall_time_s", "ensemble_wall_time_s", "ensemble_flops", "ensemble_gflop_per_s", "out_dir", "spec",
+WALL_FIELDS = ("wall_time_s", "ensemble_wall_time_s", "ensemble_flops", "ensemble_gflop_per_s", "job", "out_dir", "spec",
                "n_members", "device", "code_version")
 
 
@@ -506,7 +506,7 @@ def test_collected_row_reads_its_model_from_metrics_whatever_the_folder(tmp_path
     assert list(table.columns) == [
         "experiment", "run", "dataset", "arch", "model", "width", "v", "n_classes", "m", "s", "L", "s0", "sparsity",
         "seed", "P", "test_error", "test_error_best", "test_error_final", "epochs", "steps", "stop_reason",
-        "wall_time_s", "device", "precision", "flops", "ensemble_flops", "ensemble_wall_time_s",
+        "wall_time_s", "device", "precision", "job", "flops", "ensemble_flops", "ensemble_wall_time_s",
         "ensemble_gflop_per_s", "p_star_rhm", "p_star_lcn", "p_star_cnn"]
     rows = table.set_index("run").loc[[m.out_dir for m in spec.members]]
     assert list(rows["model"]) == ["cnn_H8", "cnn_H8"] and list(rows["experiment"]) == ["check", "check"]

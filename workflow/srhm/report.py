@@ -266,19 +266,78 @@ def verdict(quantity: str, paper: float, value: float, ci95: tuple[float, float]
     return DISAGREES
 
 
-def compute_summary(tables: list[pd.DataFrame]) -> dict:
-    """Trainings run and their compute: CPU- or GPU-hours summed over training jobs (one job per
-    ensemble, its wall time the longest member's; one per run for the BatchNorm nets, which train alone)."""
-    runs = pd.concat(tables, ignore_index=True).drop_duplicates("run") if tables else pd.DataFrame()
+def compute_summary(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """Where the training compute went, one row per experiment and a last row "all" (each job counted once).
+
+    Columns: experiment, trainings, training_jobs, device, precision, flops (model FLOPs of its runs, training
+    and evaluation), wall_s (its training jobs' wall time; a job shared by experiments, as runs of one model and
+    SRHM family are, is shared out by the FLOPs of their runs in it), gflop_per_s (flops over wall_s; NaN where
+    runs trained before metrics.json recorded FLOPs), and cpu_hours and gpu_hours (wall_s by device).
+    A run's job is its metrics' `job` (srhm.train); runs without one are grouped as the plan trains them (one
+    job per model and family; one per run for the BatchNorm nets).
+    """
+    columns = ["experiment", "trainings", "training_jobs", "device", "precision", "flops", "wall_s", "gflop_per_s",
+               "cpu_hours", "gpu_hours"]
+    runs = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
     if runs.empty:
-        return {"trainings": 0, "cpu_hours": 0.0, "gpu_hours": 0.0}
-    ensemble = runs["model"] + "__" + runs["dataset"].str.replace(r"_seed\d+$", "", regex=True)
-    jobs = runs.assign(job=ensemble.where(runs["arch"].isin(HIERARCHICAL), runs["run"]))  # BatchNorm nets: alone
-    per_job = jobs.groupby("job").agg(wall=("wall_time_s", "max"), device=("device", "first"))
-    on_gpu = per_job["device"].str.startswith("cuda")
-    return {"trainings": int(len(runs)), "training_jobs": int(len(per_job)),
-            "gpu_hours": float(per_job.loc[on_gpu, "wall"].sum() / 3600),
-            "cpu_hours": float(per_job.loc[~on_gpu, "wall"].sum() / 3600)}
+        return pd.DataFrame([["all", 0, 0, "", "", 0.0, 0.0, float("nan"), 0.0, 0.0]], columns=columns)
+    runs = runs.assign(**{column: runs.get(column) for column in ("job", "flops", "ensemble_wall_time_s", "precision")})
+    family = runs["model"] + "__" + runs["dataset"].str.replace(r"_seed\d+$", "", regex=True)
+    planned = family.where(runs["arch"].isin(HIERARCHICAL), runs["run"])
+    runs["job"] = runs["job"].where(runs["job"].notna(), planned)
+    job_wall = runs.groupby("job")["wall_time_s"].transform("max")
+    runs["job_wall"] = runs["ensemble_wall_time_s"].where(runs["ensemble_wall_time_s"].notna(), job_wall)
+    unique = runs.drop_duplicates("run")
+    job_flops = unique.groupby("job")["flops"].sum(min_count=1)
+    jobs_of_run = unique.groupby("job")["run"].transform("count")
+    share = (unique["flops"] / unique["job"].map(job_flops)).where(unique["flops"].notna(), 1 / jobs_of_run)
+    shares = unique.assign(share=share.fillna(1 / jobs_of_run)).set_index("run")["share"]
+
+    def summary(name: str, group: pd.DataFrame, wall: pd.Series) -> list:
+        """group: runs (one row each); wall: the seconds of its jobs attributed to each of them."""
+        on_gpu = group["device"].astype(str).str.startswith("cuda")
+        flops, seconds = group["flops"].sum(min_count=len(group)), float(wall.sum())
+        return [name, len(group), group["job"].nunique(), ", ".join(sorted(set(group["device"].astype(str)))),
+                ", ".join(sorted(set(group["precision"].fillna("fp32").astype(str)))), float(flops), seconds,
+                float(flops) / seconds / 1e9 if seconds > 0 else float("nan"),
+                float(wall[~on_gpu].sum()) / 3600, float(wall[on_gpu].sum()) / 3600]
+
+    rows = []
+    for name, group in runs.groupby("experiment", sort=False):
+        group = group.drop_duplicates("run")
+        rows.append(summary(name, group, group["job_wall"] * group["run"].map(shares)))
+    first_of_job = ~unique.duplicated("job")
+    rows.append(summary("all", unique, unique["job_wall"].where(first_of_job, 0.0)))
+    return pd.DataFrame(rows, columns=columns)
+
+
+def compute_section(compute: pd.DataFrame) -> list[str]:
+    """The report's "Compute" section: the compute_summary table and what it counts."""
+    total = compute.iloc[-1]
+    lines = ["## Compute", "",
+             f"{total['trainings']} trainings in {total['training_jobs']} training jobs: {total['cpu_hours']:.2f} "
+             f"CPU-job-hours, {total['gpu_hours']:.2f} GPU-hours (wall time of the training jobs; data, sensitivity "
+             "and analysis jobs not counted). Model FLOPs count the networks' matrix products and convolutions "
+             "(2 per multiply-add) of every training step on its real samples and of every test evaluation; "
+             "GFLOP/s is their rate over the jobs' wall time. A job shared by experiments is shared out by the "
+             "FLOPs of their runs in it.", "",
+             "| experiment | trainings | training jobs | device | precision | wall time | share | model FLOPs | GFLOP/s |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for _, row in compute.iterrows():
+        share = row["wall_s"] / total["wall_s"] if total["wall_s"] > 0 else float("nan")
+        name = f"**{row['experiment']}**" if row["experiment"] == "all" else row["experiment"]
+        lines.append(f"| {name} | {row['trainings']} | {row['training_jobs']} | {row['device']} | {row['precision']} | "
+                     f"{_duration(row['wall_s'])} | {share:.0%} | {_number(row['flops'], '.3g')} | "
+                     f"{_number(row['gflop_per_s'], '.1f')} |")
+    return lines + [""]
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds < 3600 else f"{seconds / 3600:.2f} h"
+
+
+def _number(value: float, spec: str) -> str:
+    return "—" if pd.isna(value) else format(value, spec)
 
 
 def _row(text: str, paper: float, quantity: str, fit: dict | None, experiment: str | None, *,
@@ -402,10 +461,7 @@ def markdown(config: dict, results: Path) -> str:
                      f"{row.experiment} | {row.verdict} | {row.note} |")
     runs = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
     lines += ["", *comparison.markdown_section(comparison.compare(runs, authors))]
-    lines += ["## Compute", "",
-              f"{compute['trainings']} trainings in {compute.get('training_jobs', 0)} training jobs: "
-              f"{compute['cpu_hours']:.2f} CPU-job-hours, {compute['gpu_hours']:.2f} GPU-hours "
-              "(wall time of the training jobs; data, sensitivity and analysis jobs not counted).", ""]
+    lines += compute_section(compute)
     lines += ["## Experiments", ""]
     for name, experiment in plan.experiments.items():
         lines += _experiment_section(results, name, experiment.dropped)

@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # torch (the record's module) and pandas load only where used
     from srhm.train_state import MemberRecord
 
 WEIGHTS = ("best", "final")
-RUN_COMPUTE = {"precision": "fp32", "flops": None, "ensemble_flops": None, "ensemble_wall_time_s": None,
+RUN_COMPUTE = {"precision": "fp32", "job": None, "flops": None, "ensemble_flops": None, "ensemble_wall_time_s": None,
                "ensemble_gflop_per_s": None}
 """run_row's compute columns and their values for runs trained before metrics.json recorded them."""
 
@@ -43,9 +43,10 @@ def member_metrics(spec: TrainSpec, e: int, record: MemberRecord, *, dataset: di
 
     dataset: its pool's metadata; epochs, steps: what it trained; ensemble_wall_time_s: seconds the whole
     job took; environment: where, with what code and in what arithmetic it ran (srhm.provenance, and
-    "numerics": srhm.precision.settings); compute: the model FLOPs ("flops": this member's, training and
-    evaluation; "ensemble_flops" and "ensemble_gflop_per_s": the whole job's, the latter over its wall time;
-    "flops_per_sample": {"forward", "train_step"}). Besides the spec, the member's P, seed and streams, pool
+    "numerics": srhm.precision.settings); compute: its training job ("job", an id shared by the job's members)
+    and the model FLOPs ("flops": this member's, training and evaluation; "ensemble_flops" and
+    "ensemble_gflop_per_s": the whole job's, the latter over its wall time; "flops_per_sample": {"forward",
+    "train_step"}). Besides the spec, the member's P, seed and streams, pool
     and out_dir, the model's build_model kwargs and the resolved protocol, it holds the precision, the
     curves (train_loss per epoch; test_error and test_loss, fractions and mean cross-entropy, at each
     eval_epoch), best_test_error and best_epoch, the final test error and losses, stop_reason and
@@ -164,7 +165,7 @@ def run_row(run_dir: str | os.PathLike, metrics: dict, experiment: str, error_co
     the common nets), v, n_classes, m, s, L, s0, sparsity (the instance's parameters), seed, P,
     test_error (at the `error_convention` weights: "best" or "final"), test_error_best, test_error_final
     (fractions of the test set), epochs, steps, stop_reason, wall_time_s (seconds until the run stopped),
-    device, precision, flops (the run's model FLOPs), ensemble_flops, ensemble_wall_time_s and
+    device, precision, job (its training job's id), flops (the run's model FLOPs), ensemble_flops, ensemble_wall_time_s and
     ensemble_gflop_per_s (its training job's), and p_star_{formula} for each of srhm.theory.P_STAR_FORMULAS (rhm, lcn, cnn: the instance's
     predicted sample complexities).
     ValueError when error_convention is not one of WEIGHTS, the pool is not named by srhm.paths.pool_stem

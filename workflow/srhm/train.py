@@ -30,6 +30,7 @@ a job restarted with the same spec resumes from it and ends with bit-identical w
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import time
 from contextlib import contextmanager, nullcontext
@@ -419,7 +420,8 @@ class EnsembleTrainer:
             self.save_checkpoint()
         wall, flops = self.wall_time, float(self.state.flops.sum())
         environment = {**run_environment(self.device), "numerics": precision_settings(self.spec.precision, self.device)}
-        compute = {"ensemble_flops": flops, "ensemble_gflop_per_s": flops / wall / 1e9}
+        job = hashlib.sha1("\n".join(m.out_dir for m in self.spec.members).encode()).hexdigest()[:12]
+        compute = {"job": job, "ensemble_flops": flops, "ensemble_gflop_per_s": flops / wall / 1e9}
         all_metrics = []
         for e, member in enumerate(self.spec.members):
             record = self.state.records[e]
