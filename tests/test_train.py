@@ -20,10 +20,11 @@ from srhm.architectures import HIERARCHICAL
 from srhm.paths import pool_stem
 from srhm.io import read_json
 from srhm.models import build_model
+from srhm.models.single import StackedNets
 from srhm.protocol import MemberSpec, TrainSpec, paper_base_lr, paper_lr_scale
 from srhm.runs import collect_runs
 from srhm.streams import stream
-from srhm.train import EnsembleTrainer, sgd, train_ensemble
+from srhm.train import AutogradGroup, EnsembleTrainer, train_ensemble
 from srhm.train_state import TrainingState
 
 SMALL = dict(v=3, n_classes=3, s=2, s0=1, L=2)  # m = 3, d = 16, P_max = 5184
@@ -429,29 +430,6 @@ def test_metrics_give_the_model_flops_and_the_numerics(tmp_path, pools):
     assert returned[0]["ensemble_gflop_per_s"] == pytest.approx(total / returned[0]["ensemble_wall_time_s"] / 1e9)
 
 
-@pytest.mark.parametrize("missing", ["argument", "kernel"])
-def test_sgd_falls_back_where_torch_has_no_fused_kernel(tmp_path, pools, monkeypatch, missing):
-    """torch before 2.3 has no `fused` argument and before 2.4 no fused SGD on CPU: training then takes
-    torch's default SGD, which applies the same update rule."""
-    common = dict(arch="lcn", width=8, base_lr=0.1, max_epochs=6, eval_every=3)
-    (fused,) = train_ensemble(make_spec(tmp_path, pools, [(0, 30, 0)], prefix="fused_", **common))
-    original = torch.optim.SGD
-
-    def without_fused(params, *args, fused=None, **kwargs):
-        if fused and missing == "argument":
-            raise TypeError("__init__() got an unexpected keyword argument 'fused'")
-        if fused:
-            raise RuntimeError("`fused=True` requires all the params to be floating point Tensors of supported "
-                               "devices: ['cuda', 'xpu']")
-        return original(params, *args, **kwargs)
-
-    monkeypatch.setattr(torch.optim, "SGD", without_fused)
-    assert not sgd([torch.zeros(2, requires_grad=True)], lr=0.1, momentum=0.9).defaults.get("fused")
-    (plain,) = train_ensemble(make_spec(tmp_path, pools, [(0, 30, 0)], prefix="plain_", **common))
-    assert plain["epochs"] == fused["epochs"] and plain["curves"]["eval_epoch"] == fused["curves"]["eval_epoch"]
-    np.testing.assert_allclose(plain["curves"]["train_loss"], fused["curves"]["train_loss"], rtol=1e-5)
-
-
 # ---------------------------------------------------------------------------------------- outputs
 
 
@@ -523,15 +501,69 @@ def test_collected_row_reads_its_model_from_metrics_whatever_the_folder(tmp_path
         collect_runs([str(broken)], "check")
 
 
-def test_batch_norm_nets_train_members_in_lockstep(tmp_path, pools):
-    """The BatchNorm (and dropout) nets hold one member per network; two members match their single runs."""
-    common = dict(arch="efficientnetb0", max_epochs=1, n_test=200)
-    members = [(0, 24, 0), (1, 12, 1)]
-    together = train_ensemble(make_spec(tmp_path, pools, members, prefix="ens_", **common))
-    for member, metrics in zip(members, together):
-        (alone,) = train_ensemble(make_spec(tmp_path, pools, [member], prefix="one_", **common))
-        assert comparable(alone) == comparable(metrics)
-        assert metrics["protocol"]["weight_decay"] == 5e-4 and metrics["protocol"]["lr"] == pytest.approx(6.4e-3)
+def test_batch_norm_nets_train_stacked_as_alone(tmp_path):
+    """Several BatchNorm nets of one spec train stacked (torch.func), each with its own BatchNorm statistics.
+    A step of the stack equals each member's step alone to float rounding; over a whole training the members
+    keep their own schedules (steps, epochs, evaluations; the shorter one stops first and leaves the stack) and
+    curves close to training alone (BatchNorm over near-constant channels of a batch of 12 amplifies the
+    rounding differences, so only closely); saved members load into a net built alone."""
+    kw = {**SMALL, "s0": 2}  # d = 36, as ResNet's pooling needs
+    protocol = make_spec(tmp_path, {0: "p.npz"}, [(0, 24, 0)], arch="resnet18", **{**kw, "batch_size": 12}).protocol()
+    code = encode(torch.arange(-1, 3)[None], 3)[0].T.contiguous()
+    single = AutogradGroup(build_model("resnet18", **kw, init_seeds=(0,)).train(), np.array([0]), None)
+    stack = AutogradGroup(StackedNets([build_model("resnet18", **kw, init_seeds=(s,)) for s in (0, 1)]).train(),
+                          np.array([0, 1]), None)
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(3):
+        symbols = torch.randint(-1, 3, (2, 12, 36), dtype=torch.int8, generator=generator)
+        y, weight = torch.randint(0, 3, (2, 12), generator=generator), torch.full((2, 12), 1 / 12)
+        alone = single.step(symbols[:1], y[:1], weight[:1], code, protocol, "fp32")
+        together = stack.step(symbols, y, weight, code, protocol, "fp32")
+        torch.testing.assert_close(together[:1], alone, rtol=1e-6, atol=0)
+    for key, value in single.net.member_state_dict(0).items():
+        torch.testing.assert_close(stack.net.member_state_dict(0)[key], value, rtol=1e-5, atol=1e-6, msg=key)
+
+    ds = SRHM(m=M, seed=0, **kw)
+    pool = tmp_path / f"{pool_stem(ds.name, 1200)}.npz"
+    ds.sample(1200, seed=0).save(pool, **ds.params)
+    common = dict(arch="resnet18", max_epochs=3, n_test=200, batch_size=12, **kw, **RUNTIME)
+
+    def spec(prefix, members):
+        return TrainSpec(**common, members=[MemberSpec(pool=str(pool), P=P, seed=seed, out_dir=str(
+            tmp_path / f"{prefix}P{P}_seed{seed}")) for P, seed in members])
+
+    together = train_ensemble(spec("ens_", [(48, 0), (24, 1)]))
+    assert [m["n_members"] for m in together] == [2, 2]
+    for (P, seed), metrics in zip([(48, 0), (24, 1)], together):
+        (alone,) = train_ensemble(spec("one_", [(P, seed)]))
+        assert (alone["steps"], alone["epochs"]) == (metrics["steps"], metrics["epochs"]) == (3 * P // 12, 3)
+        assert alone["curves"]["eval_epoch"] == metrics["curves"]["eval_epoch"]
+        np.testing.assert_allclose(metrics["curves"]["train_loss"][0], alone["curves"]["train_loss"][0], rtol=0.01)
+        net = build_model(**load_weights(metrics["out_dir"])["model"], init_seeds=(0,))
+        net.load_state_dict(load_weights(metrics["out_dir"])["best"])
+    assert together[0]["protocol"]["weight_decay"] == 5e-4 and together[0]["protocol"]["lr"] == pytest.approx(6.4e-3)
+
+
+def test_stacked_batch_norm_nets_equal_their_members_alone():
+    """StackedNets: per-member logits and activations equal each member's SingleMemberNet (eval mode), and its
+    member state dicts are theirs."""
+    nets = [build_model("vgg11", **{**SMALL, "s0": 2}, init_seeds=(seed,)).eval() for seed in (3, 4, 5)]
+    stacked = StackedNets(nets).eval()
+    x = torch.randn(3, 4, 3, 36)
+    with torch.no_grad():
+        logits, acts = stacked(x), stacked.activations(x)
+        for e, net in enumerate(nets):
+            torch.testing.assert_close(logits[e], net(x[e : e + 1])[0], rtol=1e-5, atol=1e-5)
+            alone = net.activations(x[e : e + 1])
+            assert list(acts) == list(alone)
+            for name in alone:
+                torch.testing.assert_close(acts[name][e], alone[name][0], rtol=1e-5, atol=1e-5)
+            assert all(torch.equal(stacked.member_state_dict(e)[k], v) for k, v in net.state_dict().items())
+        subset = stacked(x[[2, 0]], members=torch.tensor([2, 0]))
+        torch.testing.assert_close(subset, logits[[2, 0]])
+    stacked.train()
+    with pytest.raises(ValueError, match="a member subset runs in eval mode only"):
+        stacked(x[:1], members=torch.tensor([0]))
 
 
 # ------------------------------------------------------------------------------------- bad specs

@@ -114,7 +114,8 @@ class Run:
 
 @dataclass(frozen=True)
 class Ensemble:
-    """Runs trained together in one job: one architecture and SRHM family, all P and seeds."""
+    """Runs trained together in one job: one architecture and SRHM family, all its P and seeds (for the BatchNorm
+    nets, members_per_job of them)."""
 
     arch: str
     width: int | None
@@ -124,10 +125,12 @@ class Ensemble:
 
     @property
     def id(self) -> str:
-        """e.g. lcn_H256__v4_nc4_m4_s2_L2_s01_A, or vgg11__..._P7400_seed0 for a single-member net."""
-        if len(self.runs) == 1 and self.arch not in HIERARCHICAL:
-            return f"{self.runs[0].model}__{self.family}_P{self.runs[0].P}_seed{self.runs[0].seed}"
-        return f"{self.runs[0].model}__{self.family}"
+        """e.g. lcn_H256__v4_nc4_m4_s2_L2_s01_A; for the BatchNorm nets their first run's P and seed too,
+        vgg11__..._P7400_seed0, and the number of runs where several train stacked (..._P2000_seed0_x4)."""
+        if self.arch in HIERARCHICAL:
+            return f"{self.runs[0].model}__{self.family}"
+        several = f"_x{len(self.runs)}" if len(self.runs) > 1 else ""
+        return f"{self.runs[0].model}__{self.family}_P{self.runs[0].P}_seed{self.runs[0].seed}{several}"
 
     @property
     def datasets(self) -> tuple[Dataset, ...]:
@@ -155,13 +158,14 @@ class Plan:
         """Expand a schema-validated config (defaults filled in) into datasets, runs and ensembles."""
         check_experiment_names(config["experiments"])
         expanded = {name: _expand_experiment(name, exp, config) for name, exp in config["experiments"].items()}
-        pools = _size_pools([point for points, _, _ in expanded.values() for point in points], config["sampling"],
-                            config["max_pool_gb"])
+        all_points = [point for points, _, _ in expanded.values() for point in points]
+        jobs = _job_keys(all_points)
+        pools = _size_pools(all_points, jobs, config["sampling"], config["max_pool_gb"])
         protocols: dict[tuple[str, str], tuple[str, tuple]] = {}  # (model, family) -> (experiment, protocol)
         experiments = {}
         for name, (points, protocol, dropped) in expanded.items():
-            runs = tuple(Run(pools[_training_job(arch, width, params, P, seed), dataset_name(**params)], arch, width,
-                             P, seed) for params, _, arch, width, P, seed in points)
+            runs = tuple(Run(pools[jobs[arch, width, dataset_name(**params), P], dataset_name(**params)], arch, width,
+                             P, seed) for params, _, arch, width, P, seed, _ in points)
             for run in runs:
                 other, known = protocols.setdefault((run.model, run.family), (name, protocol))
                 if known != protocol:
@@ -172,8 +176,7 @@ class Plan:
                                            tuple(dropped))
         groups: dict[tuple, set[Run]] = {}
         for run in (run for exp in experiments.values() for run in exp.runs):
-            job = _training_job(run.arch, run.width, run.dataset.srhm_params, run.P, run.seed)
-            groups.setdefault(job, set()).add(run)
+            groups.setdefault(jobs[run.arch, run.width, run.dataset.name, run.P], set()).add(run)
         for figure, settings in config["figures"].items():
             try:
                 undefined = [name for name in figure_experiments(figure, settings) if name not in experiments]
@@ -244,8 +247,8 @@ def p_grid(grid: dict, *, arch: str, n_classes: int, m: int, s: int, L: int, s0:
     return sorted({max(1, int(round(float(p)))) for p in values})
 
 
-# One planned run before pools are sized: (SRHM params, n_test, arch, width, P, seed).
-_Point = tuple[dict, int, str, "int | None", int, int]
+# One planned run before pools are sized: (SRHM params, n_test, arch, width, P, seed, members_per_job).
+_Point = tuple[dict, int, str, "int | None", int, int, int]
 
 
 def _expand_experiment(name: str, exp: dict, config: dict) -> tuple[list[_Point], tuple, list[tuple[str, int]]]:
@@ -275,7 +278,8 @@ def _expand_experiment(name: str, exp: dict, config: dict) -> tuple[list[_Point]
                 if P > p_max - n_test:
                     dropped.append((dataset_name(**params), P))
                 else:
-                    points[dataset_name(**params), arch, P] = (params, n_test, arch, _width(exp, arch, L), P, seed)
+                    points[dataset_name(**params), arch, P] = (params, n_test, arch, _width(exp, arch, L), P, seed,
+                                                               dict(protocol)["members_per_job"])
     if not points:
         raise ValueError(f"experiments.{name}.P: every P of the grid exceeds P_max - test size")
     return list(points.values()), protocol, list(dict.fromkeys(dropped))
@@ -336,21 +340,32 @@ def _width(exp: dict, arch: str, L: int) -> int | None:
     return default_width(arch, L) if exp.get("width") is None else exp["width"]
 
 
-def _training_job(arch: str, width: int | None, params: dict, P: int, seed: int) -> tuple:
-    """The training job (ensemble) a run belongs to: its architecture, width and SRHM family, and the run
-    itself for the BatchNorm nets, which train alone. One train protocol per (model, family) is enforced
-    by Plan.from_config, so the protocol needs no place here. Each job reads pools of its own (_size_pools)."""
-    alone = (P, seed) if arch not in HIERARCHICAL else ()
-    family = dataset_name(**params).rsplit("_seed", 1)[0]
-    return (arch, width, family, *alone)
+def _job_keys(points: list[_Point]) -> dict[tuple, tuple]:
+    """The training job (ensemble) of each run, keyed by (arch, width, dataset name, P): its architecture, width
+    and SRHM family for the LCN/CNN/FCN, which train a whole family in one job; for the BatchNorm nets, runs of
+    one family taken in order of (seed, P) members_per_job at a time (one run per job by default). One train
+    protocol, members_per_job included, per (model, family) is enforced by Plan.from_config. Each job reads
+    pools of its own (_size_pools)."""
+    keys, batch_norm = {}, {}
+    for params, _, arch, width, P, seed, per_job in points:
+        family = dataset_name(**params).rsplit("_seed", 1)[0]
+        run = (arch, width, dataset_name(**params), P)
+        if arch in HIERARCHICAL:
+            keys[run] = (arch, width, family)
+        else:
+            batch_norm.setdefault((arch, width, family, per_job), set()).add((seed, P, run))
+    for (arch, width, family, per_job), runs in batch_norm.items():
+        for rank, (seed, P, run) in enumerate(sorted(runs)):
+            keys[run] = (arch, width, family, rank // per_job)
+    return keys
 
 
-def _size_pools(points: list, sampling: str, max_pool_gb: float) -> dict[tuple, Dataset]:
+def _size_pools(points: list, jobs: dict[tuple, tuple], sampling: str, max_pool_gb: float) -> dict[tuple, Dataset]:
     """(training job, dataset name) -> the pool that job's runs read: n_test + the job's largest P on that
-    dataset. Raises ValueError (max_pool_gb) for a pool beyond the memory guard."""
+    dataset (jobs: _job_keys). Raises ValueError (max_pool_gb) for a pool beyond the memory guard."""
     need: dict[tuple, tuple[dict, int, int]] = {}
-    for params, n_test, arch, width, P, seed in points:
-        key = (_training_job(arch, width, params, P, seed), dataset_name(**params))
+    for params, n_test, arch, width, P, seed, _ in points:
+        key = (jobs[arch, width, dataset_name(**params), P], dataset_name(**params))
         need[key] = (params, n_test, max(P, need.get(key, (None, None, 0))[2]))
     pools = {key: Dataset(**params, sampling=sampling, pool_size=P + n_test, n_test=n_test)
              for key, (params, n_test, P) in need.items()}

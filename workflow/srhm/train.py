@@ -17,9 +17,9 @@ Every member follows the protocol of training it alone:
 LCN/CNN/FCN members share one stacked network (a StackedGroup), stepped by its hand-written training step
 (srhm.models.hierarchical.HierarchicalNet.sgd_step); the stacked parameters of different members never
 mix (members have separate cursors, partial batches are zero-weighted rows), and a member that stops is
-dropped from the stack, its weights kept as they are at its stop. The BatchNorm nets hold one member per
-network (a SingleGroup), stepped by autograd and torch.optim.SGD, in lockstep. A step reads nothing back
-from the device: each group's batches are cut on the device from device-side cursors (Batches), mirrored
+dropped from the stack, its weights kept as they are at its stop. The BatchNorm nets train as one network,
+or as several stacked with torch.func, each with its own BatchNorm statistics (srhm.models.single.StackedNets),
+stepped by autograd and the same momentum rule (an AutogradGroup). A step reads nothing back from the device: each group's batches are cut on the device from device-side cursors (Batches), mirrored
 by the host's integer bookkeeping; only the end of a member's epoch (its loss, evaluation, stop, next
 permutation) reads and writes between host and device. Each member's model FLOPs are counted as it trains.
 
@@ -48,6 +48,7 @@ from srhm.data import Batch, encode
 from srhm.io import atomic_path
 from srhm.memory import reuse_freed_memory
 from srhm.models import EnsembleNet, build_model
+from srhm.models.single import StackedNets
 from srhm.models.hierarchical import POSITION_MAJOR
 from srhm.precision import apply as apply_precision
 from srhm.precision import autocast, check_precision
@@ -74,15 +75,6 @@ def train_ensemble(spec: TrainSpec) -> list[dict]:
     trainer = EnsembleTrainer(spec)
     trainer.run()
     return trainer.finish()
-
-
-def sgd(params: list[Tensor], lr: float, momentum: float) -> torch.optim.SGD:
-    """torch.optim.SGD over `params`, with the fused implementation where this torch has it for their
-    device (CUDA since torch 2.3, CPU since 2.4), else the default one; the update rule is the same."""
-    try:
-        return torch.optim.SGD(params, lr=lr, momentum=momentum, fused=True)
-    except (TypeError, RuntimeError):  # no `fused` argument, or no fused kernel for this device
-        return torch.optim.SGD(params, lr=lr, momentum=momentum)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -252,39 +244,47 @@ class StackedGroup(Group):
         self.buffers = [buffer.to(self.buffers[0].device) for buffer in saved["buffers"]]
 
 
-class SingleGroup(Group):
-    """One BatchNorm net (one member), stepped by autograd and torch.optim.SGD; `noise` drives its dropout."""
+class AutogradGroup(Group):
+    """BatchNorm nets: one (a SingleMemberNet) or several stacked with torch.func (a StackedNets), stepped by
+    autograd and the momentum rule of torch.optim.SGD (buf = momentum buf + grad, p -= lr buf); `noise` is the
+    RNG of their dropout."""
 
-    def __init__(self, net: EnsembleNet, members: np.ndarray, protocol: Protocol, noise: NoiseRng | None):
+    def __init__(self, net: EnsembleNet, members: np.ndarray, noise: NoiseRng | None):
         super().__init__(net, members)
-        self.params = list(net.parameters())
-        self.optimizer = sgd(self.params, lr=protocol.lr, momentum=protocol.momentum)
         self.noise = noise
+        self.buffers = [torch.zeros_like(p) for p in net.parameters()]
 
     def step(self, symbols, y, weight, code, protocol, precision):
+        params = list(self.net.parameters())
         with self.noise.active() if self.noise is not None else nullcontext(), autocast(precision, weight.device):
             logits = self.net.symbol_logits(symbols, code)
         per_sample = F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), reduction="none").view_as(weight)
-        self.optimizer.zero_grad(set_to_none=True)
+        for p in params:
+            p.grad = None
         (per_sample * weight).sum().backward()
         with torch.no_grad():
-            if protocol.weight_decay:  # the gradient of weight_decay x sum_p mean(p^2)
-                for p in self.params:
-                    p.grad.add_(p, alpha=2 * protocol.weight_decay / p.numel())
-            sums = (per_sample * (weight > 0)).sum(1, dtype=torch.float64)
-        self.optimizer.step()
-        return sums
+            stacked = isinstance(self.net, StackedNets)
+            for p, buffer in zip(params, self.buffers):
+                if protocol.weight_decay:  # the gradient of weight_decay x sum_p mean(p^2), per member
+                    p.grad.add_(p, alpha=2 * protocol.weight_decay / (p[0].numel() if stacked else p.numel()))
+                buffer.mul_(protocol.momentum).add_(p.grad)
+            torch._foreach_add_(params, self.buffers, alpha=-protocol.lr)
+            return (per_sample * (weight > 0)).sum(1, dtype=torch.float64)
 
     def keep(self, slots):
+        if isinstance(self.net, StackedNets) and len(slots):
+            index = torch.from_numpy(slots).to(self.buffers[0].device)
+            self.net.keep_members(index)
+            self.buffers = [buffer.index_select(0, index) for buffer in self.buffers]
         self.members = self.members[slots]
 
     def checkpoint(self):
-        return {"net": self.net.state_dict(), "optimizer": self.optimizer.state_dict(),
+        return {"net": self.net.state_dict(), "buffers": self.buffers,
                 "noise": None if self.noise is None else self.noise.state}
 
     def restore(self, saved):
         self.net.load_state_dict(saved["net"])
-        self.optimizer.load_state_dict(saved["optimizer"])
+        self.buffers = [buffer.to(self.buffers[0].device) for buffer in saved["buffers"]]
         if self.noise is not None:
             self.noise.state = saved["noise"].cpu()  # RNG states are CPU byte tensors for every device
 
@@ -444,19 +444,19 @@ class EnsembleTrainer:
 
     # ---- set-up --------------------------------------------------------------------------------
     def _build_groups(self) -> list[Group]:
-        """One stacked network for LCN/CNN/FCN; one network per member for the BatchNorm nets."""
+        """One group of all members: a stacked HierarchicalNet for LCN/CNN/FCN; for the BatchNorm nets one
+        network, or several stacked with torch.func (StackedNets), whose dropout draws from the first member's
+        ("order", seed, 1) stream."""
         seeds = [m.seed for m in self.spec.members]
         kwargs = self.spec.model_kwargs()
+        members = np.arange(self.n_members)
         if self.spec.arch in HIERARCHICAL:
-            net = build_model(**kwargs, init_seeds=tuple(seeds)).to(self.device).train()
-            return [StackedGroup(net, np.arange(self.n_members))]
-        groups = []
-        for e in range(self.n_members):
-            net = build_model(**kwargs, init_seeds=(seeds[e],)).to(self.device).train()
-            stochastic = any(isinstance(module, DROPOUT_TYPES) for module in net.modules())
-            noise = NoiseRng(self.device, torch_seed("order", seeds[e], 1)) if stochastic else None
-            groups.append(SingleGroup(net, np.array([e]), self.protocol, noise))
-        return groups
+            return [StackedGroup(build_model(**kwargs, init_seeds=tuple(seeds)).to(self.device).train(), members)]
+        nets = [build_model(**kwargs, init_seeds=(seed,)) for seed in seeds]
+        stochastic = any(isinstance(module, DROPOUT_TYPES) for module in nets[0].modules())
+        noise = NoiseRng(self.device, torch_seed("order", seeds[0], 1)) if stochastic else None
+        net = nets[0] if len(nets) == 1 else StackedNets(nets)
+        return [AutogradGroup(net.to(self.device).train(), members, noise)]
 
     def _restore(self, path: str) -> bool:
         """Resume from the checkpoint at `path`; False, with the file moved aside to `path`.stale, when it
