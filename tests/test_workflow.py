@@ -97,6 +97,15 @@ def test_runs_from_any_working_directory_with_any_preset(tmp_path):
         assert "tables/common_nets" not in result.stdout, "no experiment of the default config leaks into the preset"
 
 
+def test_a_note_with_braces_reaches_the_report_as_written():
+    """A config string holding braces (a note written like n_c m^{L}) is not read as a wildcard: the dry run plans
+    the report, and its command line carries the note unchanged."""
+    result = snakemake("-n", "-p", "--config", "preset=smoke", 'experiments={lcn_s3: {note: "n_c m^{L}"}}', "--",
+                       "results/report.md")
+    assert job_counts(result.stdout).get("report") == 1
+    assert '"note": "n_c m^{L}"' in result.stdout
+
+
 def test_paths_with_spaces_reach_the_shell_quoted(tmp_path):
     """The workflow copied under a folder whose name has a space runs its jobs (dataset, digitised table)."""
     work = tmp_path / "with space"

@@ -9,7 +9,9 @@ rule report:
     output:
         f"{RESULTS}/{paths.REPORT}",
     params:
-        config=json.dumps(result_config(config)),
+        # A function: Snakemake reads braces in a plain string param as wildcards, and config strings (an
+        # experiment's note, e.g. "n_c m^{L}") may hold some.
+        config=lambda wildcards: json.dumps(result_config(config)),
         results=lambda wildcards, output: Path(output[0]).parent,
     log:
         f"{RESULTS}/{paths.log('report')}",
