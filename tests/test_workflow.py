@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
+import zipfile
 from pathlib import Path, PurePosixPath
 
 import pandas as pd
@@ -35,6 +37,27 @@ def job_counts(output: str) -> dict[str, int]:
     table = output.split("Job stats:", 1)[1] if "Job stats:" in output else ""
     return {rule: int(count) for rule, count in re.findall(r"^(\S+)\s+(\d+)$", table, re.MULTILINE)
             if rule != "total"}
+
+
+def test_reading_the_workflow_loads_no_torch_pandas_or_matplotlib():
+    """Every Snakemake process (and so every cluster job) reads the Snakefile: its imports, the plan and the
+    figures' declarations (inputs, experiments, captions) load none of the libraries that jobs compute with."""
+    imports = [line for path in (ROOT / "Snakefile", *sorted((ROOT / "workflow/rules").glob("*.smk")))
+               for line in path.read_text().splitlines() if re.match(r"from srhm[.\w]* import ", line)]
+    script = "\n".join([
+        "import sys, yaml",
+        f"sys.path.insert(0, {str(ROOT / 'workflow')!r})",
+        *imports,
+        "from srhm.config import resolve",
+        f"config = resolve(yaml.safe_load(open({str(ROOT / 'config.yaml')!r})))",
+        "Plan.from_config(config)",
+        "for name, settings in config['figures'].items():",
+        "    module = figure_module(name)",
+        "    module.inputs(settings), figure_experiments(name, settings), module.CAPTION, figure_sources(name)",
+        "print(sorted(m for m in ('torch', 'pandas', 'matplotlib') if m in sys.modules))",
+    ])
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert len(imports) >= 5 and result.stdout.strip() == "[]", result.stdout + result.stderr
 
 
 def test_lint_is_clean():

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
-from srhm.figures.layouts import layers_figure, layers_inputs
-from srhm.figures.panels import CaptionedFigure
-from srhm.figures.tables import single_experiment
+from srhm.figures.tables import layers_inputs, single_experiment
+
+if TYPE_CHECKING:
+    from srhm.figures.panels import CaptionedFigure
 
 CAPTION = """\
 Paper Fig. 12 (App. D). LCN, s = 2, sparsity A, one (v, L): sensitivity to synonym exchanges S_{k,l} (top) and
@@ -25,4 +26,6 @@ inputs = layers_inputs
 
 
 def draw(results: Path, settings: Mapping) -> CaptionedFigure:
+    from srhm.figures.layouts import layers_figure
+
     return layers_figure(results, settings, arch="lcn", regimes=REGIMES)
