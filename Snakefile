@@ -6,17 +6,23 @@
 """
 
 import json
+import os
 import shlex
+import sys
 from pathlib import Path
 
 import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version
 
+min_version("9.0")
+
+# The srhm package beside this Snakefile: the one its jobs run (PYTHONPATH below), whatever is installed.
+PACKAGE_DIR = Path(workflow.basedir) / "workflow"
+sys.path.insert(0, str(PACKAGE_DIR))
+
 from srhm.config import command_line_overlays, resolve
 from srhm.plan import Plan, result_config, train_spec
-
-min_version("9.0")
 
 # The default experiment sits beside this Snakefile, so the workflow runs from any working directory
 # (`--directory`). Presets and the user's --configfile / --config overlays go on top (srhm.config).
@@ -32,7 +38,6 @@ config.clear()
 config.update(resolved)
 
 RESULTS = "results"
-PACKAGE_DIR = Path(workflow.basedir) / "workflow"
 # Rules call the library through its command line (`python -m srhm`); this PYTHONPATH makes the
 # package importable in any job environment (conda or not) without installing it there.
 shell.prefix(f"set -euo pipefail; export PYTHONPATH={shlex.quote(str(PACKAGE_DIR))}; ")

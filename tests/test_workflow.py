@@ -215,6 +215,38 @@ def test_editing_drawing_code_redraws_and_never_retrains(smoke_run, source, targ
 
 
 @pytest.mark.slow
+def test_a_moved_checkout_reruns_nothing(smoke_run, tmp_path):
+    """Every input is named relative to the working directory (the workflow's own code and data included), so the
+    finished checkout copied elsewhere with its results and Snakemake's records has nothing to do."""
+    moved = tmp_path / "elsewhere" / "checkout"
+    shutil.copytree(smoke_run.workdir, moved, symlinks=True)
+    result = snakemake("-n", *SMOKE_CONFIG, cwd=moved)
+    assert "Nothing to be done" in result.stdout + result.stderr, job_counts(result.stdout)
+
+
+@pytest.mark.slow
+def test_html_report_holds_the_reproduction_figures_and_tables(smoke_run, tmp_path):
+    """`snakemake --report` gathers the report as a page (its claims table rendered), every figure with its
+    caption and notes, and every experiment's tables as CSV; no caption names a path of this machine."""
+    archive_path = tmp_path / "report.zip"
+    snakemake("--report", str(archive_path), *SMOKE_CONFIG, cwd=smoke_run.workdir)
+    experiments = [path.stem for path in (smoke_run.workdir / "results" / "fits").glob("*.json")]
+    with zipfile.ZipFile(archive_path) as archive:
+        files = {PurePosixPath(name).name: name for name in archive.namelist() if "/data/raw/" in name}
+        page = archive.read(files["report.html"]).decode()
+        index = archive.read("report/report.html").decode()
+    assert "<th>claim</th>" in page and "<h2>Compute</h2>" in page
+    assert {f"{figure}.{extension}" for figure in FIGURES for extension in ("png", "md")} <= set(files)
+    assert {f"{name}{suffix}.csv" for name in experiments for suffix in ("", "_pstar")} <= set(files)
+    assert len(experiments) == len(SMOKE_EXPERIMENTS)
+    captions = [json.loads(f'"{text}"') for text in re.findall(r'"caption": "((?:[^"\\]|\\.)*)"', index)]
+    assert len(captions) >= len(FIGURES) + 1
+    assert not [caption for caption in captions if "results/" in caption or str(smoke_run.workdir) in caption]
+    assert all("showResultInfo" in caption for caption in captions if "Notes on this run" in caption)
+    assert "Reproduction" in index and "System Message" not in index
+
+
+@pytest.mark.slow
 def test_deleting_one_training_output_reruns_only_its_branch(smoke_run):
     """Asking for a figure rebuilds a deleted run and what depends on it, nothing else.
 

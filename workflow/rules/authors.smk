@@ -6,7 +6,7 @@ from srhm.authors import DATA as AUTHORS_DATA
 
 rule authors_table:
     input:
-        str(AUTHORS_DATA),
+        workflow_file(AUTHORS_DATA),
     output:
         f"{RESULTS}/{paths.AUTHORS_TABLE}",
     log:

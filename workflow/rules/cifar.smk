@@ -15,7 +15,7 @@ except ValueError as error:
 
 rule cifar_digitised_table:
     input:
-        str(DIGITISED_DATA),
+        workflow_file(DIGITISED_DATA),
     output:
         f"{RESULTS}/{paths.cifar_table('digitised')}",
     log:

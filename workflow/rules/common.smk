@@ -22,14 +22,23 @@ def figure_inputs(wildcards):
     return [f"{RESULTS}/{path}" for path in figure_module(wildcards.fig).inputs(config["figures"][wildcards.fig])]
 
 
+def workflow_file(path):
+    """A file of the workflow (code, published data) as an input path relative to the working directory.
+
+    Snakemake records the paths of a job's inputs and reruns the job when they change: relative ones keep a
+    checkout that is moved or copied together with its results/ from rerunning anything.
+    """
+    return os.path.relpath(PACKAGE_DIR / path)
+
+
 def figure_code(wildcards):
     """The source files one figure is drawn by: editing them redraws it (and nothing upstream)."""
-    return [str(PACKAGE_DIR / path) for path in figure_sources(wildcards.fig)]
+    return [workflow_file(path) for path in figure_sources(wildcards.fig)]
 
 
 def report_code():
     """The source files the report is written by."""
-    return [str(PACKAGE_DIR / path) for path in module_sources("srhm.report")]
+    return [workflow_file(path) for path in module_sources("srhm.report")]
 
 
 def experiment_outputs(experiments):
