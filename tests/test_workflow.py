@@ -12,6 +12,8 @@ from pathlib import Path, PurePosixPath
 
 import pandas as pd
 import pytest
+import torch
+import yaml
 
 from cluster import SMOKE_CONFIG
 
@@ -129,6 +131,32 @@ def test_a_note_with_braces_reaches_the_report_as_written():
     assert '"note": "n_c m^{L}"' in result.stdout
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
+def test_a_training_that_claims_a_gpu_fails_at_once_where_there_is_none(tmp_path):
+    """With gpus_per_training > 0 and device auto, training asks for CUDA: on a machine without a GPU the job
+    fails before training, its log saying why, rather than training on the CPU."""
+    ensemble = "lcn_H32__v3_nc3_m3_s2_L2_s01_A"
+    result = snakemake("--directory", str(tmp_path), "--cores", "1", "--config", "preset=smoke",
+                       "gpus_per_training=1", "--", f"train_{ensemble}", check=False)
+    assert result.returncode != 0
+    log = (tmp_path / "results" / "logs" / "train" / f"{ensemble}.log").read_text()
+    assert log == "srhm train: error: device='cuda' was asked for but CUDA is not available\n"
+    assert not list((tmp_path / "results").rglob("*.pt")), "no model or checkpoint was written"
+
+
+def test_gpu_profile_gives_each_training_one_gpu():
+    """profiles/gpu lays gpus_per_training: 1 over the config: each training job claims one GPU of the N given by
+    --resources gpu=N and asks for CUDA; no other job claims one."""
+    result = snakemake("-n", "--profile", str(ROOT / "profiles/gpu"), "--resources", "gpu=2", "--config", "preset=smoke")
+    jobs = re.findall(r"^ *rule (\S+):\n(?: +.*\n)*? +resources: (.*)$", result.stdout, re.MULTILINE)
+    training = [resources for rule, resources in jobs if rule.startswith("train_")]
+    others = [resources for rule, resources in jobs if not rule.startswith("train_")]
+    counts = job_counts(result.stdout)
+    assert len(training) == sum(count for rule, count in counts.items() if rule.startswith("train_")) > 0
+    assert all(", gpu=1," in resources and "device=cuda" in resources for resources in training), training
+    assert others and not [resources for resources in others if re.search(r"gpu=[1-9]", resources)]
+
+
 def test_paths_with_spaces_reach_the_shell_quoted(tmp_path):
     """The workflow copied under a folder whose name has a space runs its jobs (dataset, digitised table)."""
     work = tmp_path / "with space"
@@ -177,7 +205,7 @@ def test_second_run_does_nothing(smoke_run):
 def test_runtime_settings_rerun_nothing(smoke_run, tmp_path):
     """Threads, device and the checkpoint interval cannot change a result, so they never trigger a rerun."""
     (tmp_path / "runtime.yaml").write_text("train: {checkpoint_seconds: 7}\n")
-    result = snakemake("-n", "--configfile", str(tmp_path / "runtime.yaml"), *SMOKE_CONFIG, "threads=2", "device=cpu",
+    result = snakemake("-n", "--configfile", str(tmp_path / "runtime.yaml"), *SMOKE_CONFIG, "threads=2", "device=auto",
                        cwd=smoke_run.workdir)
     assert "Nothing to be done" in result.stdout + result.stderr, job_counts(result.stdout)
 

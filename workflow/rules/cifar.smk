@@ -51,7 +51,6 @@ if CIFAR_RUNS:
             augment="" if CIFAR["augment"] else "--no-augment",
             evaluations=CIFAR["evaluations"],
             test_size=CIFAR["test_size"],
-            device=config["device"],
         log:
             f"{RESULTS}/{paths.log('cifar', 'train_{net}_P{P}_seed{seed}')}",
         wildcard_constraints:
@@ -63,13 +62,14 @@ if CIFAR_RUNS:
             mem_mb=4000,
             runtime=config["train_runtime_minutes"],
             gpu=config["gpus_per_training"],
+            device=training_device(),
         conda:
             "../../envs/srhm.yaml"
         shell:
             "python -m srhm cifar train --data {params.data:q} --net {wildcards.net} --size {wildcards.P}"
             " --seed {wildcards.seed} --epochs {params.epochs} {params.rescale} --batch-size {params.batch_size}"
             " {params.lr} {params.augment} --evaluations {params.evaluations} --test-size {params.test_size}"
-            " --device {params.device} --threads {threads} --out {params.run} > {log} 2>&1"
+            " --device {resources.device} --threads {threads} --out {params.run} > {log} 2>&1"
 
     rule cifar_measure:
         input:

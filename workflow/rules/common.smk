@@ -41,6 +41,12 @@ def report_code():
     return [workflow_file(path) for path in module_sources("srhm.report")]
 
 
+def training_device():
+    """The device training jobs ask srhm for: cuda where they claim a GPU (gpus_per_training > 0) and the config
+    leaves the device to auto, so that a job that finds no GPU fails at once instead of training on the CPU."""
+    return "cuda" if config["gpus_per_training"] > 0 and config["device"] == "auto" else config["device"]
+
+
 def experiment_outputs(experiments):
     """Run files and tables of `experiments`, to be listed as inputs of the targets that need them.
 

@@ -28,7 +28,7 @@ for ensemble in PLAN.ensembles.values():
             mem_mb=2000,
             runtime=config["train_runtime_minutes"],
             gpu=config["gpus_per_training"],
-            device=config["device"],
+            device=training_device(),
             checkpoint_seconds=str(config["train"]["checkpoint_seconds"]),
         conda:
             "../../envs/srhm.yaml"

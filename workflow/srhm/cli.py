@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -41,6 +42,7 @@ def dataset(args: argparse.Namespace) -> None:
 
 def train(args: argparse.Namespace) -> None:
     """Train one ensemble described by a JSON train spec (a file path or the JSON text itself)."""
+    from srhm.devices import job_device
     from srhm.protocol import TrainSpec
     from srhm.train import train_ensemble
 
@@ -48,6 +50,7 @@ def train(args: argparse.Namespace) -> None:
     runtime = {"device": args.device, "threads": args.threads, "checkpoint": args.checkpoint,
                "checkpoint_every_s": args.checkpoint_every}
     spec = TrainSpec.from_dict({**json.loads(text), **{k: v for k, v in runtime.items() if v is not None}})
+    spec = dataclasses.replace(spec, device=job_device(spec.device))  # fails here, before any data, without CUDA
     for metrics in train_ensemble(spec):
         print(f"{metrics['out_dir']}: best test error {metrics['best_test_error']:.4f}, "
               f"final {metrics['final_test_error']:.4f} after {metrics['epochs']} epochs ({metrics['stop_reason']})")
@@ -122,12 +125,14 @@ def cifar_train(args: argparse.Namespace) -> None:
 
     from srhm.cifar.runs import train_run
     from srhm.cifar.settings import TrainSettings
+    from srhm.devices import job_device
 
+    device = job_device(args.device)
     settings = TrainSettings(net=args.net, P=args.size, seed=args.seed, epochs=args.epochs, batch_size=args.batch_size,
                              lr=args.lr, augment=not args.no_augment, evaluations=args.evaluations,
                              test_size=args.test_size, rescale_epochs=args.rescale_epochs)
     torch.set_num_threads(args.threads)
-    metrics = train_run(settings, args.data, args.out, device=args.device)
+    metrics = train_run(settings, args.data, args.out, device=device)
     print(f"{args.out}: best test error {metrics['best_test_error']:.4f} at epoch {metrics['best_epoch']} "
           f"of {metrics['total_epochs']} ({metrics['wall_time']:.1f} s)")
 
