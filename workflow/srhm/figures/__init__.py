@@ -5,7 +5,9 @@ module exposes `CAPTION`, `experiments(settings) -> list[str]` (the experiments 
 settings: the figure's entry of config["figures"]), `inputs(settings) -> list[str]` (the results-relative
 files it reads) and `draw(results, settings) -> CaptionedFigure`. Adding a figure means adding its module
 and its entry in config.yaml or a preset; its settings are a list of experiments (`experiments: [...]`)
-unless the schema's `figures` says otherwise (srhm.config.load_schema).
+unless the schema's `figures` says otherwise (srhm.config.load_schema). The workflow reads CAPTION, experiments
+and inputs while it parses the Snakefile, in every Snakemake process: a module's top level imports no more than
+srhm.figures.tables and srhm.paths, and draw imports what draws (matplotlib, pandas, the plotting modules).
 """
 
 from __future__ import annotations
