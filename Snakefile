@@ -38,6 +38,8 @@ config.clear()
 config.update(resolved)
 
 RESULTS = "results"
+# `snakemake --report report.html`: this page, then the report, the figures and the tables (report() outputs).
+report: "workflow/report/workflow.rst"
 # Rules call the library through its command line (`python -m srhm`); this PYTHONPATH makes the
 # package importable in any job environment (conda or not) without installing it there.
 shell.prefix(f"set -euo pipefail; export PYTHONPATH={shlex.quote(str(PACKAGE_DIR))}; ")
@@ -58,5 +60,6 @@ rule all:
     default_target: True
     input:
         f"{RESULTS}/{paths.REPORT}",
+        f"{RESULTS}/{paths.REPORT_PAGE}",
         [f"{RESULTS}/{paths.figure(name, extension)}" for name in FIGURES for extension in FIGURE_FORMATS],
         experiment_outputs(PLAN.experiments),

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -23,6 +24,7 @@ from srhm.paths import AUTHORS_TABLE
 
 ROOT = Path(__file__).resolve().parent.parent
 FIGURES = tuple(f"fig{number:02d}" for number in range(1, 18))  # all 17 of the paper
+SMOKE_EXPERIMENTS = tuple(yaml.safe_load((ROOT / "workflow/presets/smoke.yaml").read_text())["experiments"])
 REQUIRED = ("experiment", "run", "arch", "v", "s", "L", "s0", "seed", "P", "test_error", "test_error_best",
             "test_error_final", "epochs", "wall_time_s", "p_star_lcn", "p_star_cnn", "S_1_1", "S_2_1", "S_out_1")
 

@@ -8,7 +8,8 @@ rule authors_table:
     input:
         workflow_file(AUTHORS_DATA),
     output:
-        f"{RESULTS}/{paths.AUTHORS_TABLE}",
+        report(f"{RESULTS}/{paths.AUTHORS_TABLE}", caption="../report/table.rst", category="Tables",
+               labels={"experiment": "-", "table": "the authors' P*"}),
     log:
         f"{RESULTS}/{paths.log('authors_table')}",
     localrule: True

@@ -17,7 +17,8 @@ rule cifar_digitised_table:
     input:
         workflow_file(DIGITISED_DATA),
     output:
-        f"{RESULTS}/{paths.cifar_table('digitised')}",
+        report(f"{RESULTS}/{paths.cifar_table('digitised')}", caption="../report/table.rst", category="Tables",
+               labels={"experiment": "-", "table": "CIFAR-10, digitised"}),
     log:
         f"{RESULTS}/{paths.log('cifar', 'digitised_table')}",
     localrule: True
@@ -105,7 +106,8 @@ if CIFAR_RUNS:
         input:
             [f"{RESULTS}/{run}/{paths.STABILITY_FILE}" for run in CIFAR_RUNS],
         output:
-            f"{RESULTS}/{paths.cifar_table('measured')}",
+            report(f"{RESULTS}/{paths.cifar_table('measured')}", caption="../report/table.rst", category="Tables",
+                   labels={"experiment": "-", "table": "CIFAR-10, measured"}),
         params:
             runs=[f"{RESULTS}/{run}" for run in CIFAR_RUNS],
         log:

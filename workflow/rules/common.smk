@@ -37,8 +37,8 @@ def figure_code(wildcards):
 
 
 def report_code():
-    """The source files the report is written by."""
-    return [workflow_file(path) for path in module_sources("srhm.report")]
+    """The source files the report and its page are written by."""
+    return [workflow_file(path) for path in sorted({*module_sources("srhm.report"), *module_sources("srhm.pages")})]
 
 
 def training_device():

@@ -5,7 +5,7 @@
     srhm measure RUN_DIR... --probe-size 1000
     srhm collect RUN_DIR... --experiment lcn_s2 --out results/tables/lcn_s2.csv
     srhm analyse results/tables/lcn_s2.csv --pstar results/tables/lcn_s2_pstar.csv --fits results/fits/lcn_s2.json
-    srhm report --config "$(cat config.json)" --out results/report.md
+    srhm report --config "$(cat config.json)" --out results/report.md --html results/report.html
     srhm figure fig06 --settings '{"experiments": ["lcn_s2"]}' --results results --out results/figures/fig06.pdf
     srhm cifar train --data cifar-10-batches-py --net resnet18 --size 512 --epochs 250 --out results/cifar/r18
     srhm cifar measure results/cifar/r18 --data cifar-10-batches-py
@@ -94,16 +94,21 @@ def analyse(args: argparse.Namespace) -> None:
 
 
 def report(args: argparse.Namespace) -> None:
-    """Write the reproduction report (each paper claim beside what was measured) as Markdown."""
+    """Write the reproduction report (each paper claim beside what was measured) as Markdown, and as an HTML page."""
     from srhm.config import validate
     from srhm.io import atomic_path
+    from srhm.pages import html_page
     from srhm.report import markdown
 
     config = json.loads(args.config)
     validate(config)
+    text = markdown(config, Path(args.results))
     with atomic_path(args.out) as tmp:
-        tmp.write_text(markdown(config, Path(args.results)))
-    print(f"report -> {args.out}")
+        tmp.write_text(text)
+    if args.html is not None:
+        with atomic_path(args.html) as tmp:
+            tmp.write_text(html_page(text, "srhm-repro: reproduction report"))
+    print(f"report -> {', '.join(filter(None, (args.out, args.html)))}")
 
 
 def figure(args: argparse.Namespace) -> None:
@@ -278,6 +283,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--config", required=True, help="the workflow config as JSON (resolved; presets applied)")
     p.add_argument("--results", default="results", help="results directory")
     p.add_argument("--out", required=True, help="output Markdown file")
+    p.add_argument("--html", default=None, help="output HTML page of the same report (optional)")
     p.set_defaults(run=report)
 
     p = verbs.add_parser("figure", help=figure.__doc__)

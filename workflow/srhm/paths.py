@@ -10,7 +10,7 @@
     cifar/{net}/P{P}_seed{seed}/                 one CIFAR-10 run: MODEL_FILE, METRICS_FILE, TRAIN_LOG, STABILITY_FILE
     checkpoints/{job}.pt                         a training job's checkpoint while it runs
     figures/{figure}.{extension}                 figures (srhm.figures)
-    report.md                                    the report (srhm.report)
+    report.md, report.html                       the report (srhm.report), and as a page (srhm.pages)
     logs/...                                     one log per job
 
 A dataset name reads like v8_nc8_m8_s2_L3_s02_A_seed0 (srhm.data.dataset_name), a model like lcn_H256.
@@ -38,6 +38,8 @@ PSTAR_SUFFIX = "_pstar"
 AUTHORS_TABLE = "tables/authors_measurements.csv"
 CIFAR_TABLES = {"digitised": "tables/cifar_stability_digitised.csv", "measured": "tables/cifar_stability.csv"}
 REPORT = "report.md"
+REPORT_PAGE = "report.html"
+"""The report as an HTML page, for `snakemake --report`."""
 
 
 def model_id(arch: str, width: int | None) -> str:
