@@ -179,6 +179,10 @@ def test_smoke_builds_every_figure_and_the_report(smoke_run):
             assert (results / "figures" / f"{figure}.{extension}").stat().st_size > 0
     report = (results / "report.md").read_text()
     assert "| claim | paper | authors' data | ours |" in report and "## Compute" in report
+    for rule in ("train", "sensitivity"):  # one benchmark record per training and sensitivity job
+        logs = {path.stem for path in (results / "logs" / rule).glob("*.log")}
+        records = {path.stem: path.read_text() for path in (results / "benchmarks" / rule).glob("*.tsv")}
+        assert logs and set(records) == logs and all("cpu_time" in text for text in records.values())
     for table in (results / "tables").glob("*.csv"):
         if table.name.startswith("cifar_stability"):
             assert set(pd.read_csv(table).columns) == set(CIFAR_COLUMNS)

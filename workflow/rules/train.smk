@@ -21,6 +21,8 @@ for ensemble in PLAN.ensembles.values():
             checkpoint=f"{RESULTS}/{paths.checkpoint(ensemble.id)}",
         log:
             f"{RESULTS}/{paths.log('train', ensemble.id)}",
+        benchmark:
+            f"{RESULTS}/{paths.benchmark('train', ensemble.id)}"
         group:
             f"ensemble_{ensemble.id}"
         threads: config["threads"]
