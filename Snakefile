@@ -6,17 +6,23 @@
 """
 
 import json
+import os
 import shlex
+import sys
 from pathlib import Path
 
 import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version
 
+min_version("9.0")
+
+# The srhm package beside this Snakefile: the one its jobs run (PYTHONPATH below), whatever is installed.
+PACKAGE_DIR = Path(workflow.basedir) / "workflow"
+sys.path.insert(0, str(PACKAGE_DIR))
+
 from srhm.config import command_line_overlays, resolve
 from srhm.plan import Plan, result_config, train_spec
-
-min_version("9.0")
 
 # The default experiment sits beside this Snakefile, so the workflow runs from any working directory
 # (`--directory`). Presets and the user's --configfile / --config overlays go on top (srhm.config).
@@ -32,7 +38,8 @@ config.clear()
 config.update(resolved)
 
 RESULTS = "results"
-PACKAGE_DIR = Path(workflow.basedir) / "workflow"
+# `snakemake --report report.html`: this page, then the report, the figures and the tables (report() outputs).
+report: "workflow/report/workflow.rst"
 # Rules call the library through its command line (`python -m srhm`); this PYTHONPATH makes the
 # package importable in any job environment (conda or not) without installing it there.
 shell.prefix(f"set -euo pipefail; export PYTHONPATH={shlex.quote(str(PACKAGE_DIR))}; ")
@@ -53,5 +60,6 @@ rule all:
     default_target: True
     input:
         f"{RESULTS}/{paths.REPORT}",
+        f"{RESULTS}/{paths.REPORT_PAGE}",
         [f"{RESULTS}/{paths.figure(name, extension)}" for name in FIGURES for extension in FIGURE_FORMATS],
         experiment_outputs(PLAN.experiments),

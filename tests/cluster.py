@@ -21,9 +21,10 @@ REPO = Path(__file__).resolve().parents[1]
 PROFILE_ARGS = ("--profile", str(REPO / "profiles/slurm"), "--profile", str(REPO / "profiles/slurm-ci"))
 PLUGIN_MISSING = importlib.util.find_spec("snakemake_executor_plugin_slurm") is None
 PLUGIN_HINT = "snakemake-executor-plugin-slurm is not installed (pip install -e '.[slurm]')"
-# The config of the session's smoke run (conftest.py); training asks for a GPU, which the CI
-# cluster's stand-in GPUs grant (the training itself runs on the CPU) and a local run ignores.
-SMOKE_CONFIG = ("--config", "preset=smoke", "gpus_per_training=1")
+# The config of the session's smoke run (conftest.py); training claims a GPU, which the CI cluster's
+# stand-in GPUs grant and a local run ignores. The stand-ins are not CUDA devices, so the device is
+# named: cpu (with the default auto, a job that claims a GPU requires CUDA).
+SMOKE_CONFIG = ("--config", "preset=smoke", "gpus_per_training=1", "device=cpu")
 # Kill Snakemake (SIGKILL: it ignores SIGTERM while waiting on SLURM jobs) if a run takes longer.
 SNAKEMAKE_TIMEOUT_S = 1200
 

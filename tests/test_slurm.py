@@ -70,7 +70,8 @@ def failing_run(slurm_cluster, tmp_path_factory) -> SnakemakeRun:
 # --- the profiles themselves -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("profile", ["profiles/slurm/config.yaml", "profiles/slurm-ci/config.yaml"])
+@pytest.mark.parametrize("profile", ["profiles/slurm/config.yaml", "profiles/slurm-ci/config.yaml",
+                                     "profiles/gpu/config.yaml"])
 def test_every_profile_key_is_commented(profile):
     """Each key line has a comment on the line above it or at its end."""
     lines = (REPO / profile).read_text().splitlines()

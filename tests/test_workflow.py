@@ -3,13 +3,18 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
+import sys
+import zipfile
 from pathlib import Path, PurePosixPath
 
 import pandas as pd
 import pytest
+import torch
+import yaml
 
 from cluster import SMOKE_CONFIG
 
@@ -19,6 +24,7 @@ from srhm.paths import AUTHORS_TABLE
 
 ROOT = Path(__file__).resolve().parent.parent
 FIGURES = tuple(f"fig{number:02d}" for number in range(1, 18))  # all 17 of the paper
+SMOKE_EXPERIMENTS = tuple(yaml.safe_load((ROOT / "workflow/presets/smoke.yaml").read_text())["experiments"])
 REQUIRED = ("experiment", "run", "arch", "v", "s", "L", "s0", "seed", "P", "test_error", "test_error_best",
             "test_error_final", "epochs", "wall_time_s", "p_star_lcn", "p_star_cnn", "S_1_1", "S_2_1", "S_out_1")
 
@@ -35,6 +41,27 @@ def job_counts(output: str) -> dict[str, int]:
     table = output.split("Job stats:", 1)[1] if "Job stats:" in output else ""
     return {rule: int(count) for rule, count in re.findall(r"^(\S+)\s+(\d+)$", table, re.MULTILINE)
             if rule != "total"}
+
+
+def test_reading_the_workflow_loads_no_torch_pandas_or_matplotlib():
+    """Every Snakemake process (and so every cluster job) reads the Snakefile: its imports, the plan and the
+    figures' declarations (inputs, experiments, captions) load none of the libraries that jobs compute with."""
+    imports = [line for path in (ROOT / "Snakefile", *sorted((ROOT / "workflow/rules").glob("*.smk")))
+               for line in path.read_text().splitlines() if re.match(r"from srhm[.\w]* import ", line)]
+    script = "\n".join([
+        "import sys, yaml",
+        f"sys.path.insert(0, {str(ROOT / 'workflow')!r})",
+        *imports,
+        "from srhm.config import resolve",
+        f"config = resolve(yaml.safe_load(open({str(ROOT / 'config.yaml')!r})))",
+        "Plan.from_config(config)",
+        "for name, settings in config['figures'].items():",
+        "    module = figure_module(name)",
+        "    module.inputs(settings), figure_experiments(name, settings), module.CAPTION, figure_sources(name)",
+        "print(sorted(m for m in ('torch', 'pandas', 'matplotlib') if m in sys.modules))",
+    ])
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert len(imports) >= 5 and result.stdout.strip() == "[]", result.stdout + result.stderr
 
 
 def test_lint_is_clean():
@@ -97,6 +124,41 @@ def test_runs_from_any_working_directory_with_any_preset(tmp_path):
         assert "tables/common_nets" not in result.stdout, "no experiment of the default config leaks into the preset"
 
 
+def test_a_note_with_braces_reaches_the_report_as_written():
+    """A config string holding braces (a note written like n_c m^{L}) is not read as a wildcard: the dry run plans
+    the report, and its command line carries the note unchanged."""
+    result = snakemake("-n", "-p", "--config", "preset=smoke", 'experiments={lcn_s3: {note: "n_c m^{L}"}}', "--",
+                       "results/report.md")
+    assert job_counts(result.stdout).get("report") == 1
+    assert '"note": "n_c m^{L}"' in result.stdout
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
+def test_a_training_that_claims_a_gpu_fails_at_once_where_there_is_none(tmp_path):
+    """With gpus_per_training > 0 and device auto, training asks for CUDA: on a machine without a GPU the job
+    fails before training, its log saying why, rather than training on the CPU."""
+    ensemble = "lcn_H32__v3_nc3_m3_s2_L2_s01_A"
+    result = snakemake("--directory", str(tmp_path), "--cores", "1", "--config", "preset=smoke",
+                       "gpus_per_training=1", "--", f"train_{ensemble}", check=False)
+    assert result.returncode != 0
+    log = (tmp_path / "results" / "logs" / "train" / f"{ensemble}.log").read_text()
+    assert log == "srhm train: error: device='cuda' was asked for but CUDA is not available\n"
+    assert not list((tmp_path / "results").rglob("*.pt")), "no model or checkpoint was written"
+
+
+def test_gpu_profile_gives_each_training_one_gpu():
+    """profiles/gpu lays gpus_per_training: 1 over the config: each training job claims one GPU of the N given by
+    --resources gpu=N and asks for CUDA; no other job claims one."""
+    result = snakemake("-n", "--profile", str(ROOT / "profiles/gpu"), "--resources", "gpu=2", "--config", "preset=smoke")
+    jobs = re.findall(r"^ *rule (\S+):\n(?: +.*\n)*? +resources: (.*)$", result.stdout, re.MULTILINE)
+    training = [resources for rule, resources in jobs if rule.startswith("train_")]
+    others = [resources for rule, resources in jobs if not rule.startswith("train_")]
+    counts = job_counts(result.stdout)
+    assert len(training) == sum(count for rule, count in counts.items() if rule.startswith("train_")) > 0
+    assert all(", gpu=1," in resources and "device=cuda" in resources for resources in training), training
+    assert others and not [resources for resources in others if re.search(r"gpu=[1-9]", resources)]
+
+
 def test_paths_with_spaces_reach_the_shell_quoted(tmp_path):
     """The workflow copied under a folder whose name has a space runs its jobs (dataset, digitised table)."""
     work = tmp_path / "with space"
@@ -117,6 +179,10 @@ def test_smoke_builds_every_figure_and_the_report(smoke_run):
             assert (results / "figures" / f"{figure}.{extension}").stat().st_size > 0
     report = (results / "report.md").read_text()
     assert "| claim | paper | authors' data | ours |" in report and "## Compute" in report
+    for rule in ("train", "sensitivity"):  # one benchmark record per training and sensitivity job
+        logs = {path.stem for path in (results / "logs" / rule).glob("*.log")}
+        records = {path.stem: path.read_text() for path in (results / "benchmarks" / rule).glob("*.tsv")}
+        assert logs and set(records) == logs and all("cpu_time" in text for text in records.values())
     for table in (results / "tables").glob("*.csv"):
         if table.name.startswith("cifar_stability"):
             assert set(pd.read_csv(table).columns) == set(CIFAR_COLUMNS)
@@ -145,7 +211,7 @@ def test_second_run_does_nothing(smoke_run):
 def test_runtime_settings_rerun_nothing(smoke_run, tmp_path):
     """Threads, device and the checkpoint interval cannot change a result, so they never trigger a rerun."""
     (tmp_path / "runtime.yaml").write_text("train: {checkpoint_seconds: 7}\n")
-    result = snakemake("-n", "--configfile", str(tmp_path / "runtime.yaml"), *SMOKE_CONFIG, "threads=2", "device=cpu",
+    result = snakemake("-n", "--configfile", str(tmp_path / "runtime.yaml"), *SMOKE_CONFIG, "threads=2", "device=auto",
                        cwd=smoke_run.workdir)
     assert "Nothing to be done" in result.stdout + result.stderr, job_counts(result.stdout)
 
@@ -180,6 +246,40 @@ def test_editing_drawing_code_redraws_and_never_retrains(smoke_run, source, targ
         path.write_text(original)
     assert set(jobs) == expected and jobs.get("figure", 1) == 1, jobs
     assert not job_counts(snakemake("-n", target, *SMOKE_CONFIG, cwd=smoke_run.workdir).stdout)
+
+
+@pytest.mark.slow
+def test_a_moved_checkout_reruns_nothing(smoke_run, tmp_path):
+    """Every input is named relative to the working directory (the workflow's own code and data included), so the
+    finished checkout copied elsewhere with its results and Snakemake's records has nothing to do."""
+    moved = tmp_path / "elsewhere" / "checkout"
+    shutil.copytree(smoke_run.workdir, moved, symlinks=True)
+    result = snakemake("-n", *SMOKE_CONFIG, cwd=moved)
+    assert "Nothing to be done" in result.stdout + result.stderr, job_counts(result.stdout)
+
+
+@pytest.mark.slow
+def test_html_report_holds_the_reproduction_figures_and_tables(smoke_run, tmp_path):
+    """`snakemake --report` gathers the report as a page (its claims table rendered), every figure with its
+    caption and notes, and every experiment's tables as CSV; no caption names a path of this machine."""
+    archive_path = tmp_path / "report.zip"
+    snakemake("--report", str(archive_path), *SMOKE_CONFIG, cwd=smoke_run.workdir)
+    experiments = [path.stem for path in (smoke_run.workdir / "results" / "fits").glob("*.json")]
+    with zipfile.ZipFile(archive_path) as archive:
+        files = {PurePosixPath(name).name: name for name in archive.namelist() if "/data/raw/" in name}
+        page = archive.read(files["report.html"]).decode()
+        index = archive.read("report/report.html").decode()
+    assert "<th>claim</th>" in page and "<h2>Compute</h2>" in page
+    assert {f"{figure}.{extension}" for figure in FIGURES for extension in ("png", "md")} <= set(files)
+    assert {f"{name}{suffix}.csv" for name in experiments for suffix in ("", "_pstar")} <= set(files)
+    assert len(experiments) == len(SMOKE_EXPERIMENTS)
+    captions = [json.loads(f'"{text}"') for text in re.findall(r'"caption": "((?:[^"\\]|\\.)*)"', index)]
+    assert len(captions) >= len(FIGURES) + 1
+    links = re.compile(r"javascript:app\.showResultInfo\('[^']*'\)")  # the report's own links to its entries
+    assert all(links.search(caption) for caption in captions if "Notes on this run" in caption)
+    assert not [caption for caption in map(lambda text: links.sub("", text), captions)
+                if "results/" in caption or str(smoke_run.workdir) in caption]
+    assert "Reproduction" in index and "System Message" not in index
 
 
 @pytest.mark.slow

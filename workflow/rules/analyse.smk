@@ -7,7 +7,8 @@ rule collect:
         lambda wildcards: [f"{run}/{name}" for run in experiment_runs(wildcards)
                            for name in (paths.METRICS_FILE, paths.SENSITIVITY_FILE)],
     output:
-        f"{RESULTS}/{paths.run_table('{experiment}')}",
+        report(f"{RESULTS}/{paths.run_table('{experiment}')}", caption="../report/table.rst", category="Tables",
+               labels={"experiment": "{experiment}", "table": "runs"}),
     params:
         runs=experiment_runs,
         error_convention=config["error_convention"],
@@ -31,7 +32,8 @@ rule analyse:
     input:
         f"{RESULTS}/{paths.run_table('{experiment}')}",
     output:
-        pstar=f"{RESULTS}/{paths.pstar_table('{experiment}')}",
+        pstar=report(f"{RESULTS}/{paths.pstar_table('{experiment}')}", caption="../report/table.rst",
+                     category="Tables", labels={"experiment": "{experiment}", "table": "sample complexities"}),
         fits=f"{RESULTS}/{paths.fits('{experiment}')}",
     params:
         eps_star=config["eps_star"],

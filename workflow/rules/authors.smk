@@ -6,9 +6,10 @@ from srhm.authors import DATA as AUTHORS_DATA
 
 rule authors_table:
     input:
-        str(AUTHORS_DATA),
+        workflow_file(AUTHORS_DATA),
     output:
-        f"{RESULTS}/{paths.AUTHORS_TABLE}",
+        report(f"{RESULTS}/{paths.AUTHORS_TABLE}", caption="../report/table.rst", category="Tables",
+               labels={"experiment": "-", "table": "the authors' P*"}),
     log:
         f"{RESULTS}/{paths.log('authors_table')}",
     localrule: True

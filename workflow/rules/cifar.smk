@@ -15,9 +15,10 @@ except ValueError as error:
 
 rule cifar_digitised_table:
     input:
-        str(DIGITISED_DATA),
+        workflow_file(DIGITISED_DATA),
     output:
-        f"{RESULTS}/{paths.cifar_table('digitised')}",
+        report(f"{RESULTS}/{paths.cifar_table('digitised')}", caption="../report/table.rst", category="Tables",
+               labels={"experiment": "-", "table": "CIFAR-10, digitised"}),
     log:
         f"{RESULTS}/{paths.log('cifar', 'digitised_table')}",
     localrule: True
@@ -51,7 +52,6 @@ if CIFAR_RUNS:
             augment="" if CIFAR["augment"] else "--no-augment",
             evaluations=CIFAR["evaluations"],
             test_size=CIFAR["test_size"],
-            device=config["device"],
         log:
             f"{RESULTS}/{paths.log('cifar', 'train_{net}_P{P}_seed{seed}')}",
         wildcard_constraints:
@@ -63,13 +63,14 @@ if CIFAR_RUNS:
             mem_mb=4000,
             runtime=config["train_runtime_minutes"],
             gpu=config["gpus_per_training"],
+            device=training_device(),
         conda:
             "../../envs/srhm.yaml"
         shell:
             "python -m srhm cifar train --data {params.data:q} --net {wildcards.net} --size {wildcards.P}"
             " --seed {wildcards.seed} --epochs {params.epochs} {params.rescale} --batch-size {params.batch_size}"
             " {params.lr} {params.augment} --evaluations {params.evaluations} --test-size {params.test_size}"
-            " --device {params.device} --threads {threads} --out {params.run} > {log} 2>&1"
+            " --device {resources.device} --threads {threads} --out {params.run} > {log} 2>&1"
 
     rule cifar_measure:
         input:
@@ -105,7 +106,8 @@ if CIFAR_RUNS:
         input:
             [f"{RESULTS}/{run}/{paths.STABILITY_FILE}" for run in CIFAR_RUNS],
         output:
-            f"{RESULTS}/{paths.cifar_table('measured')}",
+            report(f"{RESULTS}/{paths.cifar_table('measured')}", caption="../report/table.rst", category="Tables",
+                   labels={"experiment": "-", "table": "CIFAR-10, measured"}),
         params:
             runs=[f"{RESULTS}/{run}" for run in CIFAR_RUNS],
         log:

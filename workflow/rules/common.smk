@@ -22,14 +22,29 @@ def figure_inputs(wildcards):
     return [f"{RESULTS}/{path}" for path in figure_module(wildcards.fig).inputs(config["figures"][wildcards.fig])]
 
 
+def workflow_file(path):
+    """A file of the workflow (code, published data) as an input path relative to the working directory.
+
+    Snakemake records the paths of a job's inputs and reruns the job when they change: relative ones keep a
+    checkout that is moved or copied together with its results/ from rerunning anything.
+    """
+    return os.path.relpath(PACKAGE_DIR / path)
+
+
 def figure_code(wildcards):
     """The source files one figure is drawn by: editing them redraws it (and nothing upstream)."""
-    return [str(PACKAGE_DIR / path) for path in figure_sources(wildcards.fig)]
+    return [workflow_file(path) for path in figure_sources(wildcards.fig)]
 
 
 def report_code():
-    """The source files the report is written by."""
-    return [str(PACKAGE_DIR / path) for path in module_sources("srhm.report")]
+    """The source files the report and its page are written by."""
+    return [workflow_file(path) for path in sorted({*module_sources("srhm.report"), *module_sources("srhm.pages")})]
+
+
+def training_device():
+    """The device training jobs ask srhm for: cuda where they claim a GPU (gpus_per_training > 0) and the config
+    leaves the device to auto, so that a job that finds no GPU fails at once instead of training on the CPU."""
+    return "cuda" if config["gpus_per_training"] > 0 and config["device"] == "auto" else config["device"]
 
 
 def experiment_outputs(experiments):

@@ -14,8 +14,9 @@ rule figure:
     output:
         pdf=f"{RESULTS}/{paths.figure('{fig}', 'pdf')}",
         png=report(f"{RESULTS}/{paths.figure('{fig}', 'png')}", caption="../report/figure.rst", category="Figures",
-                   labels={"figure": "{fig}"}),
-        md=f"{RESULTS}/{paths.figure('{fig}', 'md')}",
+                   labels={"figure": "{fig}", "file": "figure"}),
+        md=report(f"{RESULTS}/{paths.figure('{fig}', 'md')}", category="Figures",
+                  labels={"figure": "{fig}", "file": "notes on the data"}),
     params:
         settings=lambda wildcards: json.dumps(FIGURES[wildcards.fig]),
         caption=lambda wildcards: figure_module(wildcards.fig).CAPTION,

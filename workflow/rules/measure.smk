@@ -18,6 +18,8 @@ for ensemble in PLAN.ensembles.values():
             weights=config["error_convention"],
         log:
             f"{RESULTS}/{paths.log('sensitivity', ensemble.id)}",
+        benchmark:
+            f"{RESULTS}/{paths.benchmark('sensitivity', ensemble.id)}"
         group:
             f"ensemble_{ensemble.id}"
         threads: config["threads"]

@@ -1,4 +1,5 @@
-# The reproduction report: every quantitative claim of the paper beside what this run measured.
+# The reproduction report: every quantitative claim of the paper beside what this run measured, as Markdown
+# and as the page that leads `snakemake --report`.
 
 
 rule report:
@@ -7,10 +8,13 @@ rule report:
         authors=f"{RESULTS}/{paths.AUTHORS_TABLE}",
         code=report_code(),
     output:
-        f"{RESULTS}/{paths.REPORT}",
+        md=f"{RESULTS}/{paths.REPORT}",
+        page=report(f"{RESULTS}/{paths.REPORT_PAGE}", caption="../report/reproduction.rst", category="Reproduction"),
     params:
-        config=json.dumps(result_config(config)),
-        results=lambda wildcards, output: Path(output[0]).parent,
+        # A function: Snakemake reads braces in a plain string param as wildcards, and config strings (an
+        # experiment's note, e.g. "n_c m^{L}") may hold some.
+        config=lambda wildcards: json.dumps(result_config(config)),
+        results=lambda wildcards, output: Path(output.md).parent,
     log:
         f"{RESULTS}/{paths.log('report')}",
     localrule: True
@@ -21,4 +25,5 @@ rule report:
     conda:
         "../../envs/srhm.yaml"
     shell:
-        "python -m srhm report --config {params.config:q} --results {params.results} --out {output} > {log} 2>&1"
+        "python -m srhm report --config {params.config:q} --results {params.results} --out {output.md}"
+        " --html {output.page} > {log} 2>&1"

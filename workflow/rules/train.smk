@@ -21,6 +21,8 @@ for ensemble in PLAN.ensembles.values():
             checkpoint=f"{RESULTS}/{paths.checkpoint(ensemble.id)}",
         log:
             f"{RESULTS}/{paths.log('train', ensemble.id)}",
+        benchmark:
+            f"{RESULTS}/{paths.benchmark('train', ensemble.id)}"
         group:
             f"ensemble_{ensemble.id}"
         threads: config["threads"]
@@ -28,7 +30,7 @@ for ensemble in PLAN.ensembles.values():
             mem_mb=2000,
             runtime=config["train_runtime_minutes"],
             gpu=config["gpus_per_training"],
-            device=config["device"],
+            device=training_device(),
             checkpoint_seconds=str(config["train"]["checkpoint_seconds"]),
         conda:
             "../../envs/srhm.yaml"

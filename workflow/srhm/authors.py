@@ -33,12 +33,14 @@ import re
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
-import pandas as pd
 
 from srhm.architectures import ARCHITECTURES, default_width
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 REPOSITORY = "UmbertoTomasini/sparse_hierarchy_model"
 COMMIT = "3a964f5fea7b816c4ea2a7972479f8a707e0eb50"
@@ -549,6 +551,8 @@ def parse_cells(root: str | os.PathLike, cells: Sequence[Cell]) -> pd.DataFrame:
     Raises ValueError on a printed output of unexpected shape, two different values for one key, or a table
     `check_table` refuses (a non-positive P*, a test error outside [0, 1], ...).
     """
+    import pandas as pd
+
     notebooks: dict[str, dict] = {}
     rows = []
     for cell in cells:
@@ -561,6 +565,8 @@ def parse_cells(root: str | os.PathLike, cells: Sequence[Cell]) -> pd.DataFrame:
 
 
 def _merged(table: pd.DataFrame) -> pd.DataFrame:
+    import pandas as pd
+
     table = table.astype({"P": "Int64", "width": "Int64"})
     merged = []
     for _, group in table.groupby(_KEY, sort=False, dropna=False):
@@ -604,6 +610,8 @@ def check_table(table: pd.DataFrame, name: str = "table") -> pd.DataFrame:
     other than COLUMNS, unknown quantity, arch or sparsity, a missing instance field, a non-positive or
     non-whole P or P*, P missing on a test_error/grid row (or present on a p_star row), a test error outside
     [0, 1], n_c != v or m != v^(s-1), an empty source, or a repeated (quantity, arch, s, L, v, s0, P)."""
+    import pandas as pd
+
     if tuple(table.columns) != COLUMNS:
         raise ValueError(f"{name}: columns must be {list(COLUMNS)}, got {list(table.columns)}")
     for column, allowed in (("quantity", QUANTITIES), ("arch", ARCHITECTURES), ("sparsity", ("A", "B"))):
@@ -643,6 +651,8 @@ def load_authors_measurements(path: str | os.PathLike = DATA, *, include_stale: 
     P*); by default they are left out, since they are not measurements of their row's instance.
     Raises ValueError (see `check_table`) if the file is malformed.
     """
+    import pandas as pd
+
     table = check_table(pd.read_csv(path, keep_default_na=False, na_values=[""]), str(path))
     table["note"] = table["note"].fillna("")
     if include_stale:

@@ -5,7 +5,7 @@
     srhm measure RUN_DIR... --probe-size 1000
     srhm collect RUN_DIR... --experiment lcn_s2 --out results/tables/lcn_s2.csv
     srhm analyse results/tables/lcn_s2.csv --pstar results/tables/lcn_s2_pstar.csv --fits results/fits/lcn_s2.json
-    srhm report --config "$(cat config.json)" --out results/report.md
+    srhm report --config "$(cat config.json)" --out results/report.md --html results/report.html
     srhm figure fig06 --settings '{"experiments": ["lcn_s2"]}' --results results --out results/figures/fig06.pdf
     srhm cifar train --data cifar-10-batches-py --net resnet18 --size 512 --epochs 250 --out results/cifar/r18
     srhm cifar measure results/cifar/r18 --data cifar-10-batches-py
@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -42,6 +43,7 @@ def dataset(args: argparse.Namespace) -> None:
 
 def train(args: argparse.Namespace) -> None:
     """Train one ensemble described by a JSON train spec (a file path or the JSON text itself)."""
+    from srhm.devices import job_device
     from srhm.protocol import TrainSpec
     from srhm.train import train_ensemble
 
@@ -49,6 +51,7 @@ def train(args: argparse.Namespace) -> None:
                "checkpoint_every_s": args.checkpoint_every}
     spec = TrainSpec.from_dict({**_json_argument("--spec", args.spec),
                                 **{k: v for k, v in runtime.items() if v is not None}})
+    spec = dataclasses.replace(spec, device=job_device(spec.device))  # fails here, before any data, without CUDA
     for metrics in train_ensemble(spec):
         print(f"{metrics['out_dir']}: best test error {metrics['best_test_error']:.4f}, "
               f"final {metrics['final_test_error']:.4f} after {metrics['epochs']} epochs ({metrics['stop_reason']})")
@@ -96,16 +99,21 @@ def analyse(args: argparse.Namespace) -> None:
 
 
 def report(args: argparse.Namespace) -> None:
-    """Write the reproduction report (each paper claim beside what was measured) as Markdown."""
+    """Write the reproduction report (each paper claim beside what was measured) as Markdown, and as an HTML page."""
     from srhm.config import validate
     from srhm.io import atomic_path
+    from srhm.pages import html_page
     from srhm.report import markdown
 
     config = _json_argument("--config", args.config)
     validate(config)
+    text = markdown(config, Path(args.results))
     with atomic_path(args.out) as tmp:
-        tmp.write_text(markdown(config, Path(args.results)))
-    print(f"report -> {args.out}")
+        tmp.write_text(text)
+    if args.html is not None:
+        with atomic_path(args.html) as tmp:
+            tmp.write_text(html_page(text, "srhm-repro: reproduction report"))
+    print(f"report -> {', '.join(filter(None, (args.out, args.html)))}")
 
 
 def figure(args: argparse.Namespace) -> None:
@@ -127,12 +135,14 @@ def cifar_train(args: argparse.Namespace) -> None:
 
     from srhm.cifar.runs import train_run
     from srhm.cifar.settings import TrainSettings
+    from srhm.devices import job_device
 
+    device = job_device(args.device)
     settings = TrainSettings(net=args.net, P=args.size, seed=args.seed, epochs=args.epochs, batch_size=args.batch_size,
                              lr=args.lr, augment=not args.no_augment, evaluations=args.evaluations,
                              test_size=args.test_size, rescale_epochs=args.rescale_epochs)
     torch.set_num_threads(args.threads)
-    metrics = train_run(settings, args.data, args.out, device=args.device)
+    metrics = train_run(settings, args.data, args.out, device=device)
     print(f"{args.out}: best test error {metrics['best_test_error']:.4f} at epoch {metrics['best_epoch']} "
           f"of {metrics['total_epochs']} ({metrics['wall_time']:.1f} s)")
 
@@ -293,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the workflow config (resolved; presets applied): JSON text or a JSON file")
     p.add_argument("--results", default="results", help="results directory")
     p.add_argument("--out", required=True, help="output Markdown file")
+    p.add_argument("--html", default=None, help="output HTML page of the same report (optional)")
 
     p = _verb(verbs, "figure", figure)
     p.add_argument("name", help="paper figure, e.g. fig04 (srhm.figures.FIGURES)")

@@ -10,8 +10,10 @@
     cifar/{net}/P{P}_seed{seed}/                 one CIFAR-10 run: MODEL_FILE, METRICS_FILE, TRAIN_LOG, STABILITY_FILE
     checkpoints/{job}.pt                         a training job's checkpoint while it runs
     figures/{figure}.{extension}                 figures (srhm.figures)
-    report.md                                    the report (srhm.report)
+    report.md, report.html                       the report (srhm.report), and as a page (srhm.pages)
     logs/...                                     one log per job
+    benchmarks/{rule}/{job}.tsv                  wall time, CPU time and peak memory of a training or
+                                                 sensitivity job (Snakemake's `benchmark:`)
 
 A dataset name reads like v8_nc8_m8_s2_L3_s02_A_seed0 (srhm.data.dataset_name), a model like lcn_H256.
 Nothing here touches the file system; the functions only build names.
@@ -38,6 +40,8 @@ PSTAR_SUFFIX = "_pstar"
 AUTHORS_TABLE = "tables/authors_measurements.csv"
 CIFAR_TABLES = {"digitised": "tables/cifar_stability_digitised.csv", "measured": "tables/cifar_stability.csv"}
 REPORT = "report.md"
+REPORT_PAGE = "report.html"
+"""The report as an HTML page, for `snakemake --report`."""
 
 
 def model_id(arch: str, width: int | None) -> str:
@@ -101,6 +105,12 @@ def cifar_run_dir(net: str, P: int | str, seed: int | str) -> str:
 def checkpoint(job: str) -> str:
     """The checkpoint of training job `job` (an ensemble id), deleted once the job ends."""
     return f"checkpoints/{job}.pt"
+
+
+def benchmark(*parts: str) -> str:
+    """benchmarks/{parts...}.tsv, e.g. benchmark("train", ensemble_id): Snakemake's record of one job's wall
+    time, CPU time and memory."""
+    return "benchmarks/" + "/".join(parts) + ".tsv"
 
 
 def log(*parts: str) -> str:

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from srhm import paths
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 COLUMNS = ("net", "source", "P", "seed", "test_error", "relative_sensitivity", "diffeo_sensitivity",
            "noise_sensitivity")
@@ -36,6 +38,8 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
 
     Raises ValueError naming the file and what is wrong with it.
     """
+    import pandas as pd
+
     table = pd.read_csv(path, comment="#")
     if tuple(table.columns) != COLUMNS:
         raise ValueError(f"{path}: columns must be {list(COLUMNS)}, got {list(table.columns)}")

@@ -7,7 +7,9 @@ files it reads) and `draw(results, settings) -> CaptionedFigure`; a figure whose
 values of the runs it draws (a v, an L, a P) exposes `selections(settings) -> list[tables.Selection]` too, so
 that the plan refuses values no experiment trains. Adding a figure means adding its module and its entry in
 config.yaml or a preset; its settings are a list of experiments (`experiments: [...]`) unless the schema's
-`figures` says otherwise (srhm.config.load_schema).
+`figures` says otherwise (srhm.config.load_schema). The workflow reads CAPTION, experiments, inputs and
+selections while it parses the Snakefile, in every Snakemake process: a module's top level imports no more than
+srhm.figures.tables and srhm.paths, and draw imports what draws (matplotlib, pandas, the plotting modules).
 """
 
 from __future__ import annotations

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
-from srhm.authors import load_authors_measurements
-from srhm.comparison import INSTANCE, threshold
-from srhm.figures import style
-from srhm.figures.panels import CaptionedFigure, log_scale, new_figure, say, seed_curve
 from srhm.figures.tables import experiment_list, read
 from srhm.paths import AUTHORS_TABLE, run_table
+
+if TYPE_CHECKING:
+    from srhm.figures.panels import CaptionedFigure
 
 CAPTION = """\
 Not in the paper: for every instance where the authors' notebooks printed a whole test-error curve and this run
@@ -35,6 +34,11 @@ def inputs(settings: Mapping) -> list[str]:
 
 
 def draw(results: Path, settings: Mapping) -> CaptionedFigure:
+    from srhm.authors import load_authors_measurements
+    from srhm.comparison import INSTANCE, threshold
+    from srhm.figures import style
+    from srhm.figures.panels import log_scale, new_figure, say, seed_curve
+
     ours = read(results, [run_table(name) for name in experiment_list(settings)])
     theirs = load_authors_measurements(results / AUTHORS_TABLE)
     theirs = theirs[(theirs["quantity"] == "test_error") & (theirs["sparsity"] == "A")]

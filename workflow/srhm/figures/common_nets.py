@@ -19,8 +19,7 @@ from matplotlib.lines import Line2D
 from srhm.architectures import REGISTRY, STYLED
 from srhm.figures import style
 from srhm.figures.panels import CaptionedFigure, log_scale, say
-from srhm.figures.tables import Selection, experiment_list, integer_setting, read
-from srhm.paths import run_table
+from srhm.figures.tables import SWEEP_NETS, read, run_inputs  # noqa: F401 (SWEEP_NETS: the nets these figures sweep)
 
 NETS = STYLED
 """The nets of Figs. 1C-D and 17A-B: those with a style in srhm.architectures (the paper's seven, and any added
@@ -30,8 +29,6 @@ MARKERS = {net: REGISTRY[net].style.marker for net in NETS}
 """The paper's markers (Fig. 1C), from srhm.architectures."""
 COLOURS = {net: REGISTRY[net].style.colour for net in NETS}
 """Fig. 1E-F colours, from srhm.architectures."""
-SWEEP_NETS = ("resnet34", "efficientnetb0", "vgg16", "lcn")
-"""The nets the paper draws over P in Figs. 1E-F and 17C-D (settings["sweep_nets"] may name others)."""
 LAYER_NETS = ("vgg11", "vgg16", "resnet18", "resnet34", "efficientnetb0")
 """The columns of Fig. 9."""
 DEPTHS = (1 / 5, 1 / 2, 4 / 5)
@@ -90,41 +87,8 @@ def where_label(where: str | float) -> str:
 
 def read_runs(results: Path, settings: Mapping) -> pd.DataFrame:
     """The run tables of settings["experiments"], stacked, restricted to sparsity A."""
-    runs = read(results, [run_table(name) for name in experiment_list(settings)])
+    runs = read(results, run_inputs(settings))
     return runs[runs["sparsity"] == "A"] if len(runs) else runs
-
-
-def inputs(settings: Mapping) -> list[str]:
-    return [run_table(name) for name in experiment_list(settings)]
-
-
-def sensitivity_inputs(settings: Mapping) -> list[str]:
-    """The run tables of Figs. 1C-F and 17, once settings["P"] and settings["sweep_nets"] are checked."""
-    single_p(settings)
-    sweep_nets(settings)
-    return inputs(settings)
-
-
-def sweep_nets(settings: Mapping) -> tuple[str, ...]:
-    """settings["sweep_nets"]: the nets of the P-sweep panels, SWEEP_NETS when absent."""
-    nets = settings.get("sweep_nets", SWEEP_NETS) if isinstance(settings, Mapping) else None
-    if isinstance(nets, str) or not nets or any(net not in NETS for net in nets):
-        raise ValueError(f"settings.sweep_nets must be a non-empty list of nets among {NETS}, got {nets!r}")
-    return tuple(nets)
-
-
-def single_p(settings: Mapping) -> int:
-    """settings["P"]: the training-set size of the single-P panels."""
-    P = integer_setting(settings, "P")
-    if P < 1:
-        raise ValueError(f"settings.P must be a positive training-set size, got {P}")
-    return P
-
-
-def single_p_selections(settings: Mapping) -> list[Selection]:
-    """The runs of the single-P panels: those of settings["experiments"] at P = settings["P"], of the nets drawn
-    there (NETS) under sparsity A (read_runs, single_p_panel)."""
-    return [Selection(tuple(experiment_list(settings)), {"P": single_p(settings)}, {"arch": NETS, "sparsity": ("A",)})]
 
 
 def seed_means(runs: pd.DataFrame, x: pd.Series) -> pd.DataFrame:

@@ -8,20 +8,20 @@ digitised from Petrini et al. 2021 or the workflow's own measurement; its `sourc
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
-import pandas as pd
-from matplotlib.axes import Axes
-from matplotlib.colors import to_rgba
-from matplotlib.lines import Line2D
 
 from srhm import paths
 from srhm.cifar import tables as cifar_tables
-from srhm.figures import common_nets, style
-from srhm.figures.fits import FittedLine, fitted_line
-from srhm.figures.panels import CaptionedFigure, log_scale, new_figure, say
-from srhm.figures.tables import experiment_list
+from srhm.figures.tables import experiment_list, sensitivity_inputs, single_p, single_p_selections, sweep_nets
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
+    from matplotlib.lines import Line2D
+
+    from srhm.figures.panels import CaptionedFigure
 
 CAPTION = """\
 Paper Fig. 1. Top row: one training-set size; bottom row: increasing training-set size P (opacity). (A)
@@ -48,15 +48,18 @@ X_LABEL = r"relative sensitivity $R_f = D_f / G_f$"
 
 
 experiments = experiment_list
-selections = common_nets.single_p_selections
+selections = single_p_selections
 
 
 def inputs(settings: Mapping) -> list[str]:
-    return [*common_nets.sensitivity_inputs(settings), _cifar_table(settings)]
+    return [*sensitivity_inputs(settings), _cifar_table(settings)]
 
 
 def draw(results: Path, settings: Mapping) -> CaptionedFigure:
-    P = common_nets.single_p(settings)
+    from srhm.figures import common_nets
+    from srhm.figures.panels import new_figure
+
+    P = single_p(settings)
     path = _cifar_table(settings)
     cifar = cifar_tables.read_table(Path(results) / path)
     runs = common_nets.read_runs(results, settings)
@@ -66,7 +69,7 @@ def draw(results: Path, settings: Mapping) -> CaptionedFigure:
     _cifar_full_panel(fig, axes[0, 0], cifar)
     _cifar_sweep_panel(fig, axes[1, 0], cifar)
     common_nets.sensitivity_panels(fig, axes[:, 1:], runs, where=common_nets.OUTPUT, P=P,
-                                   sweep=common_nets.sweep_nets(settings), letters="CDEF")
+                                   sweep=sweep_nets(settings), letters="CDEF")
     common_nets.training_notes(fig, runs)
     return fig
 
@@ -95,6 +98,8 @@ def _colour(net: str) -> str:
 def _scatter(ax: Axes, points: pd.DataFrame, colour, opacity: pd.Series | None = None) -> None:
     """Points of one net, one marker per source: filled squares measured, hollow circles digitised;
     `opacity` (indexed like `points`) sets each point's alpha."""
+    from matplotlib.colors import to_rgba
+
     for source, rows in points.groupby("source"):
         rgba = np.tile(to_rgba(colour), (len(rows), 1))
         if opacity is not None:
@@ -104,6 +109,8 @@ def _scatter(ax: Axes, points: pd.DataFrame, colour, opacity: pd.Series | None =
 
 
 def _source_handles(points: pd.DataFrame) -> list[Line2D]:
+    from matplotlib.lines import Line2D
+
     return [Line2D([], [], color="0.3", marker=SOURCE_MARKERS[source], linestyle="none",
                    markerfacecolor="0.3" if source == "measured" else "none", label=SOURCE_LABELS[source])
             for source in cifar_tables.SOURCES if source in set(points["source"])]
@@ -111,6 +118,10 @@ def _source_handles(points: pd.DataFrame) -> list[Line2D]:
 
 def _cifar_full_panel(fig: CaptionedFigure, ax: Axes, cifar: pd.DataFrame) -> None:
     """Panel A: every net at its largest P, named beside its point, and a power-law fit of them all."""
+    from srhm.figures import style
+    from srhm.figures.fits import FittedLine, fitted_line
+    from srhm.figures.panels import log_scale, say
+
     title = "(A) CIFAR-10, largest P"
     ax.set_title(title, fontsize=9)
     ax.set_xlabel(X_LABEL)
@@ -146,6 +157,11 @@ def _cifar_full_panel(fig: CaptionedFigure, ax: Axes, cifar: pd.DataFrame) -> No
 
 def _cifar_sweep_panel(fig: CaptionedFigure, ax: Axes, cifar: pd.DataFrame) -> None:
     """Panel B: the SWEEP_NETS at every P, opacity growing with P."""
+    from matplotlib.lines import Line2D
+
+    from srhm.figures import common_nets, style
+    from srhm.figures.panels import log_scale, say
+
     title = "(B) CIFAR-10, increasing P"
     ax.set_title(title, fontsize=9)
     ax.set_xlabel(X_LABEL)

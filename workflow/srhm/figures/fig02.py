@@ -8,15 +8,17 @@ Symbols are cells coloured by value; empty positions are white cells.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
-from matplotlib.axes import Axes
-from matplotlib.patches import Rectangle
 
 from srhm.data import EMPTY, SRHM, Batch
-from srhm.figures.panels import CaptionedFigure, new_figure
 from srhm.figures.tables import no_experiments
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from srhm.figures.panels import CaptionedFigure
 
 CAPTION = """\
 Paper Fig. 2, drawn from the generator of this repository. (1) Production rules of an RHM with n_c = 2 classes,
@@ -47,6 +49,8 @@ def inputs(settings: Mapping) -> list[str]:
 
 
 def draw(results: Path, settings: Mapping) -> CaptionedFigure:
+    from srhm.figures.panels import new_figure
+
     rhm = SRHM(**RHM, seed=GRAMMAR_SEED)
     sparse_a = SRHM(**SPARSE, sparsity="A", seed=GRAMMAR_SEED)
     sparse_b = SRHM(**SPARSE, sparsity="B", seed=GRAMMAR_SEED)
@@ -85,6 +89,8 @@ def top_patch(ds: SRHM, batch: Batch) -> np.ndarray:
 def _cells(ax: Axes, symbols, *, x: float, y: float, names: str = SYMBOL_NAMES, size: float = 1.0,
            gid: str | None = None) -> None:
     """A row of cells from (x, y): symbol i coloured and named names[i], EMPTY white."""
+    from matplotlib.patches import Rectangle
+
     for j, symbol in enumerate(np.asarray(symbols).tolist()):
         empty = symbol == EMPTY
         ax.add_patch(Rectangle((x + j * size, y), size, size, facecolor=EMPTY_COLOUR if empty else

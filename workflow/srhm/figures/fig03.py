@@ -5,17 +5,17 @@ the LCN's distinct filters per position and the CNN's one shared filter per laye
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
-from matplotlib import colormaps
-from matplotlib.axes import Axes
-from matplotlib.collections import LineCollection
 
-from srhm.figures.panels import CaptionedFigure, new_figure
 from srhm.figures.tables import no_experiments
-from srhm.models import build_model
-from srhm.models.hierarchical import HierarchicalNet, LocallyConnected
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from srhm.figures.panels import CaptionedFigure
+    from srhm.models.hierarchical import HierarchicalNet
 
 CAPTION = """\
 Paper Fig. 3, drawn from the model definitions of this repository. (a) LCN and (b) CNN with L = 2 hidden layers
@@ -39,6 +39,9 @@ def inputs(settings: Mapping) -> list[str]:
 
 
 def draw(results: Path, settings: Mapping) -> CaptionedFigure:
+    from srhm.figures.panels import new_figure
+    from srhm.models import build_model
+
     fig, axes = new_figure(1, len(ARCHS))
     for ax, (arch, title) in zip(axes[0], ARCHS):
         _net_panel(fig, ax, build_model(arch, **NET), arch, title)
@@ -48,6 +51,8 @@ def draw(results: Path, settings: Mapping) -> CaptionedFigure:
 def filter_groups(layer) -> np.ndarray:
     """[n_out] filter identity of each position of a hierarchical layer (member 0): positions whose
     filters are equal share a group, groups numbered in order of first appearance."""
+    from srhm.models.hierarchical import LocallyConnected
+
     weight = layer.weight[0].detach().cpu().numpy()
     per_position = (weight.reshape(layer.n_out, -1) if isinstance(layer, LocallyConnected)
                     else np.broadcast_to(weight.reshape(1, -1), (layer.n_out, weight.size)))
@@ -58,6 +63,8 @@ def filter_groups(layer) -> np.ndarray:
 
 def _net_panel(fig: CaptionedFigure, ax: Axes, net: HierarchicalNet, arch: str, title: str) -> None:
     """Rows of units, input at the bottom: each layer's lines to its patches coloured by filter group."""
+    from matplotlib.collections import LineCollection
+
     positions = [np.arange(net.d, dtype=float)]  # x of every unit, layer by layer
     groups_per_layer = []
     for l, layer in enumerate(net.layers, start=1):
@@ -90,5 +97,7 @@ def _net_panel(fig: CaptionedFigure, ax: Axes, net: HierarchicalNet, arch: str, 
 
 def _palette(layer: int, groups: np.ndarray) -> np.ndarray:
     """[n_out, 4] RGBA colour of each position's filter group, from the layer's qualitative colourmap."""
+    from matplotlib import colormaps
+
     cmap = colormaps[LAYER_COLOURS[layer % len(LAYER_COLOURS)]]
     return cmap(groups % cmap.N)

@@ -4,18 +4,19 @@ LCN (B) and the CNN (C)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
-from matplotlib.axes import Axes
 
-from srhm.figures import style
-from srhm.figures.layouts import CNN_REGIMES, LCN_REGIMES, authors_points, prediction_panel
-from srhm.figures.panels import CaptionedFigure, log_scale, new_figure, say, seed_curve, v_colourbars
 from srhm.figures.tables import (
     SETTING, Selection, describe, experiment_list, integer_setting, read, select, string_setting,
 )
 from srhm.paths import AUTHORS_TABLE, pstar_table, run_table
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from srhm.figures.panels import CaptionedFigure
 
 CAPTION = """\
 Paper Fig. 4. (A) Test error against the number P of distinct training samples for one LCN setting (mean over
@@ -51,6 +52,10 @@ def inputs(settings: Mapping) -> list[str]:
 
 
 def draw(results: Path, settings: Mapping) -> CaptionedFigure:
+    from srhm.figures import style
+    from srhm.figures.layouts import CNN_REGIMES, LCN_REGIMES, authors_points, prediction_panel
+    from srhm.figures.panels import new_figure, v_colourbars
+
     experiment, v, L, s0 = _curve(settings)
     lcn = select(read(results, [pstar_table(name) for name in experiment_list(settings, "lcn")]),
                  arch="lcn", s=2, sparsity="A")
@@ -78,6 +83,9 @@ def _curve(settings: Mapping) -> tuple[str, int, int, int]:
 
 def _curve_panel(fig: CaptionedFigure, ax: Axes, results: Path, experiment: str, *, v: int, L: int, s0: int) -> None:
     """Panel A: the test-error curve of one setting, eps* and P*."""
+    from srhm.figures import style
+    from srhm.figures.panels import log_scale, say, seed_curve
+
     wanted = {"v": v, "L": L, "s0": s0}
     title = f"(A) {describe(wanted, ('v', 'L', 's0'))}"
     runs = select(read(results, [run_table(experiment)]), **wanted)

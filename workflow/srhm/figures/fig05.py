@@ -4,13 +4,15 @@ dimension d (v = 10, s = 5, m = v^(s-1)); no training involved."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
 
 from srhm import theory
-from srhm.figures.panels import CaptionedFigure, new_figure
 from srhm.figures.tables import no_experiments
+
+if TYPE_CHECKING:
+    from srhm.figures.panels import CaptionedFigure
 
 CAPTION = """\
 Paper Fig. 5. Sample complexity of the LCN predicted by Eq. 5, P*/n_c = F^-1 (F d)^(ln m / ln s) (F d)^(1/2),
@@ -30,6 +32,8 @@ def inputs(settings: Mapping) -> list[str]:
 
 
 def draw(results: Path, settings: Mapping) -> CaptionedFigure:
+    from srhm.figures.panels import new_figure
+
     points = theory.fig5_map()
     log_p = np.log(points.p_star_over_nc)
     fig, axes = new_figure(1, 1, extra_width=0.8)

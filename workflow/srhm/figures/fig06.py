@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
-from srhm.figures.layouts import LCN_REGIMES, invariance_figure, pstar_inputs
-from srhm.figures.panels import CaptionedFigure
-from srhm.figures.tables import experiment_list
+from srhm.figures.tables import experiment_list, pstar_inputs
+
+if TYPE_CHECKING:
+    from srhm.figures.panels import CaptionedFigure
 
 CAPTION = """\
 Paper Fig. 6 C-D (the schematic of panels A-B is not drawn). LCN, s = 2, sparsity A: P* (test error eps* =
@@ -24,5 +25,7 @@ inputs = pstar_inputs
 
 
 def draw(results: Path, settings: Mapping) -> CaptionedFigure:
+    from srhm.figures.layouts import LCN_REGIMES, invariance_figure
+
     return invariance_figure(results, settings, arch="lcn", s=2, guides=(1.0, 1.0), title="LCN, s = 2",
                              regimes=LCN_REGIMES)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
-from srhm.figures.layouts import collapse_figure, curve_inputs
-from srhm.figures.panels import CaptionedFigure
-from srhm.figures.tables import experiment_list
+from srhm.figures.tables import curve_inputs, experiment_list
+
+if TYPE_CHECKING:
+    from srhm.figures.panels import CaptionedFigure
 
 CAPTION = """\
 Paper Fig. 7 (App. A). LCN trained on sparsity B (the s informative children of a node take any s of the
@@ -25,4 +26,6 @@ inputs = curve_inputs
 
 
 def draw(results: Path, settings: Mapping) -> CaptionedFigure:
+    from srhm.figures.layouts import collapse_figure
+
     return collapse_figure(results, settings, arch="lcn", regimes=REGIMES)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
-from srhm.figures.layouts import collapse_figure, curve_inputs
-from srhm.figures.panels import CaptionedFigure
-from srhm.figures.tables import experiment_list
+from srhm.figures.tables import curve_inputs, experiment_list
+
+if TYPE_CHECKING:
+    from srhm.figures.panels import CaptionedFigure
 
 CAPTION = """\
 Paper Fig. 8 (App. A). CNN trained on sparsity B. Left: test error against the number P of distinct training
@@ -24,4 +25,6 @@ inputs = curve_inputs
 
 
 def draw(results: Path, settings: Mapping) -> CaptionedFigure:
+    from srhm.figures.layouts import collapse_figure
+
     return collapse_figure(results, settings, arch="cnn", regimes=REGIMES)

@@ -4,15 +4,15 @@ of their hidden layers at relative depths 1/5, 1/2 and 4/5."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
-import pandas as pd
-from matplotlib.axes import Axes
-from matplotlib.lines import Line2D
+from srhm.figures.tables import experiment_list, run_inputs
 
-from srhm.figures import common_nets, style
-from srhm.figures.panels import CaptionedFigure, log_scale, new_figure, say, seed_curve
-from srhm.figures.tables import experiment_list
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
+
+    from srhm.figures.panels import CaptionedFigure
 
 CAPTION = """\
 Paper Fig. 9 (App. B). SRHM with L = s = s0 = 2, n_c = m = v = 10 (d = 36, sparsity A). Columns: VGG11, VGG16,
@@ -28,10 +28,15 @@ CURVES = (("test_error", r"test error $\varepsilon$", "C0"), ("S", r"$S_k$", "C1
 
 
 experiments = experiment_list
-inputs = common_nets.inputs
+inputs = run_inputs
 
 
 def draw(results: Path, settings: Mapping) -> CaptionedFigure:
+    from matplotlib.lines import Line2D
+
+    from srhm.figures import common_nets
+    from srhm.figures.panels import new_figure
+
     runs = common_nets.read_runs(results, settings)
     nets = common_nets.LAYER_NETS
     fig, axes = new_figure(len(common_nets.DEPTHS), len(nets), extra_width=1.0)
@@ -47,6 +52,11 @@ def draw(results: Path, settings: Mapping) -> CaptionedFigure:
 
 def _panel(fig: CaptionedFigure, ax: Axes, runs: pd.DataFrame, *, net: str, depth: float) -> None:
     """One net at one relative depth: its test error, S_k and D_k against P."""
+    import pandas as pd
+
+    from srhm.figures import common_nets, style
+    from srhm.figures.panels import log_scale, say, seed_curve
+
     label = common_nets.LABELS[net]
     depth_label = common_nets.DEPTH_LABELS[depth]
     ax.set_xlabel(style.P_LABEL)

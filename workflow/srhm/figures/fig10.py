@@ -4,15 +4,15 @@ s and L at s0 = 1 (right)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
-import pandas as pd
-
-from srhm.figures import style
-from srhm.figures.layouts import LCN_REGIMES, authors_points, prediction_panel, pstar_inputs, read_pstar
-from srhm.figures.panels import CaptionedFigure, new_figure, v_colourbars
-from srhm.figures.tables import experiment_list, select
+from srhm.figures.tables import experiment_list, pstar_inputs, select
 from srhm.paths import AUTHORS_TABLE
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from srhm.figures.panels import CaptionedFigure
 
 CAPTION = """\
 Paper Fig. 10 (App. D). Left: LCN with patch size s = 3, sparsity A: P* (eps* = 10%) against s^(L/2)(s0+1)^L
@@ -36,6 +36,10 @@ def inputs(settings: Mapping) -> list[str]:
 
 
 def draw(results: Path, settings: Mapping) -> CaptionedFigure:
+    from srhm.figures import style
+    from srhm.figures.layouts import LCN_REGIMES, authors_points, prediction_panel, read_pstar
+    from srhm.figures.panels import new_figure, v_colourbars
+
     lcn = select(read_pstar(results, settings), arch="lcn", sparsity="A")
     left = select(lcn, s=3)
     right = _s_comparison(lcn)

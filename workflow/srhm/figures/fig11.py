@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
-from srhm.figures.layouts import LCN_REGIMES, invariance_figure, pstar_inputs
-from srhm.figures.panels import CaptionedFigure
-from srhm.figures.tables import experiment_list
+from srhm.figures.tables import experiment_list, pstar_inputs
+
+if TYPE_CHECKING:
+    from srhm.figures.panels import CaptionedFigure
 
 CAPTION = """\
 Paper Fig. 11 (App. D). LCN with patch size s = 3, sparsity A, the settings of Fig. 10 left: P* (eps* = 10%)
@@ -23,5 +24,7 @@ inputs = pstar_inputs
 
 
 def draw(results: Path, settings: Mapping) -> CaptionedFigure:
+    from srhm.figures.layouts import LCN_REGIMES, invariance_figure
+
     return invariance_figure(results, settings, arch="lcn", s=3, guides=(1.0, 1.0), title="LCN, s = 3",
                              regimes=LCN_REGIMES)

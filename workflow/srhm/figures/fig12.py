@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
-from srhm.figures.layouts import layers_figure, layers_inputs, layers_selections
-from srhm.figures.panels import CaptionedFigure
-from srhm.figures.tables import Selection, single_experiment
+from srhm.figures.tables import Selection, layers_inputs, layers_selections, single_experiment
+
+if TYPE_CHECKING:
+    from srhm.figures.panels import CaptionedFigure
 
 CAPTION = """\
 Paper Fig. 12 (App. D). LCN, s = 2, sparsity A, one (v, L): sensitivity to synonym exchanges S_{k,l} (top) and
@@ -30,4 +31,6 @@ def selections(settings: Mapping) -> list[Selection]:
 
 
 def draw(results: Path, settings: Mapping) -> CaptionedFigure:
+    from srhm.figures.layouts import layers_figure
+
     return layers_figure(results, settings, arch=ARCH, regimes=REGIMES)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
-from srhm.figures import style
-from srhm.figures.layouts import CNN_REGIMES, authors_points, prediction_panel, pstar_inputs, read_pstar
-from srhm.figures.panels import CaptionedFigure, new_figure, v_colourbars
-from srhm.figures.tables import experiment_list, select
+from srhm.figures.tables import experiment_list, pstar_inputs, select
 from srhm.paths import AUTHORS_TABLE
+
+if TYPE_CHECKING:
+    from srhm.figures.panels import CaptionedFigure
 
 CAPTION = """\
 Paper Fig. 13 (App. E). CNN with patch size s = 3, sparsity A: P* (eps* = 10%) against (s0+1)^2 n_c m^L, m =
@@ -29,6 +29,10 @@ def inputs(settings: Mapping) -> list[str]:
 
 
 def draw(results: Path, settings: Mapping) -> CaptionedFigure:
+    from srhm.figures import style
+    from srhm.figures.layouts import CNN_REGIMES, authors_points, prediction_panel, read_pstar
+    from srhm.figures.panels import new_figure, v_colourbars
+
     points = select(read_pstar(results, settings), arch="cnn", s=3, sparsity="A")
     fig, axes = new_figure(1, 1, extra_width=0.8)
     v_range = style.v_range(points)

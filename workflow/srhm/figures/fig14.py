@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
-from srhm.figures import style
-from srhm.figures.layouts import CNN_REGIMES, invariance_panels, pstar_inputs, read_pstar
-from srhm.figures.panels import CaptionedFigure, new_figure, v_colourbars
-from srhm.figures.tables import experiment_list, select
+from srhm.figures.tables import experiment_list, pstar_inputs, select
+
+if TYPE_CHECKING:
+    from srhm.figures.panels import CaptionedFigure
 
 CAPTION = """\
 Paper Fig. 14 (App. E). CNN, sparsity A: P* (eps* = 10%) against P*_S, where S_2 falls below T_{s,L} (40% for
@@ -26,6 +26,10 @@ inputs = pstar_inputs
 
 
 def draw(results: Path, settings: Mapping) -> CaptionedFigure:
+    from srhm.figures import style
+    from srhm.figures.layouts import CNN_REGIMES, invariance_panels, read_pstar
+    from srhm.figures.panels import new_figure, v_colourbars
+
     cnn = select(read_pstar(results, settings), arch="cnn", sparsity="A")
     fig, axes = new_figure(2, len(COLUMNS), extra_width=0.8)
     v_range = style.v_range(cnn)

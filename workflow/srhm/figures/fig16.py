@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
-from srhm.figures.layouts import invariance_figure, pstar_inputs
-from srhm.figures.panels import CaptionedFigure
-from srhm.figures.tables import experiment_list
+from srhm.figures.tables import experiment_list, pstar_inputs
+
+if TYPE_CHECKING:
+    from srhm.figures.panels import CaptionedFigure
 
 CAPTION = """\
 Paper Fig. 16 (App. F). FCN, s = 2, sparsity A: P* (eps* = 10%) against P*_S, where the output's
@@ -26,5 +27,7 @@ inputs = pstar_inputs
 
 
 def draw(results: Path, settings: Mapping) -> CaptionedFigure:
+    from srhm.figures.layouts import invariance_figure
+
     return invariance_figure(results, settings, arch="fcn", s=2, guides=(1.0, 1.5), title="FCN, s = 2",
                              regimes=REGIMES)

@@ -4,11 +4,12 @@ instead of its output."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
-from srhm.figures import common_nets
-from srhm.figures.panels import CaptionedFigure, new_figure
-from srhm.figures.tables import experiment_list
+from srhm.figures.tables import experiment_list, sensitivity_inputs, single_p, single_p_selections, sweep_nets
+
+if TYPE_CHECKING:
+    from srhm.figures.panels import CaptionedFigure
 
 CAPTION = """\
 Paper Fig. 17 (App. G). SRHM with L = s = s0 = 2, n_c = m = v = 10 (d = 36, sparsity A), as Fig. 1C-F but with
@@ -26,15 +27,18 @@ DEPTH = 4 / 5
 
 
 experiments = experiment_list
-inputs = common_nets.sensitivity_inputs
-selections = common_nets.single_p_selections
+inputs = sensitivity_inputs
+selections = single_p_selections
 
 
 def draw(results: Path, settings: Mapping) -> CaptionedFigure:
-    P = common_nets.single_p(settings)
+    from srhm.figures import common_nets
+    from srhm.figures.panels import new_figure
+
+    P = single_p(settings)
     runs = common_nets.read_runs(results, settings)
     fig, axes = new_figure(2, 2)
-    common_nets.sensitivity_panels(fig, axes, runs, where=DEPTH, P=P, sweep=common_nets.sweep_nets(settings),
+    common_nets.sensitivity_panels(fig, axes, runs, where=DEPTH, P=P, sweep=sweep_nets(settings),
                                    letters="ABCD")
     common_nets.training_notes(fig, runs)
     return fig

@@ -24,7 +24,7 @@ from srhm.figures.panels import (
     CaptionedFigure, log_scale, new_figure, say, scaling_panel, seed_curve, threshold_label, v_colourbars,
 )
 from srhm.figures.tables import (
-    SETTING, Selection, describe, experiment_list, integer_setting, missing_regimes, read, select, single_experiment,
+    SETTING, describe, experiment_list, integer_setting, missing_regimes, read, select,
     string_setting,
 )
 from srhm.paths import AUTHORS_TABLE, pstar_table, run_table
@@ -49,28 +49,6 @@ def p_star_label(points: pd.DataFrame) -> str:
 def read_pstar(results: Path, settings: Mapping) -> pd.DataFrame:
     """The P* tables of the experiments in settings["experiments"], stacked."""
     return read(results, [pstar_table(name) for name in experiment_list(settings)])
-
-
-def pstar_inputs(settings: Mapping) -> list[str]:
-    return [pstar_table(name) for name in experiment_list(settings)]
-
-
-def curve_inputs(settings: Mapping) -> list[str]:
-    """Run tables (the curves) and P* tables (the thresholds) of settings["experiments"]."""
-    return [path for name in experiment_list(settings) for path in (run_table(name), pstar_table(name))]
-
-
-def layers_inputs(settings: Mapping) -> list[str]:
-    """The run table of settings["experiment"], whose sensitivities at every layer and level a figure draws."""
-    return [run_table(name) for name in single_experiment(settings)]
-
-
-def layers_selections(settings: Mapping, arch: str) -> list[Selection]:
-    """The runs a layers figure draws: those of settings["experiment"] at settings["v"] and settings["L"], of
-    `arch` under sparsity A (see layers_figure)."""
-    return [Selection(tuple(single_experiment(settings)),
-                      {"v": integer_setting(settings, "v"), "L": integer_setting(settings, "L")},
-                      {"arch": (arch,), "sparsity": ("A",)})]
 
 
 def prediction_panel(fig: CaptionedFigure, ax: Axes, points: pd.DataFrame, *, arch: str, guide: float, title: str,

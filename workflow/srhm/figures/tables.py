@@ -1,19 +1,27 @@
 """What figures read: the result tables of the experiments named in their settings.
 
 Their paths, relative to the results folder, come from srhm.paths (run_table: one row per run, srhm.runs;
-pstar_table: one row per setting, srhm.analysis).
+pstar_table: one row per setting, srhm.analysis). The settings checks, the input lists and the selections here
+are what the workflow asks a figure module for while it reads the Snakefile, so this module imports pandas only
+to read.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Mapping
 
-import pandas as pd
+from srhm.architectures import STYLED
+from srhm.paths import pstar_table, run_table
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SETTING = ("arch", "model", "v", "n_classes", "m", "s", "L", "s0", "sparsity")
 """Columns that identify one setting (a curve over P and seeds)."""
+SWEEP_NETS = ("resnet34", "efficientnetb0", "vgg16", "lcn")
+"""The nets the paper draws over P in Figs. 1E-F and 17C-D (settings["sweep_nets"] may name others)."""
 
 
 @dataclass(frozen=True)
@@ -67,14 +75,77 @@ def string_setting(settings: Mapping, key: str, where: str = "settings") -> str:
     return value
 
 
+def pstar_inputs(settings: Mapping) -> list[str]:
+    """The P* tables of settings["experiments"]."""
+    return [pstar_table(name) for name in experiment_list(settings)]
+
+
+def curve_inputs(settings: Mapping) -> list[str]:
+    """Run tables (the curves) and P* tables (the thresholds) of settings["experiments"]."""
+    return [path for name in experiment_list(settings) for path in (run_table(name), pstar_table(name))]
+
+
+def layers_inputs(settings: Mapping) -> list[str]:
+    """The run table of settings["experiment"], whose sensitivities at every layer and level a figure draws."""
+    return [run_table(name) for name in single_experiment(settings)]
+
+
+def run_inputs(settings: Mapping) -> list[str]:
+    """The run tables of settings["experiments"]."""
+    return [run_table(name) for name in experiment_list(settings)]
+
+
+def sensitivity_inputs(settings: Mapping) -> list[str]:
+    """The run tables of Figs. 1C-F and 17, once settings["P"] and settings["sweep_nets"] are checked."""
+    single_p(settings)
+    sweep_nets(settings)
+    return run_inputs(settings)
+
+
+def sweep_nets(settings: Mapping) -> tuple[str, ...]:
+    """settings["sweep_nets"]: the nets of the P-sweep panels (Figs. 1E-F, 17C-D), SWEEP_NETS when absent,
+    among the nets with a style (srhm.architectures.STYLED)."""
+    nets = settings.get("sweep_nets", SWEEP_NETS) if isinstance(settings, Mapping) else None
+    if isinstance(nets, str) or not nets or any(net not in STYLED for net in nets):
+        raise ValueError(f"settings.sweep_nets must be a non-empty list of nets among {STYLED}, got {nets!r}")
+    return tuple(nets)
+
+
+def single_p(settings: Mapping) -> int:
+    """settings["P"]: the training-set size of the single-P panels."""
+    P = integer_setting(settings, "P")
+    if P < 1:
+        raise ValueError(f"settings.P must be a positive training-set size, got {P}")
+    return P
+
+
+def single_p_selections(settings: Mapping) -> list[Selection]:
+    """The runs of the single-P panels (Figs. 1C-D, 17A-B): those of settings["experiments"] at P = settings["P"],
+    of the nets drawn there (those with a style, srhm.architectures.STYLED) under sparsity A."""
+    return [Selection(tuple(experiment_list(settings)), {"P": single_p(settings)},
+                      {"arch": STYLED, "sparsity": ("A",)})]
+
+
+def layers_selections(settings: Mapping, arch: str) -> list[Selection]:
+    """The runs a layers figure (Figs. 12, 15) draws: those of settings["experiment"] at settings["v"] and
+    settings["L"], of `arch` under sparsity A (srhm.figures.layouts.layers_figure)."""
+    return [Selection(tuple(single_experiment(settings)),
+                      {"v": integer_setting(settings, "v"), "L": integer_setting(settings, "L")},
+                      {"arch": (arch,), "sparsity": ("A",)})]
+
+
 def read(results: Path, paths: Iterable[str]) -> pd.DataFrame:
     """The tables at `paths` (relative to `results`) stacked into one, in order."""
+    import pandas as pd
+
     frames = [pd.read_csv(Path(results) / path) for path in paths]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def select(table: pd.DataFrame, **equal) -> pd.DataFrame:
     """Rows of `table` whose columns equal the given values (all rows of an empty table: none)."""
+    import pandas as pd
+
     if table.empty:
         return table
     keep = pd.Series(True, index=table.index)
