@@ -1,5 +1,6 @@
 """Training throughput of the lockstep ensemble: ms per step, samples/s, model GFLOP/s and the fraction of
 the machine's float32 matmul rate they reach; optionally against training the same members one at a time.
+Any architecture: the BatchNorm nets' members train stacked with torch.func (--width applies to LCN/CNN/FCN).
 
 Default instance: v = n_c = m = 6, s = 2, L = 2, s0 = 1 (d = 16), width 256 (--width), the paper's batch of
 4 n_c = 24 and lr table, 16 members = 8 log-spaced P values (100 to 5000) x 2 seeds (--seeds; seed 1 is
@@ -30,6 +31,7 @@ import numpy as np
 import torch
 
 from srhm import SRHM
+from srhm.architectures import HIERARCHICAL
 from srhm.paths import pool_stem
 from srhm.protocol import MemberSpec, TrainSpec
 from srhm.train import EnsembleTrainer, resolve_device
@@ -137,7 +139,8 @@ def main() -> None:
                    for i, (P, seed) in enumerate(zip(P_values, seeds))]
 
         def spec(arch: str, chosen: list[MemberSpec]) -> TrainSpec:
-            return TrainSpec(arch=arch, **instance, width=args.width, n_test=args.n_test, members=chosen,
+            width = args.width if arch in HIERARCHICAL else None  # the common nets' widths are fixed
+            return TrainSpec(arch=arch, **instance, width=width, n_test=args.n_test, members=chosen,
                              threads=args.threads, device=args.device, progress_every_s=1e9, loss_threshold=1e-30,
                              max_epochs=10**9, precision=args.precision)
 

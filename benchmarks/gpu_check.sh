@@ -9,11 +9,12 @@
 # 2. throughput:  benchmarks/bench_train.py on the paper instance (v = n_c = m = 10, s = L = s0 = 2, d = 36,
 #                 width 512, batch 40), LCN and CNN ensembles of 1, 4, 16 and 64 members: ms/step, samples/s,
 #                 model GFLOP/s, fraction of the float32 matmul rate, peak GPU memory -> OUT/throughput.txt and
-#                 the table OUT/throughput.md;
+#                 the table OUT/throughput.md; and VGG11 at 1, 4 and 16 members, stacked with torch.func
+#                 (train.members_per_job), to see where stacking the BatchNorm nets pays;
 # 3. sensitivity: a 16-member LCN of the paper instance trained for a few epochs (`srhm train`), then its
 #                 S_{k,l} and D_{k,l} measured on the device (`srhm measure`), timed -> OUT/sensitivity.txt;
 # plus OUT/environment.txt (torch, CUDA, GPU, nvidia-smi). --device cpu with --tiny runs the same steps at
-# toy sizes (width 16, ensembles of 1 and 4, v = 4, s0 = 1), which is how the script is tested without a GPU;
+# toy sizes (width 16, ensembles of 1 and 2, v = 4, s0 = 2), which is how the script is tested without a GPU;
 # --skip-smoke leaves out step 1. Exits non-zero at the first failing step.
 set -euo pipefail
 
@@ -34,9 +35,9 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 threads=$(python -c "import os; print(min(16, len(os.sched_getaffinity(0))))")
 if ((tiny)); then
-    v=4 s0=1 width=16 members=(1 4) steps=5 warmup=2 epochs=2 n_test=200
+    v=4 s0=2 width=16 members=(1 2) stacked=(1 2) steps=5 warmup=2 epochs=2 n_test=200
 else
-    v=10 s0=2 width=512 members=(1 4 16 64) steps=100 warmup=20 epochs=20 n_test=2000
+    v=10 s0=2 width=512 members=(1 4 16 64) stacked=(1 4 16) steps=100 warmup=20 epochs=20 n_test=2000
 fi
 seconds() { date +%s.%N; }
 
@@ -61,13 +62,14 @@ fi
 
 # 2. Throughput of the LCN and CNN ensembles on the paper instance.
 : > "$out/throughput.txt"
+bench() {  # arch, members, steps
+    python "$repo/benchmarks/bench_train.py" --device "$device" --threads "$threads" --archs "$1" --v "$v" \
+        --s0 "$s0" --width "$width" --members "$2" --steps "$3" --warmup "$warmup" --n-test "$n_test" >> "$out/throughput.txt"
+}
 for arch in lcn cnn; do
-    for n in "${members[@]}"; do
-        python "$repo/benchmarks/bench_train.py" --device "$device" --threads "$threads" --archs "$arch" \
-            --v "$v" --s0 "$s0" --width "$width" --members "$n" --steps "$steps" --warmup "$warmup" \
-            --n-test "$n_test" >> "$out/throughput.txt"
-    done
+    for n in "${members[@]}"; do bench "$arch" "$n" "$steps"; done
 done
+for n in "${stacked[@]}"; do bench vgg11 "$n" $((steps / 4 + 1)); done
 python - "$out/throughput.txt" > "$out/throughput.md" <<'PY'
 import re, sys
 rows = ["| arch | members | ms/step | samples/s | GFLOP/s | of matmul rate | peak GiB |", "|---|---|---|---|---|---|---|"]

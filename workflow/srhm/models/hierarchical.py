@@ -290,13 +290,14 @@ class HierarchicalNet(EnsembleNet):
         index = {id(p): i for i, p in enumerate(params)}
         grads: list[Tensor | None] = [None] * len(params)  # those not accumulated into their buffer by a product
 
-        def accumulate(parameter: Tensor, a: Tensor, b: Tensor, as_matrix=lambda t: t) -> None:
-            """buffer = momentum buffer + a @ b in one product (fold), else grad = a @ b for the update below."""
+        def accumulate(parameter: Tensor, a: Tensor, b: Tensor, alpha: float = 1.0, as_matrix=lambda t: t) -> None:
+            """buffer = momentum buffer + alpha a @ b in one product (fold), else grad = alpha a @ b for the
+            update below."""
             i = index[id(parameter)]
             if fold:
-                as_matrix(buffers[i]).baddbmm_(a, b, beta=momentum)
+                as_matrix(buffers[i]).baddbmm_(a, b, beta=momentum, alpha=alpha)
             else:
-                grads[i] = torch.bmm(a, b)
+                grads[i] = torch.bmm(a, b).mul_(alpha)
 
         saved: list[tuple[Tensor, Tensor]] = []
         logits = self.logits(A, saved=saved)
@@ -309,12 +310,13 @@ class HierarchicalNet(EnsembleNet):
         dh = torch.bmm(dlogits, self.readout.transpose(1, 2))
         for l in reversed(range(len(self.layers))):
             layer, (A_l, h) = self.layers[l], saved[l]
-            dz = torch.ops.aten.threshold_backward(dh.view(h.shape), h, 0).mul_(layer.scale)  # d loss / d (A . w)
+            dz = torch.ops.aten.threshold_backward(dh.view(h.shape), h, 0)  # d loss / d pre-activation
             if layer.bias is not None:
-                grads[index[id(layer.bias)]] = layer.bias_grad(dz, n).mul_(BIAS_SCALE / layer.scale)
-            if l:
-                dh = layer.patches_grad(torch.bmm(dz, layer.matrix(layer.weight).transpose(1, 2)), n)
-            accumulate(layer.weight, A_l.transpose(1, 2), dz, layer.matrix)
+                grads[index[id(layer.bias)]] = layer.bias_grad(dz, n).mul_(BIAS_SCALE)
+            if l:  # d loss / d A = scale dz . w^T, the 1/sqrt(C_in) applied by the product
+                weight_t = layer.matrix(layer.weight).transpose(1, 2)
+                dh = layer.patches_grad(torch.baddbmm(dz.new_empty(()), dz, weight_t, beta=0, alpha=layer.scale), n)
+            accumulate(layer.weight, A_l.transpose(1, 2), dz, layer.scale, layer.matrix)
         for p, buf, grad in zip(params, buffers, grads):
             if grad is not None:
                 buf.mul_(momentum).add_(grad.view(buf.shape))
