@@ -2,6 +2,7 @@
 
 import itertools
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -196,3 +197,19 @@ def test_factor_exponents_recover_planted_exponents_of_each_factor():
     a, b = factor_exponents(table)
     assert a == pytest.approx(0.7) and b == pytest.approx(1.1)
     assert factor_exponents(table[table["s0"] == 1]) is None, "one s0: the factors cannot be separated"
+
+
+def test_user_text_stays_in_its_cell_of_the_claims_table(tmp_path):
+    """An experiment's note holding '|', a newline and braces neither splits a row nor ends the table."""
+    config = resolve(yaml.safe_load((ROOT / "config.yaml").read_text()), [("--config", {"preset": "smoke"})])
+    experiment = config["figures"]["fig07"]["experiments"][0]
+    config["experiments"][experiment]["note"] = "budget | time\nsee {fig07}"
+    (tmp_path / "tables").mkdir()
+    shutil.copy(AUTHORS_DATA, tmp_path / AUTHORS_TABLE)
+    lines = markdown(config, tmp_path).splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("| claim |"))
+    end = lines.index("", header)
+    table = lines[header:end]
+    assert len(table) == 2 + len(CLAIMS) + 3, "one line per claim"
+    assert {len(re.findall(r"(?<!\\)\|", line)) for line in table} == {12}, "11 cells in every row"
+    assert sum(r"budget \| time see {fig07}" in line for line in table) == 1

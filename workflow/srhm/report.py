@@ -33,6 +33,7 @@ from srhm.authors import load_authors_measurements
 from srhm.io import read_json
 from srhm.plan import Plan
 from srhm.scaling import MIN_DISTINCT_X, fit_scaling
+from srhm.text import MISSING, interval, number, table_row
 
 SLOPE_TOLERANCE = 0.1
 MAX_SLOPE_CI_WIDTH = 1.0
@@ -397,9 +398,9 @@ def markdown(config: dict, results: Path) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in claims.itertuples():
-        lines.append(f"| {row.claim} | {row.paper:g} | {_fmt(row.authors)} | {_fmt(row.ours)} | {_fmt_ci(row.ci95)} "
-                     f"| {_fmt_se(row.se, row.quantity)} | {_fmt(row.ours_rule)} | {_fmt(row.n_points)} | "
-                     f"{row.experiment} | {row.verdict} | {row.note} |")
+        lines.append(table_row([row.claim, f"{row.paper:g}", number(row.authors), number(row.ours), interval(row.ci95),
+                                _fmt_se(row.se, row.quantity), number(row.ours_rule), number(row.n_points),
+                                row.experiment, row.verdict, row.note]))
     runs = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
     lines += ["", *comparison.markdown_section(comparison.compare(runs, authors))]
     lines += ["## Compute", "",
@@ -423,12 +424,11 @@ def _experiment_section(results: Path, name: str, dropped: tuple[tuple[str, int]
     lines += ["| arch | v | n_c | m | s | L | s0 | sparsity | seeds | P* | 68 % CI | P*_S | P*_D | prediction |",
               "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in pstar.to_dict("records"):
-        lines.append(
-            f"| {row['arch']} | {row['v']} | {row['n_classes']} | {row['m']} | {row['s']} | {row['L']} | {row['s0']} | "
-            f"{row['sparsity']} | "
-            f"{row['n_seeds']} | {_fmt(row['test_error_p_star'])} ({row['test_error_flag']}) | "
-            f"{_fmt_ci((row['test_error_boot_lo68'], row['test_error_boot_hi68']))} | "
-            f"{_fmt(row.get('S_p_star'))} | {_fmt(row.get('D_p_star'))} | {_fmt(row['prediction'])} |")
+        lines.append(table_row([
+            *(row[column] for column in ("arch", "v", "n_classes", "m", "s", "L", "s0", "sparsity", "n_seeds")),
+            f"{number(row['test_error_p_star'])} ({row['test_error_flag']})",
+            interval((row["test_error_boot_lo68"], row["test_error_boot_hi68"])),
+            number(row.get("S_p_star")), number(row.get("D_p_star")), number(row["prediction"])]))
     return lines + [""]
 
 
@@ -436,20 +436,9 @@ def _float(value) -> float:
     return np.nan if value is None else float(value)
 
 
-def _fmt(value) -> str:
-    if value is None or (isinstance(value, float) and not np.isfinite(value)):
-        return "—"
-    return f"{value:.3g}" if isinstance(value, float) else str(value)
-
-
 def _fmt_se(se, quantity: str) -> str:
     """A slope's standard error as "± 0.05"; a prefactor's, of its logarithm, as the factor "×/÷ 1.3"."""
     if se is None or not np.isfinite(_float(se)):
-        return "—"
+        return MISSING
     return f"± {se:.2g}" if quantity == "slope" else f"×/÷ {np.exp(se):.3g}"
 
-
-def _fmt_ci(ci) -> str:
-    if ci is None or any(v is None or not np.isfinite(_float(v)) for v in ci):
-        return "—"
-    return f"[{_float(ci[0]):.3g}, {_float(ci[1]):.3g}]"
