@@ -580,6 +580,11 @@ def test_fit_serialises_to_strict_json():
     assert restored["complete_fraction"] is None and restored["ci_method"] == "least_squares"
     single = json.loads(json.dumps(fit_scaling([1.0], [1.0]).to_dict(), allow_nan=False))
     assert single["slope"] is None and single["slope_ci95"] == [None, None] and single["unit_slope_prefactor"] == 1.0
+    for original in (fit, fit_scaling([1.0], [1.0])):  # read back from the JSON, as the figures read the fits
+        back = ScalingFit.from_dict({"x": "prediction", **json.loads(json.dumps(original.to_dict()))})
+        assert back.to_dict() == original.to_dict() and isinstance(back.slope_ci95, tuple)
+    with pytest.raises(ValueError, match=r"needs the fields \['slope_se'"):
+        ScalingFit.from_dict({key: value for key, value in restored.items() if key != "slope_se"})
 
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -10,12 +10,15 @@ P*_S and P*_D, with 95 % intervals from the seed resamples of every instance.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
-from srhm import theory
+from srhm import paths, theory
 from srhm.architectures import HIERARCHICAL, REGISTRY
 from srhm.defaults import N_BOOT
+from srhm.io import read_json
 from srhm.scaling import PStarTable, fit_scaling, p_star_table
 
 GROUP = ("arch", "model", "v", "n_classes", "m", "s", "L", "s0", "sparsity")
@@ -75,3 +78,14 @@ def _resamples(boot: dict, column: str):
     """The seed resamples [n_instances, n_boot] behind a {metric}_p_star column; None for any other column."""
     metric = column.removesuffix("_p_star")
     return boot[metric] if column != metric else None
+
+
+def read_fit(results: Path, experiment: str | None, name: str) -> dict | None:
+    """The fit `name` (a key of FITS) of `experiment` as `srhm analyse` wrote it (results/fits/{experiment}.json:
+    a `scaling_fits` entry); None when `experiment` is None, its fits file is absent or holds no such fit.
+    The report and the figures read their fits here."""
+    path = Path(results) / paths.fits(experiment) if experiment is not None else None
+    if path is None or not path.is_file():
+        return None
+    return read_json(path)["fits"].get(name)
+

@@ -28,9 +28,9 @@ import numpy as np
 import pandas as pd
 
 from srhm import comparison, paths, theory
+from srhm.analysis import read_fit
 from srhm.architectures import HIERARCHICAL
 from srhm.authors import load_authors_measurements
-from srhm.io import read_json
 from srhm.plan import Plan
 from srhm.scaling import MIN_DISTINCT_X, fit_scaling
 from srhm.text import MISSING, interval, number, table_row
@@ -138,7 +138,7 @@ def claim_rows(results: Path, figures: dict, authors: pd.DataFrame | None = None
     rows = []
     for claim in CLAIMS:
         experiment = claim.experiment(figures)
-        fit = _fit(results, experiment, claim.fit)
+        fit = read_fit(results, experiment, claim.fit)
         theirs = None if authors is None else authors_value(claim, authors)
         ours_rule = _ours_by_their_rule(results, experiment, claim) if claim.quantity != "slope" else None
         row = _row(claim.text, claim.paper, claim.quantity, fit, experiment, authors=theirs, ours_rule=ours_rule)
@@ -292,13 +292,6 @@ def _row(text: str, paper: float, quantity: str, fit: dict | None, experiment: s
                                                                ours_rule=ours_rule), "note": note}
 
 
-def _fit(results: Path, experiment: str | None, name: str) -> dict | None:
-    path = Path(results) / paths.fits(experiment)
-    if experiment is None or not path.is_file():
-        return None
-    return read_json(path)["fits"].get(name)
-
-
 def _pstar(results: Path, experiment: str | None) -> pd.DataFrame:
     path = Path(results) / paths.pstar_table(experiment)
     return pd.read_csv(path) if experiment is not None and path.is_file() else pd.DataFrame()
@@ -345,8 +338,8 @@ def _sparsity_rows(results: Path, figures: dict, notes: dict[str, str]) -> list[
     for arch, figure_b in (("lcn", "fig07"), ("cnn", "fig08")):
         experiment_a = figure_experiment(figures, "fig04", arch)
         experiment_b = figure_experiment(figures, figure_b, "experiments")
-        fit_a = _fit(results, experiment_a, "p_star_vs_prediction")
-        fit_b = _fit(results, experiment_b, "p_star_vs_prediction")
+        fit_a = read_fit(results, experiment_a, "p_star_vs_prediction")
+        fit_b = read_fit(results, experiment_b, "p_star_vs_prediction")
         ratio, ci, se = None, None, None
         if fit_a and fit_b and fit_a["unit_slope_prefactor"] and fit_b["unit_slope_prefactor"]:
             ratio = fit_b["unit_slope_prefactor"] / fit_a["unit_slope_prefactor"]

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import zlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Callable, Mapping, NamedTuple, Sequence
 
 import numpy as np
@@ -289,6 +289,16 @@ class ScalingFit:
     def to_dict(self) -> dict:
         """Plain JSON-ready dictionary; NaN becomes None, intervals become lists."""
         return {name: _json_number(value) for name, value in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, values: Mapping) -> ScalingFit:
+        """The fit a `to_dict` dictionary describes (None back to NaN, lists back to tuples); keys that are no
+        field (e.g. the "x" and "y" columns srhm.analysis.scaling_fits adds) are ignored. ValueError naming the
+        fields that are missing."""
+        missing = [field.name for field in fields(cls) if field.name not in values]
+        if missing:
+            raise ValueError(f"a scaling fit needs the fields {missing}")
+        return cls(**{field.name: _from_json(values[field.name]) for field in fields(cls)})
 
 
 def fit_scaling(x, y, *, x_boot=None, y_boot=None, n_seeds=None) -> ScalingFit:
@@ -589,6 +599,13 @@ def _checksum(key: tuple) -> int:
     """A stable non-negative integer for a group's values (unlike hash(), equal across runs)."""
     plain = tuple(value.item() if isinstance(value, np.generic) else value for value in key)
     return zlib.crc32(repr(plain).encode())
+
+
+def _from_json(value):
+    """The inverse of _json_number: None becomes NaN, lists become tuples."""
+    if isinstance(value, list):
+        return tuple(_from_json(v) for v in value)
+    return math.nan if value is None else value
 
 
 def _json_number(value):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping
 
-from srhm.figures.layouts import LCN_REGIMES, invariance_figure, pstar_inputs
+from srhm.figures.layouts import LCN_REGIMES, invariance_figure, scaling_inputs
 from srhm.figures.panels import CaptionedFigure
 from srhm.figures.tables import experiment_list
 
@@ -20,7 +20,7 @@ power-law fit with its least-squares 95% confidence band.
 
 
 experiments = experiment_list
-inputs = pstar_inputs
+inputs = scaling_inputs
 
 
 def draw(results: Path, settings: Mapping) -> CaptionedFigure:

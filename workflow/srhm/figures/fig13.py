@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Mapping
 
 from srhm.figures import style
-from srhm.figures.layouts import CNN_REGIMES, authors_points, prediction_panel, pstar_inputs, read_pstar
+from srhm.figures.layouts import CNN_REGIMES, authors_points, prediction_panel, read_pstar, scaling_inputs
 from srhm.figures.panels import CaptionedFigure, new_figure, v_colourbars
 from srhm.figures.tables import experiment_list, select
 from srhm.paths import AUTHORS_TABLE
@@ -25,14 +25,14 @@ experiments = experiment_list
 
 
 def inputs(settings: Mapping) -> list[str]:
-    return [*pstar_inputs(settings), AUTHORS_TABLE]
+    return [*scaling_inputs(settings), AUTHORS_TABLE]
 
 
 def draw(results: Path, settings: Mapping) -> CaptionedFigure:
     points = select(read_pstar(results, settings), arch="cnn", s=3, sparsity="A")
     fig, axes = new_figure(1, 1, extra_width=0.8)
     v_range = style.v_range(points)
-    prediction_panel(fig, axes[0, 0], points, arch="cnn", guide=GUIDE, title="CNN, s = 3", v_range=v_range,
+    prediction_panel(fig, axes[0, 0], points, results=results, arch="cnn", guide=GUIDE, title="CNN, s = 3", v_range=v_range,
                      regimes=CNN_REGIMES, authors=authors_points(results, "cnn", s=3))
     v_colourbars(fig, axes.ravel(), [points], v_range)
     return fig

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping
 
-from srhm.figures.layouts import invariance_figure, pstar_inputs
+from srhm.figures.layouts import invariance_figure, scaling_inputs
 from srhm.figures.panels import CaptionedFigure
 from srhm.figures.tables import experiment_list
 
@@ -22,7 +22,7 @@ REGIMES = {"L": (2, 3), "s0": (0, 1, 2)}
 
 
 experiments = experiment_list
-inputs = pstar_inputs
+inputs = scaling_inputs
 
 
 def draw(results: Path, settings: Mapping) -> CaptionedFigure:

@@ -27,7 +27,7 @@ from srhm.figures.tables import (
     SETTING, Selection, describe, experiment_list, integer_setting, missing_regimes, read, select, single_experiment,
     string_setting,
 )
-from srhm.paths import AUTHORS_TABLE, pstar_table, run_table
+from srhm.paths import AUTHORS_TABLE, fits, pstar_table, run_table
 from srhm.scaling import collapse
 
 PREDICTION_LABELS = {"lcn": style.LCN_PREDICTION_LABEL, "cnn": style.CNN_PREDICTION_LABEL}
@@ -46,13 +46,16 @@ def p_star_label(points: pd.DataFrame) -> str:
     return r"$P^*$" + (rf" ($\varepsilon^*$ = {threshold})" if threshold else "")
 
 
-def read_pstar(results: Path, settings: Mapping) -> pd.DataFrame:
-    """The P* tables of the experiments in settings["experiments"], stacked."""
-    return read(results, [pstar_table(name) for name in experiment_list(settings)])
+def read_pstar(results: Path, settings: Mapping, key: str = "experiments") -> pd.DataFrame:
+    """The P* tables of the experiments in settings[key], stacked, each row with its `experiment` (whose fits
+    the scaling panels read)."""
+    return pd.concat([read(results, [pstar_table(name)]).assign(experiment=name)
+                      for name in experiment_list(settings, key)], ignore_index=True)
 
 
-def pstar_inputs(settings: Mapping) -> list[str]:
-    return [pstar_table(name) for name in experiment_list(settings)]
+def scaling_inputs(settings: Mapping, key: str = "experiments") -> list[str]:
+    """The P* tables and the fits (those the report reads) of the experiments in settings[key]."""
+    return [path for name in experiment_list(settings, key) for path in (pstar_table(name), fits(name))]
 
 
 def curve_inputs(settings: Mapping) -> list[str]:
@@ -73,12 +76,13 @@ def layers_selections(settings: Mapping, arch: str) -> list[Selection]:
                       {"arch": (arch,), "sparsity": ("A",)})]
 
 
-def prediction_panel(fig: CaptionedFigure, ax: Axes, points: pd.DataFrame, *, arch: str, guide: float, title: str,
-                     v_range, regimes: Mapping[str, Sequence[int]], marker_by: str = "s0",
+def prediction_panel(fig: CaptionedFigure, ax: Axes, points: pd.DataFrame, *, results: Path, arch: str, guide: float,
+                     title: str, v_range, regimes: Mapping[str, Sequence[int]], marker_by: str = "s0",
                      authors: pd.DataFrame | None = None) -> None:
-    """P* against the paper's prediction for `arch` (the `prediction` column of the P* table); `authors`
-    (see `authors_points`) drawn as open markers."""
-    scaling_panel(fig, ax, points, x="prediction", y="test_error_p_star", xlabel=PREDICTION_LABELS[arch],
+    """P* against the paper's prediction for `arch` (the `prediction` column of the P* tables read by
+    `read_pstar`), with the report's fit of them when they are one experiment's (srhm.figures.panels.scaling_panel);
+    `authors` (see `authors_points`) drawn as open markers."""
+    scaling_panel(fig, ax, points, results=results, x="prediction", y="test_error_p_star", xlabel=PREDICTION_LABELS[arch],
                   ylabel=p_star_label(points), guide=guide, title=title, v_range=v_range, regimes=regimes,
                   marker_by=marker_by, reference=authors)
 
@@ -94,10 +98,11 @@ def authors_points(results: Path, arch: str, **equal) -> pd.DataFrame:
     return theirs.assign(prediction=prediction, test_error_p_star=theirs["authors"])
 
 
-def invariance_panels(fig: CaptionedFigure, axes: Sequence[Axes], points: pd.DataFrame, *, guides: Sequence[float],
-                      title: str, v_range, regimes: Mapping[str, Sequence[int]]) -> None:
-    """P* against P*_S (first axes) and against P*_D (second axes); s0 = 0 has no diffeomorphism,
-    so its settings are left out of the D panel."""
+def invariance_panels(fig: CaptionedFigure, axes: Sequence[Axes], points: pd.DataFrame, *, results: Path,
+                      guides: Sequence[float], title: str, v_range, regimes: Mapping[str, Sequence[int]]) -> None:
+    """P* against P*_S (first axes) and against P*_D (second axes) of P* tables read by `read_pstar`, with the
+    report's fits where they are one experiment's; s0 = 0 has no diffeomorphism, so its settings are left out
+    of the D panel."""
     for ax, (metric, letter), guide in zip(axes, INVARIANCES, guides):
         panel = f"{title}: P* vs P*_{letter}"
         shown = points if letter == "S" or points.empty else points[points["s0"] > 0]
@@ -109,7 +114,7 @@ def invariance_panels(fig: CaptionedFigure, axes: Sequence[Axes], points: pd.Dat
         layers = sorted(shown[column].dropna().astype(str).unique()) if column in shown else ["2"]
         layer = "/".join(layers) or "2"
         sensitivity = f"${letter}_{layer}$" if len(layer) == 1 else rf"${letter}_{{\rm {layer}}}$"
-        scaling_panel(fig, ax, shown, x=f"{metric}_p_star", y="test_error_p_star",
+        scaling_panel(fig, ax, shown, results=results, x=f"{metric}_p_star", y="test_error_p_star",
                       xlabel=rf"$P^*_{letter}$" + (f" ({sensitivity} = {threshold})" if threshold else ""),
                       ylabel=p_star_label(points), guide=guide, title=panel, v_range=v_range, regimes=shown_regimes)
 
@@ -120,7 +125,7 @@ def invariance_figure(results: Path, settings: Mapping, *, arch: str, s: int, gu
     points = select(read_pstar(results, settings), arch=arch, s=s, sparsity="A")
     fig, axes = new_figure(1, 2, extra_width=0.8)
     v_range = style.v_range(points)
-    invariance_panels(fig, axes[0], points, guides=guides, title=title, v_range=v_range, regimes=regimes)
+    invariance_panels(fig, axes[0], points, results=results, guides=guides, title=title, v_range=v_range, regimes=regimes)
     v_colourbars(fig, axes.ravel(), [points], v_range)
     return fig
 

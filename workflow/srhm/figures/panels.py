@@ -6,6 +6,7 @@ Every panel records what the data lack in the notes of its CaptionedFigure, and 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -17,8 +18,9 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import LogFormatterSciNotation
 
 from srhm.figures import style
-from srhm.figures.fits import BAND_LABEL, FittedLine, fitted_line
+from srhm.figures.fits import BAND_LABEL, FittedLine, fitted_line, report_fit
 from srhm.figures.tables import describe, missing_regimes
+from srhm.scaling import ScalingFit
 
 PANEL_SIZE = (4.2, 3.6)
 """Width and height of one panel, inches."""
@@ -76,17 +78,20 @@ def threshold_label(points: pd.DataFrame, metric: str) -> str:
     return "/".join(style.percent(value) for value in values)
 
 
-def scaling_panel(fig: CaptionedFigure, ax: Axes, points: pd.DataFrame, *, x: str, y: str, xlabel: str,
-                  ylabel: str, guide: float, title: str, v_range: tuple[float, float],
+def scaling_panel(fig: CaptionedFigure, ax: Axes, points: pd.DataFrame, *, results: Path, x: str, y: str,
+                  xlabel: str, ylabel: str, guide: float, title: str, v_range: tuple[float, float],
                   regimes: Mapping[str, Sequence[int]], marker_by: str = "s0",
                   reference: pd.DataFrame | None = None) -> None:
-    """Scatter of column `y` against column `x` of a P* table, one point per setting.
+    """Scatter of column `y` against column `x` of P* tables (rows with their `experiment`), one point per
+    setting.
 
     Colour by (L, v), marker by `marker_by`; 68 % bootstrap error bars where the table has them
     ({metric}_boot_lo68/hi68 for a column {metric}_p_star); dashed guide y = guide x (the paper's);
-    our least-squares power-law fit with its least-squares 95 % band (srhm.figures.fits). Settings
-    without a finite x or y are listed in the notes. `reference`: points of the same columns (x, y, L,
-    v, marker_by) drawn as open markers beside ours and left out of the fit: the authors' own values.
+    our power-law fit with its least-squares 95 % band: the report's fit, with the intervals the report
+    prints, when the points are all of one experiment's fit under `results`, else a least-squares fit of
+    the points (srhm.figures.fits). Settings without a finite x or y are listed in the notes. `reference`:
+    points of the same columns (x, y, L, v, marker_by) drawn as open markers beside ours and left out of
+    the fit: the authors' own values.
     """
     ax.set_title(title, fontsize=9)
     ax.set_xlabel(xlabel)
@@ -111,6 +116,7 @@ def scaling_panel(fig: CaptionedFigure, ax: Axes, points: pd.DataFrame, *, x: st
     if len(finite):
         shown = finite if reference is None else pd.concat([finite[[x, y]], reference[[x, y]]])
         lines += _guide_and_fit(fig, ax, finite[x].to_numpy(float), finite[y].to_numpy(float), guide, title,
+                                fit=report_fit(results, finite, x, y),
                                 limits_of=(shown[x].to_numpy(float), shown[y].to_numpy(float)))
     ax.legend(handles=lines, fontsize=6, loc="upper left")
     if len(lacking):
@@ -161,9 +167,12 @@ def _reference_points(fig: CaptionedFigure, ax: Axes, reference: pd.DataFrame | 
 
 
 def _guide_and_fit(fig: CaptionedFigure, ax: Axes, x: np.ndarray, y: np.ndarray, guide: float, title: str, *,
+                   fit: tuple[ScalingFit, str] | None = None,
                    limits_of: tuple[np.ndarray, np.ndarray] | None = None) -> list:
     """Square log-log limits around the points (or around `limits_of`, x and y of every point drawn), the
-    guide line across them and our fit over the points' range; returns their legend handles."""
+    guide line across them and our fit over the points' range (`fit`: the report's fit of exactly these
+    points and its file, srhm.figures.fits.report_fit; None: least squares of the points); returns their
+    legend handles."""
     all_x, all_y = (x, y) if limits_of is None else limits_of
     low, high = np.log10(min(all_x.min(), all_y.min())), np.log10(max(all_x.max(), all_y.max()))
     pad = max(0.15, (MIN_DECADES - (high - low)) / 2)
@@ -171,21 +180,14 @@ def _guide_and_fit(fig: CaptionedFigure, ax: Axes, x: np.ndarray, y: np.ndarray,
     ax.set_xlim(*limits)
     ax.set_ylim(*limits)
     (guide_line,) = ax.plot(limits, guide * limits, label=f"paper: {style.proportional(guide)}", **style.GUIDE_STYLE)
-    line = fitted_line(x, y)
+    line = fitted_line(x, y) if fit is None else fitted_line(x, y, fit=fit[0], source=fit[1])
     if not isinstance(line, FittedLine):
         fig.notes.append(f"{title}: no fit ({line.flag}, {line.n_points} points, {line.n_distinct_x} distinct x).")
         return [guide_line]
     (fit_line,) = ax.plot(line.x, line.y, color=style.FIT_COLOUR, linewidth=1.2, label=line.label())
     band = ax.fill_between(line.x, line.lo95, line.hi95, color=style.FIT_COLOUR, alpha=0.15, linewidth=0,
                            label=BAND_LABEL)
-    fit = line.fit
-    fig.notes.append(
-        f"{title}: fit y = {fit.prefactor:.3g} x^{fit.slope:.3f} on {fit.n_points} points by least squares, slope "
-        f"± {fit.slope_se:.3f} (s.e.), 95% CI [{fit.slope_ci95[0]:.3f}, {fit.slope_ci95[1]:.3f}], prefactor 95% CI "
-        f"[{fit.prefactor_ci95[0]:.3g}, {fit.prefactor_ci95[1]:.3g}]; slope-1 fit y = {fit.unit_slope_prefactor:.3g} x "
-        f"(95% CI [{fit.unit_slope_prefactor_ci95[0]:.3g}, {fit.unit_slope_prefactor_ci95[1]:.3g}]); the shaded band "
-        f"is the least-squares 95% confidence band of the line (intervals from seed resampling are in the report); "
-        f"paper's guide {style.proportional(guide)}.")
+    fig.notes.append(f"{title}: {line.note()}; paper's guide {style.proportional(guide)}.")
     return [guide_line, fit_line, band]
 
 
