@@ -15,7 +15,9 @@ Result flags, shared by `crossing`, `paper_rule` and `p_star_table`:
   "above_at_max_P"      the curve went below but ends above the threshold, P* = NaN;
   "below_at_min_P"      already at or below the threshold at the smallest P, P* = NaN;
   "too_few_points"      fewer than 2 finite values (crossing) or none (paper rule), P* = NaN;
-  "outside_tolerance"   (paper rule only) no grid value within the tolerance, P* = NaN.
+  "outside_tolerance"   (paper rule only) no grid value within the tolerance, P* = NaN;
+  "diverged"            (p_star_table only) a run of the group diverged (its training loss became
+                        non-finite): its values measure no learning, so whatever the curve, P* = NaN.
 """
 
 from __future__ import annotations
@@ -166,12 +168,16 @@ def p_star_table(
     n_boot: int = N_BOOT,
     seed: int = 0,
     tolerance: float = PAPER_TOLERANCE,
+    diverged: str | None = None,
 ) -> PStarTable:
     """Sample complexities per parameter group, with a bootstrap over seeds.
 
     runs: one row per run, with the columns `by`, "seed", "P" and every metric named in `thresholds`.
     thresholds: metric column -> threshold, either a number or a function of the group's parameters
     ({column: value} over `by`), e.g. lambda g: invariance(g["arch"], g["s"], g["L"]).synonym.
+    diverged: a boolean column of `runs` saying which runs diverged; the column "n_diverged" counts them per
+    group, and a group with any has the flag "diverged" and NaN P* for every metric (point estimate, paper's
+    rule and every resample). None: no run diverged.
 
     Per group the seed-averaged curve (NaN-aware mean over seeds at each P) gives the point estimate
     "{metric}_p_star" with "{metric}_flag", and the paper's rule on the same curve gives
@@ -190,7 +196,7 @@ def p_star_table(
     if not thresholds:
         raise ValueError("thresholds must name at least one metric column")
     metrics = list(thresholds)
-    missing = [c for c in [*by, "seed", "P", *metrics] if c not in runs.columns]
+    missing = [c for c in [*by, "seed", "P", *metrics, *([diverged] if diverged else [])] if c not in runs.columns]
     if missing:
         raise ValueError(f"runs lacks the columns {missing}")
     check_int("n_boot", n_boot, 1)
@@ -206,7 +212,7 @@ def p_star_table(
         for key, _ in groups
     ]
     results = [
-        _group_row(dict(zip(by, key)), group, limits, n_boot, seed, tolerance)
+        _group_row(dict(zip(by, key)), group, limits, n_boot, seed, tolerance, diverged)
         for (key, group), limits in zip(groups, group_thresholds)
     ]
     return PStarTable(
@@ -216,7 +222,8 @@ def p_star_table(
 
 
 def _group_row(
-    parameters: dict, group: pd.DataFrame, thresholds: dict[str, float], n_boot: int, seed: int, tolerance: float
+    parameters: dict, group: pd.DataFrame, thresholds: dict[str, float], n_boot: int, seed: int, tolerance: float,
+    diverged: str | None,
 ) -> tuple[dict, dict[str, np.ndarray]]:
     """The `p_star_table` row of one parameter group, and its resamples' P* per metric ([n_boot] each)."""
     metrics = list(thresholds)
@@ -231,11 +238,16 @@ def _group_row(
     boot_curves = _nan_mean(curves[:, draws], axis=2)
 
     row = {**parameters, "n_seeds": n_seeds, "single_seed": n_seeds == 1}
+    if diverged is not None:
+        row["n_diverged"] = int(group[diverged].sum())
     boots = {}
     for i, (metric, threshold) in enumerate(thresholds.items()):
         point = crossing(P, mean_curves[i], threshold)
         paper = paper_rule(P, mean_curves[i], threshold, tolerance)
         boots[metric], _ = crossing_batch(P, boot_curves[i], threshold)
+        if row.get("n_diverged"):
+            point = paper = Crossing(math.nan, "diverged")
+            boots[metric] = np.full(n_boot, np.nan)
         crossed = boots[metric][np.isfinite(boots[metric])]
         summary = np.percentile(crossed, list(PERCENTILES.values())) if crossed.size else [np.nan] * len(PERCENTILES)
         row |= {
