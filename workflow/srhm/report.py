@@ -16,6 +16,8 @@ whose P* the authors' notebooks printed (srhm.authors), from which the same quan
   experiment's own `note` from the config (why the preset does not run more, e.g. the budget);
 - a slope of P* against the prediction that disagrees has a note splitting it into its two factors
   (factor_exponents): the exponent of the sparsity factor (s0+1)^L and that of n_c m^L, fitted jointly.
+Above the claims, `stopping_section` says which runs stopped otherwise than at their training-loss threshold:
+at their epoch cap (a reduction of the protocol), or because their training diverged.
 Intervals are those of srhm.scaling.fit_scaling (METHOD says how they are computed).
 """
 
@@ -32,6 +34,7 @@ from srhm.analysis import read_fit
 from srhm.architectures import HIERARCHICAL
 from srhm.authors import load_authors_measurements
 from srhm.plan import Plan
+from srhm.runs import EPOCH_CAP_STOP
 from srhm.scaling import MIN_DISTINCT_X, fit_scaling
 from srhm.text import MISSING, interval, number, table_row
 
@@ -373,6 +376,7 @@ def markdown(config: dict, results: Path) -> str:
         f"test error convention: {config['error_convention']} over training, "
         f"{config['bootstrap']} bootstrap resamples.",
         "",
+        *stopping_section(results, list(config["experiments"])),
         "## Claims",
         "",
         f"Verdict rules: a slope agrees when its 95 % interval contains the paper's value or lies within "
@@ -382,7 +386,7 @@ def markdown(config: dict, results: Path) -> str:
         f"being drawn by eye; elsewhere within a factor {PREFACTOR_FACTOR:g} of the guide. \"not measured\": "
         "the note says why (no experiment in this preset, or which instances have no sample complexity and "
         "their flags: `never_below` means the grid stops before the crossing, `plateau_above` that the curve "
-        "levels off above its threshold at the value given).",
+        "levels off above its threshold at the value given, `diverged` that a run of the instance diverged).",
         "",
         METHOD,
         "",
@@ -404,6 +408,42 @@ def markdown(config: dict, results: Path) -> str:
     for name, experiment in plan.experiments.items():
         lines += _experiment_section(results, name, experiment.dropped)
     return "\n".join(lines) + "\n"
+
+
+def stopping_section(results: Path, experiments: list[str]) -> list[str]:
+    """The report section "How the runs stopped", as Markdown lines: per experiment with a run table under
+    `results`, how many runs stopped at their epoch cap before their training loss reached its threshold
+    (a reduction of the paper's protocol, which trains every run to its threshold), and, from the P* table,
+    the instances with runs whose training diverged (flagged "diverged" by srhm.analysis: no P*)."""
+    lines = ["## How the runs stopped", "",
+             ("The paper trains every run until its training loss falls below its threshold. A run can also stop "
+              "at its epoch cap (`train.max_epochs`) or when its training loss becomes non-finite (the training "
+              "diverged)."), ""]
+    found, tables = [], 0
+    for name in experiments:
+        path = Path(results) / paths.run_table(name)
+        if not path.is_file():
+            continue
+        runs, tables = pd.read_csv(path), tables + 1
+        capped = runs[runs["stop_reason"] == EPOCH_CAP_STOP]
+        if len(capped):
+            per_model = "; ".join(f"{model}: {len(group)} at {'/'.join(map(str, sorted(group['epochs'].unique())))} "
+                                  "epochs" for model, group in capped.groupby("model"))
+            found.append(f"- **{name}**: {len(capped)} of {len(runs)} runs stopped at their epoch cap before their "
+                         f"training loss reached its threshold ({per_model}), a reduction of the paper's protocol: "
+                         "they trained for fewer epochs than it asks.")
+        pstar = _pstar(results, name)
+        diverged = pstar[pstar["n_diverged"] > 0] if "n_diverged" in pstar else pstar.iloc[:0]
+        if len(diverged):
+            instances = "; ".join(f"{row['model']} v={row['v']} s={row['s']} L={row['L']} s0={row['s0']} "
+                                  f"({row['n_diverged']} runs)" for row in diverged.to_dict("records"))
+            found.append(f"- **{name}**: the training diverged (non-finite training loss) in "
+                         f"{int(diverged['n_diverged'].sum())} runs: {instances}. Their instances are flagged "
+                         "`diverged` and have no sample complexity; a smaller learning rate (`train.base_lr`) "
+                         "would train them.")
+    if not found:
+        found = ["Every run stopped at its training-loss threshold." if tables else "No experiment has run yet."]
+    return lines + found + [""]
 
 
 def _experiment_section(results: Path, name: str, dropped: tuple[tuple[str, int], ...]) -> list[str]:
