@@ -54,7 +54,7 @@ from srhm.precision import settings as precision_settings
 from srhm.protocol import Protocol, TrainSpec
 from srhm.provenance import environment as run_environment
 from srhm.run_files import write_run
-from srhm.runs import member_metrics
+from srhm.runs import DIVERGED_STOP, EPOCH_CAP_STOP, LOSS_STOP, member_metrics
 from srhm.streams import torch_seed
 from srhm.train_state import TrainingState
 
@@ -541,11 +541,11 @@ class EnsembleTrainer:
         for e, loss in zip(ended, losses):
             self.state.records[e].train_loss.append(loss)
             if not np.isfinite(loss):
-                stopping[e] = "non-finite loss"
+                stopping[e] = DIVERGED_STOP
             elif loss < self.protocol.loss_threshold:
-                stopping[e] = "loss threshold"
+                stopping[e] = LOSS_STOP
             elif self.state.epoch[e] >= self.protocol.max_epochs:
-                stopping[e] = "max epochs"
+                stopping[e] = EPOCH_CAP_STOP
             if e in stopping or self.state.epoch[e] % self.protocol.eval_every == 0:
                 due.append(e)
         if due:
