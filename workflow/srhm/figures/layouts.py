@@ -214,17 +214,20 @@ def _layer_panel(fig: CaptionedFigure, ax: Axes, runs: pd.DataFrame, *, kind: st
     ax.set_title(f"{kind}, {where}", fontsize=9)
     ax.set_ylabel(rf"${kind}_{{k,l}}$" if layer != "out" else rf"${kind}_{{\mathrm{{out}},l}}$")
     log_scale(ax, "x")
+    columns = {f"{kind}_{layer}_{level}": level for level in range(1, L + 1) if f"{kind}_{layer}_{level}" in runs}
+    levels = runs.melt(id_vars=["s0", "seed", "P", "rescaled"], value_vars=list(columns), var_name="column",
+                       value_name="sensitivity").assign(level=lambda table: table["column"].map(columns))
+    palette = {level: style.level_colour(level) for level in columns.values()}
     drawn, ends = False, []
     for s0, group in runs.groupby("s0"):
         shape = {"marker": style.marker("s0", s0)}
         seed_curve(ax, group, "rescaled", "test_error", color=style.ERROR_COLOUR, linestyle="-", **shape)
-        for level in range(1, L + 1):
-            column = f"{kind}_{layer}_{level}"
-            if column in group and seed_curve(ax, group, "rescaled", column, color=style.level_colour(level),
-                                              linestyle="--", **shape):
-                drawn = True
-                last = group[group["P"] == group["P"].max()][column].mean()
-                ends.append(f"{column} = {last:.3g} (s0={s0})")
+        curves = levels[levels["s0"] == s0]
+        for level in seed_curve(ax, curves, "rescaled", "sensitivity", hue="level", palette=palette, linestyle="--",
+                                **shape):
+            drawn = True
+            last = curves[(curves["level"] == level) & (curves["P"] == curves["P"].max())]["sensitivity"].mean()
+            ends.append(f"{kind}_{layer}_{level} = {last:.3g} (s0={s0})")
     if ends:
         fig.notes.append(f"{kind}, {where}, seed mean at the largest P of each s0: {'; '.join(ends)}.")
     if not drawn:

@@ -2,6 +2,10 @@
 complexity, log-log, with the paper's guide line and our fit) and curves over P averaged over seeds.
 
 Every panel records what the data lack in the notes of its CaptionedFigure, and says so in the panel.
+Curves over P are seaborn line plots of tidy tables (seed means with their min-max band, one curve per
+value of a `hue` column). Scaling scatters are drawn with matplotlib: their error bars are the P* table's
+bootstrap percentiles, not an interval seaborn computes from observations, and the paper's markers mix
+filled and line-art ones (a cross for s0 = 2), which seaborn's style mapping refuses.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.cm import ScalarMappable
 from matplotlib.figure import Figure
@@ -129,18 +134,26 @@ def scaling_panel(fig: CaptionedFigure, ax: Axes, points: pd.DataFrame, *, resul
         say(ax, "\n".join(shortfall + [f"not in the data: {item}" for item in missing]), empty=not len(finite))
 
 
-def seed_curve(ax: Axes, runs: pd.DataFrame, x: str, y: str, **line) -> bool:
-    """Mean of column `y` over seeds against column `x`, with the min-max range over seeds shaded.
+def seed_curve(ax: Axes, runs: pd.DataFrame, x: str, y: str, *, hue: str | None = None,
+               palette: Mapping | None = None, **line) -> list:
+    """Mean of column `y` over seeds against column `x`, with the min-max range over seeds shaded
+    (seaborn.lineplot: estimator mean, errorbar ("pi", 100)); one curve per value of column `hue`, coloured
+    by `palette` ({value: colour}), when `hue` is given.
 
-    runs: the rows of one setting (several seeds per x). `line`: matplotlib style (color, marker, ...).
-    Returns False, drawing nothing, when `y` has no finite value.
+    runs: a tidy table, the rows of one setting (several seeds per x and hue value). `line`: matplotlib
+    style (color without `hue`, marker, linestyle, label, ...). The axes keep their labels. Returns the hue
+    values drawn, those with a finite `y` (sorted; [None] for the one curve without `hue`), [] when nothing is.
     """
-    stats = runs.groupby(x)[y].agg(["mean", "min", "max"]).dropna()
-    if stats.empty:
-        return False
-    ax.plot(stats.index, stats["mean"], markersize=4, **line)
-    ax.fill_between(stats.index, stats["min"], stats["max"], color=line.get("color"), alpha=0.15, linewidth=0)
-    return True
+    drawn = runs[np.isfinite(runs[y].to_numpy(float))]
+    if drawn.empty:
+        return []
+    labels = ax.get_xlabel(), ax.get_ylabel()
+    sns.lineplot(data=drawn, x=x, y=y, hue=hue, palette=palette, estimator="mean", errorbar=("pi", 100),
+                 legend=False, markersize=4, err_kws={"alpha": 0.15, "linewidth": 0}, ax=ax,
+                 markeredgecolor=None, markeredgewidth=None, **line)  # matplotlib's marker edges: the line's colour
+    ax.set_xlabel(labels[0])
+    ax.set_ylabel(labels[1])
+    return sorted(drawn[hue].unique()) if hue is not None else [None]
 
 
 def v_colourbars(fig: Figure, axes: Sequence[Axes], tables: Sequence[pd.DataFrame], v_range) -> None:
