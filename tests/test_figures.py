@@ -85,7 +85,8 @@ def synthetic_runs(experiment: str) -> pd.DataFrame:
             drop = 1.0 / (1.0 + (P / scale) ** 2 * (1.0 + 0.1 * seed))
             row = {"experiment": experiment, "arch": arch, "model": f"{arch}_H16", "width": 16, "v": v,
                    "n_classes": v, "m": m, "s": s, "L": L, "s0": s0, "sparsity": sparsity, "seed": seed, "P": int(P),
-                   "test_error": 0.5 if stuck else 0.9 * drop, "stop_reason": "loss threshold", **predictions}
+                   "test_error": 0.5 if stuck else 0.9 * drop, "stop_reason": "loss threshold",
+                   **predictions}
             for kind, k, level in itertools.product("SD", [*map(str, range(1, L + 1)), "out"], range(1, L + 1)):
                 value = 0.05 + 0.9 * drop ** (1.0 / level)
                 row[f"{kind}_{k}_{level}"] = np.nan if kind == "D" and s0 == 0 else value

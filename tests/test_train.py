@@ -21,8 +21,8 @@ from srhm.architectures import HIERARCHICAL
 from srhm.paths import pool_stem
 from srhm.io import read_json
 from srhm.models import build_model
-from srhm.protocol import MemberSpec, TrainSpec, paper_base_lr, paper_lr_scale
-from srhm.runs import DIVERGED_STOP, collect_runs
+from srhm.protocol import DIVERGED_STOP, MemberSpec, TrainSpec, paper_base_lr, paper_lr_scale
+from srhm.runs import collect_runs
 from srhm.streams import stream
 from srhm.train import EnsembleTrainer, sgd, train_ensemble
 from srhm.train_state import TrainingState
@@ -641,7 +641,7 @@ def test_paper_defaults_resolve(tmp_path, pools):
 
 
 def test_a_diverging_training_stops_on_its_non_finite_loss_and_its_instance_is_flagged(tmp_path, pools):
-    """At base_lr 1e6 the training loss becomes non-finite: every member stops there (srhm.runs.DIVERGED_STOP),
+    """At base_lr 1e6 the training loss becomes non-finite: every member stops there (srhm.protocol.DIVERGED_STOP),
     long before its epoch cap, and the analysis of the collected runs calls the instance `diverged`."""
     spec = make_spec(tmp_path, pools, [(0, 40, 0), (0, 60, 1)], arch="lcn", width=8, base_lr=1e6, max_epochs=50,
                      eval_every=5)

@@ -19,7 +19,7 @@ from srhm import paths, theory
 from srhm.architectures import HIERARCHICAL, REGISTRY
 from srhm.defaults import N_BOOT
 from srhm.io import read_json
-from srhm.runs import DIVERGED_STOP
+from srhm.protocol import DIVERGED_STOP
 from srhm.scaling import PStarTable, fit_scaling, p_star_table
 
 GROUP = ("arch", "model", "v", "n_classes", "m", "s", "L", "s0", "sparsity")
@@ -41,7 +41,7 @@ def sample_complexities(runs: pd.DataFrame, *, eps_star: float = theory.EPS_STAR
     model with P*, P*_S, P*_D and their bootstrap intervals over seeds, the paper's nearest-grid-point
     values beside them and the theory predictions (`prediction` is the paper's formula for the
     architecture, NaN where the paper gives none); and the P* of every seed resample, for the fits.
-    An instance with a run whose training diverged (stop_reason srhm.runs.DIVERGED_STOP) has the flag
+    An instance with a run whose training diverged (stop_reason srhm.protocol.DIVERGED_STOP) has the flag
     "diverged" and no sample complexity; n_diverged counts those runs. ValueError when `runs` lacks a
     column it needs (stop_reason among them)."""
     if "stop_reason" not in runs:

@@ -34,7 +34,7 @@ from srhm.analysis import read_fit
 from srhm.architectures import HIERARCHICAL
 from srhm.authors import load_authors_measurements
 from srhm.plan import Plan
-from srhm.runs import EPOCH_CAP_STOP
+from srhm.protocol import EPOCH_CAP_STOP
 from srhm.scaling import MIN_DISTINCT_X, fit_scaling
 from srhm.text import MISSING, interval, number, table_row
 

@@ -35,9 +35,6 @@ WEIGHTS = ("best", "final")
 RUN_COMPUTE = {"precision": "fp32", "flops": None, "ensemble_flops": None, "ensemble_wall_time_s": None,
                "ensemble_gflop_per_s": None}
 """run_row's compute columns and their values for runs trained before metrics.json recorded them."""
-LOSS_STOP, EPOCH_CAP_STOP, DIVERGED_STOP = "loss threshold", "max epochs", "non-finite loss"
-"""A run's stop_reason (metrics.json, srhm.train): its training loss fell below its threshold, it reached the
-epoch cap first, or its training loss became non-finite (the training diverged)."""
 
 
 def member_metrics(spec: TrainSpec, e: int, record: MemberRecord, *, dataset: dict, epochs: int, steps: int,

@@ -51,10 +51,10 @@ from srhm.models.hierarchical import POSITION_MAJOR
 from srhm.precision import apply as apply_precision
 from srhm.precision import autocast, check_precision
 from srhm.precision import settings as precision_settings
-from srhm.protocol import Protocol, TrainSpec
+from srhm.protocol import DIVERGED_STOP, EPOCH_CAP_STOP, LOSS_STOP, Protocol, TrainSpec
 from srhm.provenance import environment as run_environment
 from srhm.run_files import write_run
-from srhm.runs import DIVERGED_STOP, EPOCH_CAP_STOP, LOSS_STOP, member_metrics
+from srhm.runs import member_metrics
 from srhm.streams import torch_seed
 from srhm.train_state import TrainingState
 

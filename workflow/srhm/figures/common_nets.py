@@ -21,7 +21,7 @@ from srhm.figures import style
 from srhm.figures.panels import CaptionedFigure, log_scale, say
 from srhm.figures.tables import Selection, experiment_list, integer_setting, read
 from srhm.paths import run_table
-from srhm.runs import LOSS_STOP
+from srhm.protocol import LOSS_STOP
 
 NETS = STYLED
 """The nets of Figs. 1C-D and 17A-B: those with a style in srhm.architectures (the paper's seven, and any added

@@ -41,11 +41,11 @@ def draw(results: Path, settings: Mapping) -> CaptionedFigure:
     right = _s_comparison(lcn)
     fig, axes = new_figure(1, 2, extra_width=0.8)
     v_range = style.v_range(left, right)
-    prediction_panel(fig, axes[0, 0], left, results=results, arch="lcn", guide=LEFT_GUIDE, title="LCN, s = 3", v_range=v_range,
-                     regimes=LCN_REGIMES, authors=authors_points(results, "lcn", s=3))
+    prediction_panel(fig, axes[0, 0], left, results=results, arch="lcn", guide=LEFT_GUIDE, title="LCN, s = 3",
+                     v_range=v_range, regimes=LCN_REGIMES, authors=authors_points(results, "lcn", s=3))
     v = int(right["v"].iloc[0]) if len(right) else PAPER_V
-    prediction_panel(fig, axes[0, 1], right, results=results, arch="lcn", guide=RIGHT_GUIDE, title=f"LCN, s0 = {RIGHT_S0}, v = {v}",
-                     v_range=v_range, regimes=RIGHT_REGIMES, marker_by="s",
+    prediction_panel(fig, axes[0, 1], right, results=results, arch="lcn", guide=RIGHT_GUIDE,
+                     title=f"LCN, s0 = {RIGHT_S0}, v = {v}", v_range=v_range, regimes=RIGHT_REGIMES, marker_by="s",
                      authors=authors_points(results, "lcn", s0=RIGHT_S0, v=v))
     v_colourbars(fig, axes.ravel(), [left, right], v_range)
     return fig

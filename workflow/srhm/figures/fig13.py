@@ -32,7 +32,7 @@ def draw(results: Path, settings: Mapping) -> CaptionedFigure:
     points = select(read_pstar(results, settings), arch="cnn", s=3, sparsity="A")
     fig, axes = new_figure(1, 1, extra_width=0.8)
     v_range = style.v_range(points)
-    prediction_panel(fig, axes[0, 0], points, results=results, arch="cnn", guide=GUIDE, title="CNN, s = 3", v_range=v_range,
-                     regimes=CNN_REGIMES, authors=authors_points(results, "cnn", s=3))
+    prediction_panel(fig, axes[0, 0], points, results=results, arch="cnn", guide=GUIDE, title="CNN, s = 3",
+                     v_range=v_range, regimes=CNN_REGIMES, authors=authors_points(results, "cnn", s=3))
     v_colourbars(fig, axes.ravel(), [points], v_range)
     return fig

@@ -82,9 +82,9 @@ def prediction_panel(fig: CaptionedFigure, ax: Axes, points: pd.DataFrame, *, re
     """P* against the paper's prediction for `arch` (the `prediction` column of the P* tables read by
     `read_pstar`), with the report's fit of them when they are one experiment's (srhm.figures.panels.scaling_panel);
     `authors` (see `authors_points`) drawn as open markers."""
-    scaling_panel(fig, ax, points, results=results, x="prediction", y="test_error_p_star", xlabel=PREDICTION_LABELS[arch],
-                  ylabel=p_star_label(points), guide=guide, title=title, v_range=v_range, regimes=regimes,
-                  marker_by=marker_by, reference=authors)
+    scaling_panel(fig, ax, points, results=results, x="prediction", y="test_error_p_star",
+                  xlabel=PREDICTION_LABELS[arch], ylabel=p_star_label(points), guide=guide, title=title,
+                  v_range=v_range, regimes=regimes, marker_by=marker_by, reference=authors)
 
 
 def authors_points(results: Path, arch: str, **equal) -> pd.DataFrame:
@@ -125,7 +125,8 @@ def invariance_figure(results: Path, settings: Mapping, *, arch: str, s: int, gu
     points = select(read_pstar(results, settings), arch=arch, s=s, sparsity="A")
     fig, axes = new_figure(1, 2, extra_width=0.8)
     v_range = style.v_range(points)
-    invariance_panels(fig, axes[0], points, results=results, guides=guides, title=title, v_range=v_range, regimes=regimes)
+    invariance_panels(fig, axes[0], points, results=results, guides=guides, title=title, v_range=v_range,
+                      regimes=regimes)
     v_colourbars(fig, axes.ravel(), [points], v_range)
     return fig
 
