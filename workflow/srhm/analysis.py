@@ -91,8 +91,7 @@ def read_fit(results: Path, experiment: str | None, name: str) -> dict | None:
     """The fit `name` (a key of FITS) of `experiment` as `srhm analyse` wrote it (results/fits/{experiment}.json:
     a `scaling_fits` entry); None when `experiment` is None, its fits file is absent or holds no such fit.
     The report and the figures read their fits here."""
-    path = Path(results) / paths.fits(experiment) if experiment is not None else None
-    if path is None or not path.is_file():
+    if experiment is None:
         return None
-    return read_json(path)["fits"].get(name)
-
+    path = Path(results) / paths.fits(experiment)
+    return read_json(path)["fits"].get(name) if path.is_file() else None
