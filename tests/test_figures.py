@@ -19,8 +19,7 @@ import pytest
 from matplotlib.collections import PathCollection
 from matplotlib.colors import to_rgba
 
-from srhm import theory
-from srhm.analysis import sample_complexities
+from srhm import analysis, theory
 from srhm.authors import DATA as AUTHORS_DATA
 from srhm.paths import AUTHORS_TABLE
 from srhm.cli import main
@@ -28,8 +27,10 @@ from srhm.figures import FIGURES, figure_experiments, figure_module, figure_sele
 from srhm.figures.fits import FittedLine, fitted_line
 from srhm.figures.layouts import authors_points
 from srhm.figures.tables import Selection
+from srhm.report import claim_rows
 from srhm.scaling import least_squares_band
 from srhm.sources import PACKAGE_ROOT, module_sources
+from srhm.text import interval
 
 # --------------------------------------------------------------------------------------- synthetic data
 
@@ -84,7 +85,8 @@ def synthetic_runs(experiment: str) -> pd.DataFrame:
             drop = 1.0 / (1.0 + (P / scale) ** 2 * (1.0 + 0.1 * seed))
             row = {"experiment": experiment, "arch": arch, "model": f"{arch}_H16", "width": 16, "v": v,
                    "n_classes": v, "m": m, "s": s, "L": L, "s0": s0, "sparsity": sparsity, "seed": seed, "P": int(P),
-                   "test_error": 0.5 if stuck else 0.9 * drop, **predictions}
+                   "test_error": 0.5 if stuck else 0.9 * drop, "stop_reason": "loss threshold",
+                   **predictions}
             for kind, k, level in itertools.product("SD", [*map(str, range(1, L + 1)), "out"], range(1, L + 1)):
                 value = 0.05 + 0.9 * drop ** (1.0 / level)
                 row[f"{kind}_{k}_{level}"] = np.nan if kind == "D" and s0 == 0 else value
@@ -94,13 +96,14 @@ def synthetic_runs(experiment: str) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
-    """A results folder with a run table and a P* table for every synthetic experiment."""
+    """A results folder with a run table, a P* table and the fits of every synthetic experiment (`srhm analyse`)."""
     root = tmp_path_factory.mktemp("results")
     (root / "tables").mkdir()
     for experiment in EXPERIMENTS:
-        runs = synthetic_runs(experiment)
-        runs.to_csv(root / "tables" / f"{experiment}.csv", index=False)
-        sample_complexities(runs, n_boot=20).table.to_csv(root / "tables" / f"{experiment}_pstar.csv", index=False)
+        table = root / "tables" / f"{experiment}.csv"
+        synthetic_runs(experiment).to_csv(table, index=False)
+        main(["analyse", str(table), "--bootstrap", "20", "--pstar", str(root / "tables" / f"{experiment}_pstar.csv"),
+              "--fits", str(root / "fits" / f"{experiment}.json")])
     shutil.copy(AUTHORS_DATA, root / AUTHORS_TABLE)
     return root
 
@@ -180,9 +183,12 @@ def test_every_figure_draws_its_panels(name, results):
 
 @pytest.mark.parametrize("name", sorted(SETTINGS))
 def test_inputs_are_exactly_the_tables_read(name, results, monkeypatch):
+    """Every table and fits file a figure reads is among its inputs (its rule's inputs), and nothing else is."""
     read = []
-    original = pd.read_csv
-    monkeypatch.setattr(pd, "read_csv", lambda path, *a, **k: read.append(path) or original(path, *a, **k))
+    for module, reader in ((pd, "read_csv"), (analysis, "read_json")):
+        original = getattr(module, reader)
+        monkeypatch.setattr(module, reader, lambda path, *a, _original=original, **k: read.append(path)
+                            or _original(path, *a, **k))
     module = figure_module(name)
     module.draw(results, SETTINGS[name])
     assert {str(path.relative_to(results)) for path in read} == set(module.inputs(SETTINGS[name]))
@@ -200,9 +206,38 @@ def test_scaling_panels_plot_every_finite_p_star_and_name_the_missing(results):
     assert re.search(r"\(B\) LCN, s = 2: fit y = \S+ x\^(\S+) on 11 points by least squares", notes)
     assert "the shaded band is the least-squares 95% confidence band" in notes
     legend = [text.get_text() for text in data_axes(fig)[1].get_legend().get_texts()]
-    assert "least-squares 95% band" in legend and any("(least squares)" in text for text in legend)
+    assert "least-squares 95% band" in legend and any("(seed bootstrap)" in text for text in legend)
+    assert "(B) LCN, s = 2: fit y" in notes and "the report's fit (fits/lcn_s2.json)" in notes
     texts = [text.get_text() for text in data_axes(fig)[2].texts]
     assert any("not in the data: L = 3" in text for text in texts), "the panel itself says what it lacks"
+
+
+def test_a_fit_legend_prints_the_interval_the_report_prints(results):
+    """Fig. 6D draws the fit of every instance of its experiment: its legend gives the report's seed-bootstrap
+    interval of that slope (results/fits), in the report's digits, not a least-squares one of its own."""
+    claims = claim_rows(results, {"fig06": SETTINGS["fig06"]}).set_index("claim")
+    printed = interval(claims.loc["LCN: P* ≈ P*_D — exponent of P* vs P*_D (Eq. 8, Fig. 6D)", "ci95"])
+    fig = figure_module("fig06").draw(results, SETTINGS["fig06"])
+    legend = [text.get_text() for text in data_axes(fig)[1].get_legend().get_texts()]
+    assert printed.startswith("[") and any(printed in text and "seed bootstrap" in text for text in legend), legend
+    assert any(f"95% CI {printed} (seed bootstrap" in note for note in fig.notes)
+
+
+def test_points_of_several_experiments_are_fitted_by_least_squares_and_a_stale_fit_is_refused(results, tmp_path):
+    """A panel of two experiments' points draws no fit of the report (each fits its own experiment) but its own
+    least-squares fit, and says so; a fits file whose fit is not that of its P* table stops the figure."""
+    shutil.copytree(results, tmp_path, dirs_exist_ok=True)
+    for folder, suffix in (("tables", "_pstar.csv"), ("fits", ".json")):
+        shutil.copy(tmp_path / folder / f"lcn_s2{suffix}", tmp_path / folder / f"lcn_again{suffix}")
+    fig = figure_module("fig06").draw(tmp_path, {"experiments": ["lcn_s2", "lcn_again"]})
+    legend = [text.get_text() for text in data_axes(fig)[0].get_legend().get_texts()]
+    assert any("(least squares)" in text for text in legend) and not any("seed bootstrap" in text for text in legend)
+    assert any("a least-squares fit of the points drawn" in note for note in fig.notes)
+    fits = json.loads((tmp_path / "fits" / "lcn_s2.json").read_text())
+    fits["fits"]["p_star_vs_p_star_S"]["slope"] += 0.1
+    (tmp_path / "fits" / "lcn_s2.json").write_text(json.dumps(fits))
+    with pytest.raises(ValueError, match=re.escape("fits/lcn_s2.json: its fit p_star_vs_p_star_S is not that")):
+        figure_module("fig06").draw(tmp_path, SETTINGS["fig06"])
 
 
 def test_prediction_panels_show_the_authors_values_as_open_markers(results):

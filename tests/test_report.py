@@ -2,6 +2,7 @@
 
 import itertools
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 import yaml
 from scipy import stats
 
+from srhm.analysis import sample_complexities
 from srhm.authors import DATA as AUTHORS_DATA
 from srhm.paths import AUTHORS_TABLE
 from srhm.config import resolve
@@ -219,3 +221,66 @@ def test_factor_exponents_recover_planted_exponents_of_each_factor():
     a, b = factor_exponents(table)
     assert a == pytest.approx(0.7) and b == pytest.approx(1.1)
     assert factor_exponents(table[table["s0"] == 1]) is None, "one s0: the factors cannot be separated"
+
+
+def test_user_text_stays_in_its_cell_of_the_claims_table(tmp_path):
+    """An experiment's note holding '|', a newline and braces neither splits a row nor ends the table."""
+    config = resolve(yaml.safe_load((ROOT / "config.yaml").read_text()), [("--config", {"preset": "smoke"})])
+    experiment = config["figures"]["fig07"]["experiments"][0]
+    config["experiments"][experiment]["note"] = "budget | time\nsee {fig07}"
+    (tmp_path / "tables").mkdir()
+    shutil.copy(AUTHORS_DATA, tmp_path / AUTHORS_TABLE)
+    lines = markdown(config, tmp_path).splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("| claim |"))
+    end = lines.index("", header)
+    table = lines[header:end]
+    assert len(table) == 2 + len(CLAIMS) + 3, "one line per claim"
+    assert {len(re.findall(r"(?<!\\)\|", line)) for line in table} == {12}, "11 cells in every row"
+    assert sum(r"budget \| time see {fig07}" in line for line in table) == 1
+
+
+def stopped_runs() -> pd.DataFrame:
+    """One experiment's run table (the columns srhm.runs.collect_runs writes): LCN instances v = 4 and 5, two
+    seeds, four P. v = 4 learns, its 3 largest-P runs of seed 1 stopped at the epoch cap (400 epochs); every
+    run of v = 5 beyond the smallest P diverged (non-finite training loss), its test error flat at chance."""
+    rows = []
+    for v, seed, P in itertools.product((4, 5), (0, 1), (100, 200, 400, 800)):
+        stop = ("non-finite loss" if v == 5 and P > 100 else "max epochs" if v == 4 and seed == 1 and P > 100
+                else "loss threshold")
+        rows.append({"experiment": "lcn_s2", "run": f"runs/v{v}/P{P}_seed{seed}", "dataset": f"v{v}_seed{seed}",
+                     "arch": "lcn", "model": "lcn_H8", "width": 8, "v": v, "n_classes": v, "m": v, "s": 2, "L": 2,
+                     "s0": 1, "sparsity": "A", "seed": seed, "P": P,
+                     "test_error": 0.8 if v == 5 else 0.2 / (1 + (P / 200) ** 2),
+                     "epochs": 400 if stop == "max epochs" else 3 if stop == "non-finite loss" else 120,
+                     "stop_reason": stop, "wall_time_s": 1.0, "device": "cpu",
+                     "p_star_rhm": np.nan, "p_star_lcn": 100.0 * v, "p_star_cnn": np.nan})
+    return pd.DataFrame(rows)
+
+
+def stopped_report(tmp_path) -> list[str]:
+    """The smoke preset's report over the run table `stopped_runs` as its lcn_s2 and that table's analysis."""
+    config = resolve(yaml.safe_load((ROOT / "config.yaml").read_text()), [("--config", {"preset": "smoke"})])
+    (tmp_path / "tables").mkdir()
+    shutil.copy(AUTHORS_DATA, tmp_path / AUTHORS_TABLE)
+    runs = stopped_runs()
+    runs.to_csv(tmp_path / "tables" / "lcn_s2.csv", index=False)
+    sample_complexities(runs, n_boot=20).table.to_csv(tmp_path / "tables" / "lcn_s2_pstar.csv", index=False)
+    return markdown(config, tmp_path).splitlines()
+
+
+def test_the_report_names_the_instances_whose_training_diverged(tmp_path):
+    lines = stopped_report(tmp_path)
+    section = lines[lines.index("## How the runs stopped"):lines.index("## Claims")]
+    assert any(line.startswith("- **lcn_s2**: the training diverged (non-finite training loss) in 6 runs: "
+                               "lcn_H8 v=5 s=2 L=2 s0=1 (6 runs)") for line in section), section
+    rows = [line for line in lines if line.startswith("| lcn | 5 |")]
+    assert len(rows) == 1 and "| — (diverged) |" in rows[0], "its P* table calls it diverged, not plateau_above"
+
+
+def test_the_report_counts_the_runs_stopped_by_the_epoch_cap_per_experiment(tmp_path):
+    lines = stopped_report(tmp_path)
+    section = lines[lines.index("## How the runs stopped"):lines.index("## Claims")]
+    capped = [line for line in section if "epoch cap" in line and line.startswith("- **")]
+    assert capped == [("- **lcn_s2**: 3 of 16 runs stopped at their epoch cap before their training loss reached its "
+                       "threshold (lcn_H8: 3 at 400 epochs).")]
+    assert "(a reduction)" in section[2], "the section says once why these runs matter"

@@ -580,6 +580,11 @@ def test_fit_serialises_to_strict_json():
     assert restored["complete_fraction"] is None and restored["ci_method"] == "least_squares"
     single = json.loads(json.dumps(fit_scaling([1.0], [1.0]).to_dict(), allow_nan=False))
     assert single["slope"] is None and single["slope_ci95"] == [None, None] and single["unit_slope_prefactor"] == 1.0
+    for original in (fit, fit_scaling([1.0], [1.0])):  # read back from the JSON, as the figures read the fits
+        back = ScalingFit.from_dict({"x": "prediction", **json.loads(json.dumps(original.to_dict()))})
+        assert back.to_dict() == original.to_dict() and isinstance(back.slope_ci95, tuple)
+    with pytest.raises(ValueError, match=r"needs the fields \['slope_se'"):
+        ScalingFit.from_dict({key: value for key, value in restored.items() if key != "slope_se"})
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -608,7 +613,8 @@ def test_scaling_fits_refit_the_seed_resamples_of_every_sample_complexity():
     runs["D_2_1"] = runs["test_error"]
     instance = runs.pop("instance")
     runs = runs.assign(arch="lcn", model="lcn_H8", v=instance + 2, n_classes=4, m=4, s=2, L=2, s0=1, sparsity="A",
-                       p_star_rhm=np.nan, p_star_lcn=PLANTED_X[instance], p_star_cnn=np.nan)
+                       p_star_rhm=np.nan, p_star_lcn=PLANTED_X[instance], p_star_cnn=np.nan,
+                       stop_reason="loss threshold")
     complexities = sample_complexities(runs, n_boot=150, seed=1)
     table, boot = complexities
     fits = scaling_fits(complexities)
@@ -625,6 +631,35 @@ def test_scaling_fits_refit_the_seed_resamples_of_every_sample_complexity():
         assert fit.ci_method == "seed_bootstrap" and fit.n_points == 8
     assert fits["p_star_vs_prediction"]["slope"] == pytest.approx(1.0, abs=0.05)
     assert fits["p_star_vs_p_star_S"]["slope"] == pytest.approx(1.0, abs=0.05)
+
+
+def diverging_runs() -> pd.DataFrame:
+    """Two LCN instances, two seeds, four P: v = 4 learns (P* = 200); every run of v = 5 but those at the
+    smallest P stopped on a non-finite training loss, its test error and sensitivities flat at chance."""
+    rows = []
+    for v, seed, P in itertools.product((4, 5), (0, 1), (100, 200, 400, 800)):
+        diverged = v == 5 and P > 100
+        error = 0.8 if v == 5 else 0.2 / (1 + (P / 200) ** 2)
+        rows.append({"arch": "lcn", "model": "lcn_H8", "v": v, "n_classes": v, "m": v, "s": 2, "L": 2, "s0": 1,
+                     "sparsity": "A", "seed": seed, "P": P, "test_error": error, "S_2_1": error + 0.2,
+                     "D_2_1": error, "stop_reason": "non-finite loss" if diverged else "loss threshold",
+                     "p_star_rhm": np.nan, "p_star_lcn": 100.0 * v, "p_star_cnn": np.nan})
+    return pd.DataFrame(rows)
+
+
+def test_an_instance_whose_training_diverged_is_flagged_diverged_not_as_a_plateau():
+    runs = diverging_runs()
+    table = sample_complexities(runs, n_boot=50).table.set_index("v")
+    assert table.loc[4, "test_error_flag"] == "ok" and table.loc[4, "n_diverged"] == 0
+    assert table.loc[4, "test_error_p_star"] == pytest.approx(200.0, rel=0.05)
+    for metric in ("test_error", "S", "D"):
+        assert table.loc[5, f"{metric}_flag"] == table.loc[5, f"{metric}_paper_flag"] == "diverged", metric
+        assert np.isnan(table.loc[5, f"{metric}_p_star"]) and table.loc[5, f"{metric}_cross_fraction"] == 0
+    assert table.loc[5, "n_diverged"] == 6, "2 seeds x 3 P"
+    learned = sample_complexities(runs.assign(stop_reason="loss threshold"), n_boot=50).table.set_index("v")
+    assert learned.loc[5, "test_error_flag"] == "plateau_above", "the same curves, had they not diverged"
+    with pytest.raises(ValueError, match="stop_reason"):
+        sample_complexities(runs.drop(columns="stop_reason"))
 
 
 def test_collapse_divides_by_the_prediction():

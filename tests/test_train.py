@@ -16,12 +16,13 @@ import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
 from srhm import SRHM, Batch, encode, precision, theory
+from srhm.analysis import sample_complexities
 from srhm.architectures import HIERARCHICAL
 from srhm.paths import pool_stem
 from srhm.io import read_json
 from srhm.models import build_model
 from srhm.models.single import StackedNets
-from srhm.protocol import MemberSpec, TrainSpec, paper_base_lr, paper_lr_scale
+from srhm.protocol import DIVERGED_STOP, MemberSpec, TrainSpec, paper_base_lr, paper_lr_scale
 from srhm.runs import collect_runs
 from srhm.streams import stream
 from srhm.train import AutogradGroup, EnsembleTrainer, train_ensemble
@@ -669,3 +670,16 @@ def test_paper_defaults_resolve(tmp_path, pools):
     assert (vgg.width, vgg.lr, vgg.weight_decay, vgg.loss_threshold, vgg.max_epochs) == (None, 1e-4 * 64, 5e-4, 1e-2, 250)
     fcn = make_spec(tmp_path, pools, [(0, 24, 0)], arch="fcn", L=3, s0=0).protocol()
     assert (fcn.width, fcn.lr, fcn.loss_threshold) == (256, 0.003 * 256, 1e-2)
+
+
+def test_a_diverging_training_stops_on_its_non_finite_loss_and_its_instance_is_flagged(tmp_path, pools):
+    """At base_lr 1e6 the training loss becomes non-finite: every member stops there (srhm.protocol.DIVERGED_STOP),
+    long before its epoch cap, and the analysis of the collected runs calls the instance `diverged`."""
+    spec = make_spec(tmp_path, pools, [(0, 40, 0), (0, 60, 1)], arch="lcn", width=8, base_lr=1e6, max_epochs=50,
+                     eval_every=5)
+    for metrics in train_ensemble(spec):
+        assert metrics["stop_reason"] == DIVERGED_STOP and metrics["epochs"] < 50
+        assert not np.isfinite(metrics["curves"]["train_loss"][-1])
+    runs = collect_runs([member.out_dir for member in spec.members], "diverging")
+    table = sample_complexities(runs, n_boot=10).table
+    assert list(table["test_error_flag"]) == ["diverged"] and list(table["n_diverged"]) == [2]

@@ -10,12 +10,16 @@ P*_S and P*_D, with 95 % intervals from the seed resamples of every instance.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
-from srhm import theory
+from srhm import paths, theory
 from srhm.architectures import HIERARCHICAL, REGISTRY
 from srhm.defaults import N_BOOT
+from srhm.io import read_json
+from srhm.protocol import DIVERGED_STOP
 from srhm.scaling import PStarTable, fit_scaling, p_star_table
 
 GROUP = ("arch", "model", "v", "n_classes", "m", "s", "L", "s0", "sparsity")
@@ -36,7 +40,13 @@ def sample_complexities(runs: pd.DataFrame, *, eps_star: float = theory.EPS_STAR
     """Sample complexities of one run table (srhm.runs.collect_runs): one row per SRHM instance and
     model with P*, P*_S, P*_D and their bootstrap intervals over seeds, the paper's nearest-grid-point
     values beside them and the theory predictions (`prediction` is the paper's formula for the
-    architecture, NaN where the paper gives none); and the P* of every seed resample, for the fits."""
+    architecture, NaN where the paper gives none); and the P* of every seed resample, for the fits.
+    An instance with a run whose training diverged (stop_reason srhm.protocol.DIVERGED_STOP) has the flag
+    "diverged" and no sample complexity; n_diverged counts those runs. ValueError when `runs` lacks a
+    column it needs (stop_reason among them)."""
+    if "stop_reason" not in runs:
+        raise ValueError("runs lacks the column stop_reason (srhm.runs.collect_runs writes it)")
+    runs = runs.assign(diverged=runs["stop_reason"] == DIVERGED_STOP)
     thresholds: dict = {ERROR: eps_star}
     read_at = {arch: theory.invariance_layers(arch) for arch in set(runs["arch"]) & set(HIERARCHICAL)}
     layers = {kind: {arch: pair[i] for arch, pair in read_at.items()} for i, kind in enumerate((SYNONYM, DIFFEO))}
@@ -46,7 +56,7 @@ def sample_complexities(runs: pd.DataFrame, *, eps_star: float = theory.EPS_STAR
                               for kind in (SYNONYM, DIFFEO)})
         thresholds[SYNONYM] = lambda g: theory.invariance(g["arch"], g["s"], g["L"]).synonym
         thresholds[DIFFEO] = lambda g: theory.invariance(g["arch"], g["s"], g["L"]).diffeo
-    table, boot = p_star_table(runs, by=GROUP, thresholds=thresholds, n_boot=n_boot, seed=seed)
+    table, boot = p_star_table(runs, by=GROUP, thresholds=thresholds, n_boot=n_boot, seed=seed, diverged="diverged")
     if SYNONYM in thresholds:
         table = table.assign(**{f"{kind}_layer": table["arch"].map(layers[kind]) for kind in (SYNONYM, DIFFEO)})
     predictions = runs.groupby(list(GROUP))[list(PREDICTIONS)].first().reset_index()
@@ -75,3 +85,13 @@ def _resamples(boot: dict, column: str):
     """The seed resamples [n_instances, n_boot] behind a {metric}_p_star column; None for any other column."""
     metric = column.removesuffix("_p_star")
     return boot[metric] if column != metric else None
+
+
+def read_fit(results: Path, experiment: str | None, name: str) -> dict | None:
+    """The fit `name` (a key of FITS) of `experiment` as `srhm analyse` wrote it (results/fits/{experiment}.json:
+    a `scaling_fits` entry); None when `experiment` is None, its fits file is absent or holds no such fit.
+    The report and the figures read their fits here."""
+    if experiment is None:
+        return None
+    path = Path(results) / paths.fits(experiment)
+    return read_json(path)["fits"].get(name) if path.is_file() else None

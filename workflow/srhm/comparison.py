@@ -26,6 +26,7 @@ import pandas as pd
 
 from srhm.architectures import HIERARCHICAL
 from srhm.scaling import crossing, paper_rule
+from srhm.text import MISSING, table_row
 from srhm.theory import EPS_STAR
 
 COMMON_NETS_THRESHOLD = 0.07
@@ -125,9 +126,9 @@ def markdown_section(table: pd.DataFrame) -> list[str]:
               "| ratio | ratio of interpolations |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in table.itertuples():
         source = "" if row.authors_from == "printed" else " (their curve)"
-        lines.append(f"| {row.experiment} | {row.model} | {row.arch} | {row.s} | {row.L} | {row.v} | {row.s0} | "
-                     f"{row.seeds} | {row.authors:.0f}{source} | {_number(row.ours_rule)} | "
-                     f"{_number(row.ours_interpolated)} | {_ratio(row.ratio)} | {_ratio(row.interpolated_ratio)} |")
+        lines.append(table_row([row.experiment, row.model, row.arch, row.s, row.L, row.v, row.s0, row.seeds,
+                                f"{row.authors:.0f}{source}", _number(row.ours_rule), _number(row.ours_interpolated),
+                                _ratio(row.ratio), _ratio(row.interpolated_ratio)]))
     result = summary(table)
     lines += [""]
     if result["measured"]:
@@ -143,8 +144,8 @@ def markdown_section(table: pd.DataFrame) -> list[str]:
 
 
 def _number(value: float) -> str:
-    return "—" if not np.isfinite(value) else f"{value:.0f}"
+    return MISSING if not np.isfinite(value) else f"{value:.0f}"
 
 
 def _ratio(value: float) -> str:
-    return "—" if not np.isfinite(value) else f"{value:.2f}"
+    return MISSING if not np.isfinite(value) else f"{value:.2f}"

@@ -25,6 +25,9 @@ FP32 = PRECISIONS[0]
 """The default precision, the paper's."""
 RUNTIME_FIELDS = ("device", "threads", "checkpoint", "checkpoint_every_s", "progress_every_s", "eval_batch")
 """Fields that change how a job runs but not what it computes: they may differ when resuming."""
+LOSS_STOP, EPOCH_CAP_STOP, DIVERGED_STOP = "loss threshold", "max epochs", "non-finite loss"
+"""Why a member's training stopped (its stop_reason in metrics.json): its epoch's training loss fell below
+`loss_threshold`, it reached `max_epochs` first, or its training loss became non-finite (the training diverged)."""
 
 
 def paper_base_lr(arch: str, s: int, s0: int, L: int) -> float:

@@ -16,6 +16,8 @@ whose P* the authors' notebooks printed (srhm.authors), from which the same quan
   experiment's own `note` from the config (why the preset does not run more, e.g. the budget);
 - a slope of P* against the prediction that disagrees has a note splitting it into its two factors
   (factor_exponents): the exponent of the sparsity factor (s0+1)^L and that of n_c m^L, fitted jointly.
+Above the claims, `stopping_section` says which runs stopped otherwise than at their training-loss threshold:
+at their epoch cap (a reduction of the protocol), or because their training diverged.
 Intervals are those of srhm.scaling.fit_scaling (METHOD says how they are computed).
 """
 
@@ -28,11 +30,13 @@ import numpy as np
 import pandas as pd
 
 from srhm import comparison, paths, theory
+from srhm.analysis import read_fit
 from srhm.architectures import HIERARCHICAL
 from srhm.authors import load_authors_measurements
-from srhm.io import read_json
 from srhm.plan import Plan
+from srhm.protocol import EPOCH_CAP_STOP
 from srhm.scaling import MIN_DISTINCT_X, fit_scaling
+from srhm.text import MISSING, interval, number, table_row
 
 SLOPE_TOLERANCE = 0.1
 MAX_SLOPE_CI_WIDTH = 1.0
@@ -137,7 +141,7 @@ def claim_rows(results: Path, figures: dict, authors: pd.DataFrame | None = None
     rows = []
     for claim in CLAIMS:
         experiment = claim.experiment(figures)
-        fit = _fit(results, experiment, claim.fit)
+        fit = read_fit(results, experiment, claim.fit)
         theirs = None if authors is None else authors_value(claim, authors)
         ours_rule = _ours_by_their_rule(results, experiment, claim) if claim.quantity != "slope" else None
         row = _row(claim.text, claim.paper, claim.quantity, fit, experiment, authors=theirs, ours_rule=ours_rule)
@@ -326,9 +330,9 @@ def compute_section(compute: pd.DataFrame) -> list[str]:
     for _, row in compute.iterrows():
         share = row["wall_s"] / total["wall_s"] if total["wall_s"] > 0 else float("nan")
         name = f"**{row['experiment']}**" if row["experiment"] == "all" else row["experiment"]
-        lines.append(f"| {name} | {row['trainings']} | {row['training_jobs']} | {row['device']} | {row['precision']} | "
-                     f"{_duration(row['wall_s'])} | {share:.0%} | {_number(row['flops'], '.3g')} | "
-                     f"{_number(row['gflop_per_s'], '.1f')} |")
+        lines.append(table_row([name, row["trainings"], row["training_jobs"], row["device"], row["precision"],
+                                _duration(row["wall_s"]), f"{share:.0%}", _number(row["flops"], ".3g"),
+                                _number(row["gflop_per_s"], ".1f")]))
     return lines + [""]
 
 
@@ -337,7 +341,7 @@ def _duration(seconds: float) -> str:
 
 
 def _number(value: float, spec: str) -> str:
-    return "—" if pd.isna(value) else format(value, spec)
+    return MISSING if pd.isna(value) else format(value, spec)
 
 
 def _row(text: str, paper: float, quantity: str, fit: dict | None, experiment: str | None, *,
@@ -348,13 +352,6 @@ def _row(text: str, paper: float, quantity: str, fit: dict | None, experiment: s
             "se": fit.get(SE_FIELDS[quantity]), "ours_rule": ours_rule, "n_points": fit.get("n_points"),
             "experiment": experiment or "", "verdict": verdict(quantity, paper, value, ci95, authors=authors,
                                                                ours_rule=ours_rule), "note": note}
-
-
-def _fit(results: Path, experiment: str | None, name: str) -> dict | None:
-    path = Path(results) / paths.fits(experiment)
-    if experiment is None or not path.is_file():
-        return None
-    return read_json(path)["fits"].get(name)
 
 
 def _pstar(results: Path, experiment: str | None) -> pd.DataFrame:
@@ -403,8 +400,8 @@ def _sparsity_rows(results: Path, figures: dict, notes: dict[str, str]) -> list[
     for arch, figure_b in (("lcn", "fig07"), ("cnn", "fig08")):
         experiment_a = figure_experiment(figures, "fig04", arch)
         experiment_b = figure_experiment(figures, figure_b, "experiments")
-        fit_a = _fit(results, experiment_a, "p_star_vs_prediction")
-        fit_b = _fit(results, experiment_b, "p_star_vs_prediction")
+        fit_a = read_fit(results, experiment_a, "p_star_vs_prediction")
+        fit_b = read_fit(results, experiment_b, "p_star_vs_prediction")
         ratio, ci, se = None, None, None
         if fit_a and fit_b and fit_a["unit_slope_prefactor"] and fit_b["unit_slope_prefactor"]:
             ratio = fit_b["unit_slope_prefactor"] / fit_a["unit_slope_prefactor"]
@@ -438,6 +435,7 @@ def markdown(config: dict, results: Path) -> str:
         f"test error convention: {config['error_convention']} over training, "
         f"{config['bootstrap']} bootstrap resamples.",
         "",
+        *stopping_section(results, list(config["experiments"])),
         "## Claims",
         "",
         f"Verdict rules: a slope agrees when its 95 % interval contains the paper's value or lies within "
@@ -447,7 +445,7 @@ def markdown(config: dict, results: Path) -> str:
         f"being drawn by eye; elsewhere within a factor {PREFACTOR_FACTOR:g} of the guide. \"not measured\": "
         "the note says why (no experiment in this preset, or which instances have no sample complexity and "
         "their flags: `never_below` means the grid stops before the crossing, `plateau_above` that the curve "
-        "levels off above its threshold at the value given).",
+        "levels off above its threshold at the value given, `diverged` that a run of the instance diverged).",
         "",
         METHOD,
         "",
@@ -456,9 +454,9 @@ def markdown(config: dict, results: Path) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in claims.itertuples():
-        lines.append(f"| {row.claim} | {row.paper:g} | {_fmt(row.authors)} | {_fmt(row.ours)} | {_fmt_ci(row.ci95)} "
-                     f"| {_fmt_se(row.se, row.quantity)} | {_fmt(row.ours_rule)} | {_fmt(row.n_points)} | "
-                     f"{row.experiment} | {row.verdict} | {row.note} |")
+        lines.append(table_row([row.claim, f"{row.paper:g}", number(row.authors), number(row.ours), interval(row.ci95),
+                                _fmt_se(row.se, row.quantity), number(row.ours_rule), number(row.n_points),
+                                row.experiment, row.verdict, row.note]))
     runs = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
     lines += ["", *comparison.markdown_section(comparison.compare(runs, authors))]
     lines += compute_section(compute)
@@ -466,6 +464,42 @@ def markdown(config: dict, results: Path) -> str:
     for name, experiment in plan.experiments.items():
         lines += _experiment_section(results, name, experiment.dropped)
     return "\n".join(lines) + "\n"
+
+
+def stopping_section(results: Path, experiments: list[str]) -> list[str]:
+    """The report section "How the runs stopped", as Markdown lines: per experiment with a run table under
+    `results`, how many runs stopped at their epoch cap before their training loss reached its threshold
+    (a reduction of the paper's protocol, which trains every run to its threshold), and, from the P* table,
+    the instances with runs whose training diverged (flagged "diverged" by srhm.analysis: no P*)."""
+    lines = ["## How the runs stopped", "",
+             ("The paper trains every run until its training loss falls below its threshold. A run can also stop "
+              "at its epoch cap (`train.max_epochs`) before that, having trained for fewer epochs than the paper's "
+              "protocol asks (a reduction), or when its training loss becomes non-finite (the training diverged)."),
+             ""]
+    found, tables = [], 0
+    for name in experiments:
+        path = Path(results) / paths.run_table(name)
+        if not path.is_file():
+            continue
+        runs, tables = pd.read_csv(path), tables + 1
+        capped = runs[runs["stop_reason"] == EPOCH_CAP_STOP]
+        if len(capped):
+            per_model = "; ".join(f"{model}: {len(group)} at {'/'.join(map(str, sorted(group['epochs'].unique())))} "
+                                  "epochs" for model, group in capped.groupby("model"))
+            found.append(f"- **{name}**: {len(capped)} of {len(runs)} runs stopped at their epoch cap before their "
+                         f"training loss reached its threshold ({per_model}).")
+        pstar = _pstar(results, name)
+        diverged = pstar[pstar["n_diverged"] > 0] if "n_diverged" in pstar else pstar.iloc[:0]
+        if len(diverged):
+            instances = "; ".join(f"{row['model']} v={row['v']} s={row['s']} L={row['L']} s0={row['s0']} "
+                                  f"({row['n_diverged']} runs)" for row in diverged.to_dict("records"))
+            found.append(f"- **{name}**: the training diverged (non-finite training loss) in "
+                         f"{int(diverged['n_diverged'].sum())} runs: {instances}. Their instances are flagged "
+                         "`diverged` and have no sample complexity; a smaller learning rate (`train.base_lr`) "
+                         "would train them.")
+    if not found:
+        found = ["Every run stopped at its training-loss threshold." if tables else "No experiment has run yet."]
+    return lines + found + [""]
 
 
 def _experiment_section(results: Path, name: str, dropped: tuple[tuple[str, int], ...]) -> list[str]:
@@ -479,12 +513,11 @@ def _experiment_section(results: Path, name: str, dropped: tuple[tuple[str, int]
     lines += ["| arch | v | n_c | m | s | L | s0 | sparsity | seeds | P* | 68 % CI | P*_S | P*_D | prediction |",
               "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in pstar.to_dict("records"):
-        lines.append(
-            f"| {row['arch']} | {row['v']} | {row['n_classes']} | {row['m']} | {row['s']} | {row['L']} | {row['s0']} | "
-            f"{row['sparsity']} | "
-            f"{row['n_seeds']} | {_fmt(row['test_error_p_star'])} ({row['test_error_flag']}) | "
-            f"{_fmt_ci((row['test_error_boot_lo68'], row['test_error_boot_hi68']))} | "
-            f"{_fmt(row.get('S_p_star'))} | {_fmt(row.get('D_p_star'))} | {_fmt(row['prediction'])} |")
+        lines.append(table_row([
+            *(row[column] for column in ("arch", "v", "n_classes", "m", "s", "L", "s0", "sparsity", "n_seeds")),
+            f"{number(row['test_error_p_star'])} ({row['test_error_flag']})",
+            interval((row["test_error_boot_lo68"], row["test_error_boot_hi68"])),
+            number(row.get("S_p_star")), number(row.get("D_p_star")), number(row["prediction"])]))
     return lines + [""]
 
 
@@ -492,20 +525,9 @@ def _float(value) -> float:
     return np.nan if value is None else float(value)
 
 
-def _fmt(value) -> str:
-    if value is None or (isinstance(value, float) and not np.isfinite(value)):
-        return "—"
-    return f"{value:.3g}" if isinstance(value, float) else str(value)
-
-
 def _fmt_se(se, quantity: str) -> str:
     """A slope's standard error as "± 0.05"; a prefactor's, of its logarithm, as the factor "×/÷ 1.3"."""
     if se is None or not np.isfinite(_float(se)):
-        return "—"
+        return MISSING
     return f"± {se:.2g}" if quantity == "slope" else f"×/÷ {np.exp(se):.3g}"
 
-
-def _fmt_ci(ci) -> str:
-    if ci is None or any(v is None or not np.isfinite(_float(v)) for v in ci):
-        return "—"
-    return f"[{_float(ci[0]):.3g}, {_float(ci[1]):.3g}]"

@@ -15,14 +15,16 @@ Result flags, shared by `crossing`, `paper_rule` and `p_star_table`:
   "above_at_max_P"      the curve went below but ends above the threshold, P* = NaN;
   "below_at_min_P"      already at or below the threshold at the smallest P, P* = NaN;
   "too_few_points"      fewer than 2 finite values (crossing) or none (paper rule), P* = NaN;
-  "outside_tolerance"   (paper rule only) no grid value within the tolerance, P* = NaN.
+  "outside_tolerance"   (paper rule only) no grid value within the tolerance, P* = NaN;
+  "diverged"            (p_star_table only) a run of the group diverged (its training loss became
+                        non-finite): its values measure no learning, so whatever the curve, P* = NaN.
 """
 
 from __future__ import annotations
 
 import math
 import zlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Callable, Mapping, NamedTuple, Sequence
 
 import numpy as np
@@ -166,12 +168,16 @@ def p_star_table(
     n_boot: int = N_BOOT,
     seed: int = 0,
     tolerance: float = PAPER_TOLERANCE,
+    diverged: str | None = None,
 ) -> PStarTable:
     """Sample complexities per parameter group, with a bootstrap over seeds.
 
     runs: one row per run, with the columns `by`, "seed", "P" and every metric named in `thresholds`.
     thresholds: metric column -> threshold, either a number or a function of the group's parameters
     ({column: value} over `by`), e.g. lambda g: invariance(g["arch"], g["s"], g["L"]).synonym.
+    diverged: a boolean column of `runs` saying which runs diverged; the column "n_diverged" counts them per
+    group, and a group with any has the flag "diverged" and NaN P* for every metric (point estimate, paper's
+    rule and every resample). None: no run diverged.
 
     Per group the seed-averaged curve (NaN-aware mean over seeds at each P) gives the point estimate
     "{metric}_p_star" with "{metric}_flag", and the paper's rule on the same curve gives
@@ -190,7 +196,7 @@ def p_star_table(
     if not thresholds:
         raise ValueError("thresholds must name at least one metric column")
     metrics = list(thresholds)
-    missing = [c for c in [*by, "seed", "P", *metrics] if c not in runs.columns]
+    missing = [c for c in [*by, "seed", "P", *metrics, *([diverged] if diverged else [])] if c not in runs.columns]
     if missing:
         raise ValueError(f"runs lacks the columns {missing}")
     check_int("n_boot", n_boot, 1)
@@ -206,7 +212,7 @@ def p_star_table(
         for key, _ in groups
     ]
     results = [
-        _group_row(dict(zip(by, key)), group, limits, n_boot, seed, tolerance)
+        _group_row(dict(zip(by, key)), group, limits, n_boot, seed, tolerance, diverged)
         for (key, group), limits in zip(groups, group_thresholds)
     ]
     return PStarTable(
@@ -216,7 +222,8 @@ def p_star_table(
 
 
 def _group_row(
-    parameters: dict, group: pd.DataFrame, thresholds: dict[str, float], n_boot: int, seed: int, tolerance: float
+    parameters: dict, group: pd.DataFrame, thresholds: dict[str, float], n_boot: int, seed: int, tolerance: float,
+    diverged: str | None,
 ) -> tuple[dict, dict[str, np.ndarray]]:
     """The `p_star_table` row of one parameter group, and its resamples' P* per metric ([n_boot] each)."""
     metrics = list(thresholds)
@@ -231,11 +238,16 @@ def _group_row(
     boot_curves = _nan_mean(curves[:, draws], axis=2)
 
     row = {**parameters, "n_seeds": n_seeds, "single_seed": n_seeds == 1}
+    if diverged is not None:
+        row["n_diverged"] = int(group[diverged].sum())
     boots = {}
     for i, (metric, threshold) in enumerate(thresholds.items()):
         point = crossing(P, mean_curves[i], threshold)
         paper = paper_rule(P, mean_curves[i], threshold, tolerance)
         boots[metric], _ = crossing_batch(P, boot_curves[i], threshold)
+        if row.get("n_diverged"):
+            point = paper = Crossing(math.nan, "diverged")
+            boots[metric] = np.full(n_boot, np.nan)
         crossed = boots[metric][np.isfinite(boots[metric])]
         summary = np.percentile(crossed, list(PERCENTILES.values())) if crossed.size else [np.nan] * len(PERCENTILES)
         row |= {
@@ -289,6 +301,16 @@ class ScalingFit:
     def to_dict(self) -> dict:
         """Plain JSON-ready dictionary; NaN becomes None, intervals become lists."""
         return {name: _json_number(value) for name, value in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, values: Mapping) -> ScalingFit:
+        """The fit a `to_dict` dictionary describes (None back to NaN, lists back to tuples); keys that are no
+        field (e.g. the "x" and "y" columns srhm.analysis.scaling_fits adds) are ignored. ValueError naming the
+        fields that are missing."""
+        missing = [field.name for field in fields(cls) if field.name not in values]
+        if missing:
+            raise ValueError(f"a scaling fit needs the fields {missing}")
+        return cls(**{field.name: _from_json(values[field.name]) for field in fields(cls)})
 
 
 def fit_scaling(x, y, *, x_boot=None, y_boot=None, n_seeds=None) -> ScalingFit:
@@ -589,6 +611,13 @@ def _checksum(key: tuple) -> int:
     """A stable non-negative integer for a group's values (unlike hash(), equal across runs)."""
     plain = tuple(value.item() if isinstance(value, np.generic) else value for value in key)
     return zlib.crc32(repr(plain).encode())
+
+
+def _from_json(value):
+    """The inverse of _json_number: None becomes NaN, lists become tuples."""
+    if isinstance(value, list):
+        return tuple(_from_json(v) for v in value)
+    return math.nan if value is None else value
 
 
 def _json_number(value):

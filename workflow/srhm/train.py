@@ -53,7 +53,7 @@ from srhm.models.hierarchical import POSITION_MAJOR
 from srhm.precision import apply as apply_precision
 from srhm.precision import autocast, check_precision
 from srhm.precision import settings as precision_settings
-from srhm.protocol import Protocol, TrainSpec
+from srhm.protocol import DIVERGED_STOP, EPOCH_CAP_STOP, LOSS_STOP, Protocol, TrainSpec
 from srhm.provenance import environment as run_environment
 from srhm.run_files import write_run
 from srhm.runs import member_metrics
@@ -543,11 +543,11 @@ class EnsembleTrainer:
         for e, loss in zip(ended, losses):
             self.state.records[e].train_loss.append(loss)
             if not np.isfinite(loss):
-                stopping[e] = "non-finite loss"
+                stopping[e] = DIVERGED_STOP
             elif loss < self.protocol.loss_threshold:
-                stopping[e] = "loss threshold"
+                stopping[e] = LOSS_STOP
             elif self.state.epoch[e] >= self.protocol.max_epochs:
-                stopping[e] = "max epochs"
+                stopping[e] = EPOCH_CAP_STOP
             if e in stopping or self.state.epoch[e] % self.protocol.eval_every == 0:
                 due.append(e)
         if due:

@@ -20,6 +20,7 @@ from srhm.architectures import REGISTRY, STYLED
 from srhm.figures import style
 from srhm.figures.panels import CaptionedFigure, log_scale, say
 from srhm.figures.tables import SWEEP_NETS, read, run_inputs  # noqa: F401 (SWEEP_NETS: the nets these figures sweep)
+from srhm.protocol import LOSS_STOP
 
 NETS = STYLED
 """The nets of Figs. 1C-D and 17A-B: those with a style in srhm.architectures (the paper's seven, and any added
@@ -42,8 +43,6 @@ GUIDE_RATIO = 0.5
 """The grey guide of the single-P panels: eps = sensitivity / 2 (the authors' plot(2 ps, ps))."""
 OPACITY = (0.2, 1.0)
 """Opacity of the smallest and the largest P of a sweep."""
-LOSS_STOP = "loss threshold"
-"""srhm.train's stop_reason of a run whose training loss reached its threshold."""
 PAPER_INSTANCE = "v10_nc10_m10_s2_L2_s02_A"
 """The SRHM of Figs. 1C-F, 9 and 17 (dataset name without its seed)."""
 

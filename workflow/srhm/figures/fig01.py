@@ -121,6 +121,7 @@ def _cifar_full_panel(fig: CaptionedFigure, ax: Axes, cifar: pd.DataFrame) -> No
     from srhm.figures import style
     from srhm.figures.fits import FittedLine, fitted_line
     from srhm.figures.panels import log_scale, say
+    from srhm.text import interval
 
     title = "(A) CIFAR-10, largest P"
     ax.set_title(title, fontsize=9)
@@ -145,7 +146,7 @@ def _cifar_full_panel(fig: CaptionedFigure, ax: Axes, cifar: pd.DataFrame) -> No
                            label=rf"fit $\varepsilon \propto R_f^{{{line.fit.slope:.2f}}}$")
         fit = line.fit
         fig.notes.append(f"{title}: least-squares power-law fit eps = {fit.prefactor:.3g} R_f^{fit.slope:.3f} "
-                         f"(slope 95% CI [{fit.slope_ci95[0]:.3f}, {fit.slope_ci95[1]:.3f}], least squares) on "
+                         f"(slope 95% CI {interval(fit.slope_ci95)}, least squares) on "
                          f"{fit.n_points} points.")
     else:
         fig.notes.append(f"{title}: no power-law fit ({line.flag}).")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Mapping
 import numpy as np
 
 from srhm.figures.tables import (
-    SETTING, Selection, describe, experiment_list, integer_setting, read, select, string_setting,
+    SETTING, Selection, describe, experiment_list, integer_setting, read, scaling_inputs, select, string_setting,
 )
 from srhm.paths import AUTHORS_TABLE, pstar_table, run_table
 
@@ -47,26 +47,25 @@ def selections(settings: Mapping) -> list[Selection]:
 
 def inputs(settings: Mapping) -> list[str]:
     experiment = _curve(settings)[0]
-    paths = [run_table(experiment)] + [pstar_table(name) for name in experiments(settings)]
+    paths = [run_table(experiment), pstar_table(experiment), *scaling_inputs(settings, "lcn"),
+             *scaling_inputs(settings, "cnn")]
     return list(dict.fromkeys(paths + [AUTHORS_TABLE]))
 
 
 def draw(results: Path, settings: Mapping) -> CaptionedFigure:
     from srhm.figures import style
-    from srhm.figures.layouts import CNN_REGIMES, LCN_REGIMES, authors_points, prediction_panel
+    from srhm.figures.layouts import CNN_REGIMES, LCN_REGIMES, authors_points, prediction_panel, read_pstar
     from srhm.figures.panels import new_figure, v_colourbars
 
     experiment, v, L, s0 = _curve(settings)
-    lcn = select(read(results, [pstar_table(name) for name in experiment_list(settings, "lcn")]),
-                 arch="lcn", s=2, sparsity="A")
-    cnn = select(read(results, [pstar_table(name) for name in experiment_list(settings, "cnn")]),
-                 arch="cnn", s=2, sparsity="A")
+    lcn = select(read_pstar(results, settings, "lcn"), arch="lcn", s=2, sparsity="A")
+    cnn = select(read_pstar(results, settings, "cnn"), arch="cnn", s=2, sparsity="A")
     fig, axes = new_figure(1, 3, extra_width=0.8)
     _curve_panel(fig, axes[0, 0], results, experiment, v=v, L=L, s0=s0)
     v_range = style.v_range(lcn, cnn)
-    prediction_panel(fig, axes[0, 1], lcn, arch="lcn", guide=LCN_GUIDE, title="(B) LCN, s = 2",
+    prediction_panel(fig, axes[0, 1], lcn, results=results, arch="lcn", guide=LCN_GUIDE, title="(B) LCN, s = 2",
                      v_range=v_range, regimes=LCN_REGIMES, authors=authors_points(results, "lcn", s=2))
-    prediction_panel(fig, axes[0, 2], cnn, arch="cnn", guide=CNN_GUIDE, title="(C) CNN, s = 2",
+    prediction_panel(fig, axes[0, 2], cnn, results=results, arch="cnn", guide=CNN_GUIDE, title="(C) CNN, s = 2",
                      v_range=v_range, regimes=CNN_REGIMES, authors=authors_points(results, "cnn", s=2))
     v_colourbars(fig, axes[0, 1:], [lcn, cnn], v_range)
     return fig

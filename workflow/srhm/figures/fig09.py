@@ -67,11 +67,13 @@ def _panel(fig: CaptionedFigure, ax: Axes, runs: pd.DataFrame, *, net: str, dept
         return
     curves = pd.DataFrame({"P": runs["P"], "test_error": runs["test_error"],
                            **{kind: common_nets.sensitivity(runs, kind, depth) for kind in ("S", "D")}})
+    tidy = curves.melt(id_vars="P", var_name="curve", value_name="value")
     n_hidden = int(runs["n_hidden"].max()) if runs["n_hidden"].notna().any() else 0
     layer = f"k = {int(common_nets.depth_layer(n_hidden, depth))} of {n_hidden}" if n_hidden else "k unknown"
     ax.set_title(f"{label}, depth {depth_label} ({layer})", fontsize=9)
-    drawn = [name for name, _, colour in CURVES
-             if seed_curve(ax, curves, "P", name, color=colour, marker="o", linestyle="-")]
+    drawn = seed_curve(ax, tidy, "P", "value", hue="curve", palette={name: colour for name, _, colour in CURVES},
+                       marker="o", linestyle="-")
+    drawn = [name for name, _, _ in CURVES if name in drawn]
     log_scale(ax, "x")
     ax.set_ylim(bottom=0)
     missing = [name for name, _, _ in CURVES if name not in drawn]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
-from srhm.figures.tables import experiment_list, pstar_inputs, select
+from srhm.figures.tables import experiment_list, scaling_inputs, select
 from srhm.paths import AUTHORS_TABLE
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ experiments = experiment_list
 
 
 def inputs(settings: Mapping) -> list[str]:
-    return [*pstar_inputs(settings), AUTHORS_TABLE]
+    return [*scaling_inputs(settings), AUTHORS_TABLE]
 
 
 def draw(results: Path, settings: Mapping) -> CaptionedFigure:
@@ -45,11 +45,11 @@ def draw(results: Path, settings: Mapping) -> CaptionedFigure:
     right = _s_comparison(lcn)
     fig, axes = new_figure(1, 2, extra_width=0.8)
     v_range = style.v_range(left, right)
-    prediction_panel(fig, axes[0, 0], left, arch="lcn", guide=LEFT_GUIDE, title="LCN, s = 3", v_range=v_range,
-                     regimes=LCN_REGIMES, authors=authors_points(results, "lcn", s=3))
+    prediction_panel(fig, axes[0, 0], left, results=results, arch="lcn", guide=LEFT_GUIDE, title="LCN, s = 3",
+                     v_range=v_range, regimes=LCN_REGIMES, authors=authors_points(results, "lcn", s=3))
     v = int(right["v"].iloc[0]) if len(right) else PAPER_V
-    prediction_panel(fig, axes[0, 1], right, arch="lcn", guide=RIGHT_GUIDE, title=f"LCN, s0 = {RIGHT_S0}, v = {v}",
-                     v_range=v_range, regimes=RIGHT_REGIMES, marker_by="s",
+    prediction_panel(fig, axes[0, 1], right, results=results, arch="lcn", guide=RIGHT_GUIDE,
+                     title=f"LCN, s0 = {RIGHT_S0}, v = {v}", v_range=v_range, regimes=RIGHT_REGIMES, marker_by="s",
                      authors=authors_points(results, "lcn", s0=RIGHT_S0, v=v))
     v_colourbars(fig, axes.ravel(), [left, right], v_range)
     return fig

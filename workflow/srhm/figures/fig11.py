@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
-from srhm.figures.tables import experiment_list, pstar_inputs
+from srhm.figures.tables import experiment_list, scaling_inputs
 
 if TYPE_CHECKING:
     from srhm.figures.panels import CaptionedFigure
@@ -20,7 +20,7 @@ least-squares power-law fit with its least-squares 95% confidence band.
 
 
 experiments = experiment_list
-inputs = pstar_inputs
+inputs = scaling_inputs
 
 
 def draw(results: Path, settings: Mapping) -> CaptionedFigure:

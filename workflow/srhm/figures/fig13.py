@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
-from srhm.figures.tables import experiment_list, pstar_inputs, select
+from srhm.figures.tables import experiment_list, scaling_inputs, select
 from srhm.paths import AUTHORS_TABLE
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ experiments = experiment_list
 
 
 def inputs(settings: Mapping) -> list[str]:
-    return [*pstar_inputs(settings), AUTHORS_TABLE]
+    return [*scaling_inputs(settings), AUTHORS_TABLE]
 
 
 def draw(results: Path, settings: Mapping) -> CaptionedFigure:
@@ -36,7 +36,7 @@ def draw(results: Path, settings: Mapping) -> CaptionedFigure:
     points = select(read_pstar(results, settings), arch="cnn", s=3, sparsity="A")
     fig, axes = new_figure(1, 1, extra_width=0.8)
     v_range = style.v_range(points)
-    prediction_panel(fig, axes[0, 0], points, arch="cnn", guide=GUIDE, title="CNN, s = 3", v_range=v_range,
-                     regimes=CNN_REGIMES, authors=authors_points(results, "cnn", s=3))
+    prediction_panel(fig, axes[0, 0], points, results=results, arch="cnn", guide=GUIDE, title="CNN, s = 3",
+                     v_range=v_range, regimes=CNN_REGIMES, authors=authors_points(results, "cnn", s=3))
     v_colourbars(fig, axes.ravel(), [points], v_range)
     return fig

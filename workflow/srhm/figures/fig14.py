@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
-from srhm.figures.tables import experiment_list, pstar_inputs, select
+from srhm.figures.tables import experiment_list, scaling_inputs, select
 
 if TYPE_CHECKING:
     from srhm.figures.panels import CaptionedFigure
@@ -22,7 +22,7 @@ COLUMNS = {2: (1.0, 0.75), 3: (1.0, 1.0)}
 
 
 experiments = experiment_list
-inputs = pstar_inputs
+inputs = scaling_inputs
 
 
 def draw(results: Path, settings: Mapping) -> CaptionedFigure:
@@ -34,7 +34,7 @@ def draw(results: Path, settings: Mapping) -> CaptionedFigure:
     fig, axes = new_figure(2, len(COLUMNS), extra_width=0.8)
     v_range = style.v_range(cnn)
     for column, (s, guides) in enumerate(COLUMNS.items()):
-        invariance_panels(fig, axes[:, column], select(cnn, s=s), guides=guides, title=f"CNN, s = {s}",
+        invariance_panels(fig, axes[:, column], select(cnn, s=s), results=results, guides=guides, title=f"CNN, s = {s}",
                           v_range=v_range, regimes=CNN_REGIMES)
     v_colourbars(fig, axes.ravel(), [cnn], v_range)
     return fig

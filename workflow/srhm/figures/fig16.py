@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
-from srhm.figures.tables import experiment_list, pstar_inputs
+from srhm.figures.tables import experiment_list, scaling_inputs
 
 if TYPE_CHECKING:
     from srhm.figures.panels import CaptionedFigure
@@ -23,7 +23,7 @@ REGIMES = {"L": (2, 3), "s0": (0, 1, 2)}
 
 
 experiments = experiment_list
-inputs = pstar_inputs
+inputs = scaling_inputs
 
 
 def draw(results: Path, settings: Mapping) -> CaptionedFigure:

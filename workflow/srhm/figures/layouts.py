@@ -46,19 +46,22 @@ def p_star_label(points: pd.DataFrame) -> str:
     return r"$P^*$" + (rf" ($\varepsilon^*$ = {threshold})" if threshold else "")
 
 
-def read_pstar(results: Path, settings: Mapping) -> pd.DataFrame:
-    """The P* tables of the experiments in settings["experiments"], stacked."""
-    return read(results, [pstar_table(name) for name in experiment_list(settings)])
+def read_pstar(results: Path, settings: Mapping, key: str = "experiments") -> pd.DataFrame:
+    """The P* tables of the experiments in settings[key], stacked, each row with its `experiment` (whose fits
+    the scaling panels read)."""
+    return pd.concat([read(results, [pstar_table(name)]).assign(experiment=name)
+                      for name in experiment_list(settings, key)], ignore_index=True)
 
 
-def prediction_panel(fig: CaptionedFigure, ax: Axes, points: pd.DataFrame, *, arch: str, guide: float, title: str,
-                     v_range, regimes: Mapping[str, Sequence[int]], marker_by: str = "s0",
+def prediction_panel(fig: CaptionedFigure, ax: Axes, points: pd.DataFrame, *, results: Path, arch: str, guide: float,
+                     title: str, v_range, regimes: Mapping[str, Sequence[int]], marker_by: str = "s0",
                      authors: pd.DataFrame | None = None) -> None:
-    """P* against the paper's prediction for `arch` (the `prediction` column of the P* table); `authors`
-    (see `authors_points`) drawn as open markers."""
-    scaling_panel(fig, ax, points, x="prediction", y="test_error_p_star", xlabel=PREDICTION_LABELS[arch],
-                  ylabel=p_star_label(points), guide=guide, title=title, v_range=v_range, regimes=regimes,
-                  marker_by=marker_by, reference=authors)
+    """P* against the paper's prediction for `arch` (the `prediction` column of the P* tables read by
+    `read_pstar`), with the report's fit of them when they are one experiment's (srhm.figures.panels.scaling_panel);
+    `authors` (see `authors_points`) drawn as open markers."""
+    scaling_panel(fig, ax, points, results=results, x="prediction", y="test_error_p_star",
+                  xlabel=PREDICTION_LABELS[arch], ylabel=p_star_label(points), guide=guide, title=title,
+                  v_range=v_range, regimes=regimes, marker_by=marker_by, reference=authors)
 
 
 def authors_points(results: Path, arch: str, **equal) -> pd.DataFrame:
@@ -72,10 +75,11 @@ def authors_points(results: Path, arch: str, **equal) -> pd.DataFrame:
     return theirs.assign(prediction=prediction, test_error_p_star=theirs["authors"])
 
 
-def invariance_panels(fig: CaptionedFigure, axes: Sequence[Axes], points: pd.DataFrame, *, guides: Sequence[float],
-                      title: str, v_range, regimes: Mapping[str, Sequence[int]]) -> None:
-    """P* against P*_S (first axes) and against P*_D (second axes); s0 = 0 has no diffeomorphism,
-    so its settings are left out of the D panel."""
+def invariance_panels(fig: CaptionedFigure, axes: Sequence[Axes], points: pd.DataFrame, *, results: Path,
+                      guides: Sequence[float], title: str, v_range, regimes: Mapping[str, Sequence[int]]) -> None:
+    """P* against P*_S (first axes) and against P*_D (second axes) of P* tables read by `read_pstar`, with the
+    report's fits where they are one experiment's; s0 = 0 has no diffeomorphism, so its settings are left out
+    of the D panel."""
     for ax, (metric, letter), guide in zip(axes, INVARIANCES, guides):
         panel = f"{title}: P* vs P*_{letter}"
         shown = points if letter == "S" or points.empty else points[points["s0"] > 0]
@@ -87,7 +91,7 @@ def invariance_panels(fig: CaptionedFigure, axes: Sequence[Axes], points: pd.Dat
         layers = sorted(shown[column].dropna().astype(str).unique()) if column in shown else ["2"]
         layer = "/".join(layers) or "2"
         sensitivity = f"${letter}_{layer}$" if len(layer) == 1 else rf"${letter}_{{\rm {layer}}}$"
-        scaling_panel(fig, ax, shown, x=f"{metric}_p_star", y="test_error_p_star",
+        scaling_panel(fig, ax, shown, results=results, x=f"{metric}_p_star", y="test_error_p_star",
                       xlabel=rf"$P^*_{letter}$" + (f" ({sensitivity} = {threshold})" if threshold else ""),
                       ylabel=p_star_label(points), guide=guide, title=panel, v_range=v_range, regimes=shown_regimes)
 
@@ -98,7 +102,8 @@ def invariance_figure(results: Path, settings: Mapping, *, arch: str, s: int, gu
     points = select(read_pstar(results, settings), arch=arch, s=s, sparsity="A")
     fig, axes = new_figure(1, 2, extra_width=0.8)
     v_range = style.v_range(points)
-    invariance_panels(fig, axes[0], points, guides=guides, title=title, v_range=v_range, regimes=regimes)
+    invariance_panels(fig, axes[0], points, results=results, guides=guides, title=title, v_range=v_range,
+                      regimes=regimes)
     v_colourbars(fig, axes.ravel(), [points], v_range)
     return fig
 
@@ -187,17 +192,20 @@ def _layer_panel(fig: CaptionedFigure, ax: Axes, runs: pd.DataFrame, *, kind: st
     ax.set_title(f"{kind}, {where}", fontsize=9)
     ax.set_ylabel(rf"${kind}_{{k,l}}$" if layer != "out" else rf"${kind}_{{\mathrm{{out}},l}}$")
     log_scale(ax, "x")
+    columns = {f"{kind}_{layer}_{level}": level for level in range(1, L + 1) if f"{kind}_{layer}_{level}" in runs}
+    levels = runs.melt(id_vars=["s0", "seed", "P", "rescaled"], value_vars=list(columns), var_name="column",
+                       value_name="sensitivity").assign(level=lambda table: table["column"].map(columns))
+    palette = {level: style.level_colour(level) for level in columns.values()}
     drawn, ends = False, []
     for s0, group in runs.groupby("s0"):
         shape = {"marker": style.marker("s0", s0)}
         seed_curve(ax, group, "rescaled", "test_error", color=style.ERROR_COLOUR, linestyle="-", **shape)
-        for level in range(1, L + 1):
-            column = f"{kind}_{layer}_{level}"
-            if column in group and seed_curve(ax, group, "rescaled", column, color=style.level_colour(level),
-                                              linestyle="--", **shape):
-                drawn = True
-                last = group[group["P"] == group["P"].max()][column].mean()
-                ends.append(f"{column} = {last:.3g} (s0={s0})")
+        curves = levels[levels["s0"] == s0]
+        for level in seed_curve(ax, curves, "rescaled", "sensitivity", hue="level", palette=palette, linestyle="--",
+                                **shape):
+            drawn = True
+            last = curves[(curves["level"] == level) & (curves["P"] == curves["P"].max())]["sensitivity"].mean()
+            ends.append(f"{kind}_{layer}_{level} = {last:.3g} (s0={s0})")
     if ends:
         fig.notes.append(f"{kind}, {where}, seed mean at the largest P of each s0: {'; '.join(ends)}.")
     if not drawn:

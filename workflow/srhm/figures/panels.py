@@ -2,14 +2,20 @@
 complexity, log-log, with the paper's guide line and our fit) and curves over P averaged over seeds.
 
 Every panel records what the data lack in the notes of its CaptionedFigure, and says so in the panel.
+Curves over P are seaborn line plots of tidy tables (seed means with their min-max band, one curve per
+value of a `hue` column). Scaling scatters are drawn with matplotlib: their error bars are the P* table's
+bootstrap percentiles, not an interval seaborn computes from observations, and the paper's markers mix
+filled and line-art ones (a cross for s0 = 2), which seaborn's style mapping refuses.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.cm import ScalarMappable
 from matplotlib.figure import Figure
@@ -17,8 +23,9 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import LogFormatterSciNotation
 
 from srhm.figures import style
-from srhm.figures.fits import BAND_LABEL, FittedLine, fitted_line
+from srhm.figures.fits import BAND_LABEL, FittedLine, fitted_line, report_fit
 from srhm.figures.tables import describe, missing_regimes
+from srhm.scaling import ScalingFit
 
 PANEL_SIZE = (4.2, 3.6)
 """Width and height of one panel, inches."""
@@ -76,17 +83,20 @@ def threshold_label(points: pd.DataFrame, metric: str) -> str:
     return "/".join(style.percent(value) for value in values)
 
 
-def scaling_panel(fig: CaptionedFigure, ax: Axes, points: pd.DataFrame, *, x: str, y: str, xlabel: str,
-                  ylabel: str, guide: float, title: str, v_range: tuple[float, float],
+def scaling_panel(fig: CaptionedFigure, ax: Axes, points: pd.DataFrame, *, results: Path, x: str, y: str,
+                  xlabel: str, ylabel: str, guide: float, title: str, v_range: tuple[float, float],
                   regimes: Mapping[str, Sequence[int]], marker_by: str = "s0",
                   reference: pd.DataFrame | None = None) -> None:
-    """Scatter of column `y` against column `x` of a P* table, one point per setting.
+    """Scatter of column `y` against column `x` of P* tables (rows with their `experiment`), one point per
+    setting.
 
     Colour by (L, v), marker by `marker_by`; 68 % bootstrap error bars where the table has them
     ({metric}_boot_lo68/hi68 for a column {metric}_p_star); dashed guide y = guide x (the paper's);
-    our least-squares power-law fit with its least-squares 95 % band (srhm.figures.fits). Settings
-    without a finite x or y are listed in the notes. `reference`: points of the same columns (x, y, L,
-    v, marker_by) drawn as open markers beside ours and left out of the fit: the authors' own values.
+    our power-law fit with its least-squares 95 % band: the report's fit, with the intervals the report
+    prints, when the points are all of one experiment's fit under `results`, else a least-squares fit of
+    the points (srhm.figures.fits). Settings without a finite x or y are listed in the notes. `reference`:
+    points of the same columns (x, y, L, v, marker_by) drawn as open markers beside ours and left out of
+    the fit: the authors' own values.
     """
     ax.set_title(title, fontsize=9)
     ax.set_xlabel(xlabel)
@@ -111,6 +121,7 @@ def scaling_panel(fig: CaptionedFigure, ax: Axes, points: pd.DataFrame, *, x: st
     if len(finite):
         shown = finite if reference is None else pd.concat([finite[[x, y]], reference[[x, y]]])
         lines += _guide_and_fit(fig, ax, finite[x].to_numpy(float), finite[y].to_numpy(float), guide, title,
+                                fit=report_fit(results, finite, x, y),
                                 limits_of=(shown[x].to_numpy(float), shown[y].to_numpy(float)))
     ax.legend(handles=lines, fontsize=6, loc="upper left")
     if len(lacking):
@@ -123,18 +134,26 @@ def scaling_panel(fig: CaptionedFigure, ax: Axes, points: pd.DataFrame, *, x: st
         say(ax, "\n".join(shortfall + [f"not in the data: {item}" for item in missing]), empty=not len(finite))
 
 
-def seed_curve(ax: Axes, runs: pd.DataFrame, x: str, y: str, **line) -> bool:
-    """Mean of column `y` over seeds against column `x`, with the min-max range over seeds shaded.
+def seed_curve(ax: Axes, runs: pd.DataFrame, x: str, y: str, *, hue: str | None = None,
+               palette: Mapping | None = None, **line) -> list:
+    """Mean of column `y` over seeds against column `x`, with the min-max range over seeds shaded
+    (seaborn.lineplot: estimator mean, errorbar ("pi", 100)); one curve per value of column `hue`, coloured
+    by `palette` ({value: colour}), when `hue` is given.
 
-    runs: the rows of one setting (several seeds per x). `line`: matplotlib style (color, marker, ...).
-    Returns False, drawing nothing, when `y` has no finite value.
+    runs: a tidy table, the rows of one setting (several seeds per x and hue value). `line`: matplotlib
+    style (color without `hue`, marker, linestyle, label, ...). The axes keep their labels. Returns the hue
+    values drawn, those with a finite `y` (sorted; [None] for the one curve without `hue`), [] when nothing is.
     """
-    stats = runs.groupby(x)[y].agg(["mean", "min", "max"]).dropna()
-    if stats.empty:
-        return False
-    ax.plot(stats.index, stats["mean"], markersize=4, **line)
-    ax.fill_between(stats.index, stats["min"], stats["max"], color=line.get("color"), alpha=0.15, linewidth=0)
-    return True
+    drawn = runs[np.isfinite(runs[y].to_numpy(float))]
+    if drawn.empty:
+        return []
+    labels = ax.get_xlabel(), ax.get_ylabel()
+    sns.lineplot(data=drawn, x=x, y=y, hue=hue, palette=palette, estimator="mean", errorbar=("pi", 100),
+                 legend=False, markersize=4, err_kws={"alpha": 0.15, "linewidth": 0}, ax=ax,
+                 markeredgecolor=None, markeredgewidth=None, **line)  # matplotlib's marker edges: the line's colour
+    ax.set_xlabel(labels[0])
+    ax.set_ylabel(labels[1])
+    return sorted(drawn[hue].unique()) if hue is not None else [None]
 
 
 def v_colourbars(fig: Figure, axes: Sequence[Axes], tables: Sequence[pd.DataFrame], v_range) -> None:
@@ -161,9 +180,12 @@ def _reference_points(fig: CaptionedFigure, ax: Axes, reference: pd.DataFrame | 
 
 
 def _guide_and_fit(fig: CaptionedFigure, ax: Axes, x: np.ndarray, y: np.ndarray, guide: float, title: str, *,
+                   fit: tuple[ScalingFit, str] | None = None,
                    limits_of: tuple[np.ndarray, np.ndarray] | None = None) -> list:
     """Square log-log limits around the points (or around `limits_of`, x and y of every point drawn), the
-    guide line across them and our fit over the points' range; returns their legend handles."""
+    guide line across them and our fit over the points' range (`fit`: the report's fit of exactly these
+    points and its file, srhm.figures.fits.report_fit; None: least squares of the points); returns their
+    legend handles."""
     all_x, all_y = (x, y) if limits_of is None else limits_of
     low, high = np.log10(min(all_x.min(), all_y.min())), np.log10(max(all_x.max(), all_y.max()))
     pad = max(0.15, (MIN_DECADES - (high - low)) / 2)
@@ -171,21 +193,14 @@ def _guide_and_fit(fig: CaptionedFigure, ax: Axes, x: np.ndarray, y: np.ndarray,
     ax.set_xlim(*limits)
     ax.set_ylim(*limits)
     (guide_line,) = ax.plot(limits, guide * limits, label=f"paper: {style.proportional(guide)}", **style.GUIDE_STYLE)
-    line = fitted_line(x, y)
+    line = fitted_line(x, y) if fit is None else fitted_line(x, y, fit=fit[0], source=fit[1])
     if not isinstance(line, FittedLine):
         fig.notes.append(f"{title}: no fit ({line.flag}, {line.n_points} points, {line.n_distinct_x} distinct x).")
         return [guide_line]
     (fit_line,) = ax.plot(line.x, line.y, color=style.FIT_COLOUR, linewidth=1.2, label=line.label())
     band = ax.fill_between(line.x, line.lo95, line.hi95, color=style.FIT_COLOUR, alpha=0.15, linewidth=0,
                            label=BAND_LABEL)
-    fit = line.fit
-    fig.notes.append(
-        f"{title}: fit y = {fit.prefactor:.3g} x^{fit.slope:.3f} on {fit.n_points} points by least squares, slope "
-        f"± {fit.slope_se:.3f} (s.e.), 95% CI [{fit.slope_ci95[0]:.3f}, {fit.slope_ci95[1]:.3f}], prefactor 95% CI "
-        f"[{fit.prefactor_ci95[0]:.3g}, {fit.prefactor_ci95[1]:.3g}]; slope-1 fit y = {fit.unit_slope_prefactor:.3g} x "
-        f"(95% CI [{fit.unit_slope_prefactor_ci95[0]:.3g}, {fit.unit_slope_prefactor_ci95[1]:.3g}]); the shaded band "
-        f"is the least-squares 95% confidence band of the line (intervals from seed resampling are in the report); "
-        f"paper's guide {style.proportional(guide)}.")
+    fig.notes.append(f"{title}: {line.note()}; paper's guide {style.proportional(guide)}.")
     return [guide_line, fit_line, band]
 
 

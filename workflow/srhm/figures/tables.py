@@ -1,9 +1,9 @@
 """What figures read: the result tables of the experiments named in their settings.
 
 Their paths, relative to the results folder, come from srhm.paths (run_table: one row per run, srhm.runs;
-pstar_table: one row per setting, srhm.analysis). The settings checks, the input lists and the selections here
-are what the workflow asks a figure module for while it reads the Snakefile, so this module imports pandas only
-to read.
+pstar_table: one row per setting, and fits: the scaling fits the report prints, srhm.analysis). The settings
+checks, the input lists and the selections here are what the workflow asks a figure module for while it reads
+the Snakefile, so this module imports pandas only to read.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Mapping
 
 from srhm.architectures import STYLED
-from srhm.paths import pstar_table, run_table
+from srhm.paths import fits, pstar_table, run_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -75,9 +75,9 @@ def string_setting(settings: Mapping, key: str, where: str = "settings") -> str:
     return value
 
 
-def pstar_inputs(settings: Mapping) -> list[str]:
-    """The P* tables of settings["experiments"]."""
-    return [pstar_table(name) for name in experiment_list(settings)]
+def scaling_inputs(settings: Mapping, key: str = "experiments") -> list[str]:
+    """The P* tables and the fits (those the report reads) of the experiments in settings[key]."""
+    return [path for name in experiment_list(settings, key) for path in (pstar_table(name), fits(name))]
 
 
 def curve_inputs(settings: Mapping) -> list[str]:
