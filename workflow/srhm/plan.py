@@ -26,7 +26,7 @@ import numpy as np
 
 from srhm import paths, theory
 from srhm.architectures import HIERARCHICAL, default_width
-from srhm.data import check_parameters, dataset_name
+from srhm.data import check_parameters, dataset_name, family_name
 from srhm.figures import figure_experiments
 
 TEST_FRACTION_CAP = 5  # the test set holds at most P_max / 5 points, as in the authors' code
@@ -103,7 +103,7 @@ class Run:
     @property
     def family(self) -> str:
         """The dataset's name without its seed: the SRHM parameters shared by an ensemble's runs."""
-        return self.dataset.name.rsplit("_seed", 1)[0]
+        return family_name(self.dataset.name)
 
     @property
     def dir(self) -> str:
