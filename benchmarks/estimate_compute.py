@@ -2,7 +2,7 @@
 calibration on finished runs of this machine.
 
     python benchmarks/estimate_compute.py --preset smoke --calibrate results
-    python benchmarks/estimate_compute.py --preset paper --calibrate results --epoch-factor 2
+    python benchmarks/estimate_compute.py --preset paper --calibrate results --stop-factor lcn=3.3
 
 FLOPs. The plan (srhm.plan) lists every training job (an ensemble) and its runs. One run's training costs
 
@@ -10,11 +10,17 @@ FLOPs. The plan (srhm.plan) lists every training job (an ensemble) and its runs.
 
 (`training_flops`: every epoch passes the P training samples forward and backward, every eval_every epochs and
 at the stop the n_test test samples forward), the per-sample FLOPs counted by torch's FlopCounterMode on one pass
-of the run's network (`flops_per_sample`). A run's epochs are the median epochs of the calibration's runs of its
-architecture (of all its runs where it has none of that architecture), times --epoch-factor (for a stricter
-stopping rule than the calibration's, e.g. the paper preset's width and loss 1e-3 against the default's), at most
-its protocol's max_epochs. A job steps its members in lockstep: as many steps as its slowest member,
-epochs x ceil(P / batch).
+of the run's network (`flops_per_sample`).
+
+Epochs. Where a run learns the task it stops after about as many SGD steps whatever its P (the default preset's
+LCN members take 5400 to 6600 steps from P = 666 to 1946, at 149 to 44 epochs), but no run stops before it has
+seen its data a few times. The calibration's runs of an architecture that stopped before their epoch cap give
+both (`Stopping`): the median steps and the fewest epochs to stop. A run trains for the larger of the two, in
+epochs of ceil(P / batch) steps, times its --stop-factor (a stricter stopping rule than the calibration's: the
+LCN stopped at loss 1e-3 takes 3.3 times the epochs of 1e-2, README "Reductions"), and at most its protocol's
+max_epochs (all of them where every calibration run of its architecture reached its cap; an architecture the
+calibration lacks takes the stopping of all its converged runs). A job steps its members in lockstep: as many
+steps as its slowest member.
 
 Time. Each training job of the calibration (--calibrate, a results directory of finished runs) gives its wall time
 (metrics.json's ensemble_wall_time_s) and its FLOPs (metrics.json's ensemble_flops where it has one, else counted
@@ -26,7 +32,8 @@ gives the engine's FLOP rate and its overhead per step on this machine, so a fas
 recalibrated by one finished run. Every job of the workflow (`snakemake --dry-run` in an empty directory:
 datasets, trainings, sensitivities, tables, figures, report) takes --job-seconds besides its training, to start
 Python, import, read and write. The expected wall time on --cores cores is the larger of the total core-seconds
-(a training job holds `threads` cores) spread over the cores and the longest job.
+(a training job holds `threads` cores) spread over the cores and the longest job. Training times are those of
+the calibration's thread count: a preset with more `threads` per job is assumed no faster.
 
 Disk. Each run's model.pt holds two copies (best and final) of its network's state, and each pool its samples
 with their latent digits (srhm.data.Batch); logs, tables, figures and metrics.json add a few MB.
@@ -57,6 +64,7 @@ from scipy.optimize import nnls
 from torch.utils.flop_counter import FlopCounterMode
 
 from srhm import SRHM, theory
+from srhm.architectures import ARCHITECTURES
 from srhm.config import resolve
 from srhm.data import family_name
 from srhm.io import read_json
@@ -66,11 +74,13 @@ from srhm.plan import Plan, train_spec
 from srhm.protocol import TrainSpec
 
 REPO = Path(__file__).resolve().parent.parent
-JOB_SECONDS = 3.5
-"""Seconds a job of the workflow takes besides its training: the mean user plus system CPU seconds of the jobs of
-a smoke run, a training job's training (its ensemble_wall_time_s) left out, with Snakemake's own share (README,
-"Compute")."""
+JOB_SECONDS = 3.0
+"""Seconds a job of the workflow takes besides its training, Snakemake's own share included: a smoke run's user
+plus system CPU seconds less its training jobs' training time (ensemble_wall_time_s), over its jobs. Measured on
+the 2-core machine of the README's "Compute": 1.8 s with the machine to itself, 3.4 s when sharing it with a
+load of 7 processes."""
 CALIBRATION_KEYS = ("arch", "pool", "model", "spec", "protocol", "P", "epochs", "steps", "ensemble_wall_time_s")
+"""The entries of a run's metrics.json (srhm.runs.member_metrics) that the calibration reads."""
 
 PerSample = tuple[float, float]
 """(training, forward) FLOPs per sample of one member: training = forward + backward."""
@@ -131,14 +141,38 @@ def training_flops(P: int, epochs: float, n_test: int, eval_every: int, per_samp
 
 
 @dataclass(frozen=True)
+class Stopping:
+    """When runs stop before their epoch cap: after `steps` SGD steps (their median, a run that reached its cap
+    counting as never stopping) and `epochs` epochs (the fewest of those that stopped); both inf where half of the
+    runs or more reached their cap."""
+
+    steps: float
+    epochs: float
+
+    @classmethod
+    def of(cls, runs: list[dict]) -> Stopping:
+        """The Stopping of runs given by their metrics.json."""
+        converged = [run for run in runs if run["epochs"] < run["protocol"]["max_epochs"]]
+        steps = statistics.median([run["steps"] for run in converged] + [math.inf] * (len(runs) - len(converged)))
+        if not math.isfinite(steps):
+            return cls(math.inf, math.inf)
+        return cls(steps, min(run["epochs"] for run in converged))
+
+    def epochs_to_stop(self, steps_per_epoch: int, factor: float = 1.0) -> float:
+        """Epochs a run of `steps_per_epoch` steps per epoch trains for (before its cap), `factor` times longer."""
+        return factor * max(self.steps / steps_per_epoch, self.epochs)
+
+
+@dataclass(frozen=True)
 class Calibration:
     """What finished runs say of this machine and engine.
 
-    epochs: median epochs to stop per architecture; rate: training FLOP/s (inf when the fit finds the calibration's
-    time all per-step overhead); step_seconds: overhead per lockstep step; jobs: training jobs fitted.
+    stopping: the Stopping of each architecture's runs, and "*" of all of them; rate: training FLOP/s (inf when
+    the fit finds the calibration's time all per-step overhead); step_seconds: overhead per lockstep step; jobs:
+    training jobs fitted.
     """
 
-    epochs: dict[str, float]
+    stopping: dict[str, Stopping]
     rate: float
     step_seconds: float
     jobs: int
@@ -165,11 +199,12 @@ def calibrate(results: Path, flops: Callable[[dict], PerSample]) -> Calibration:
     if not jobs:
         raise ValueError(f"--calibrate: no runs/*/*/*/metrics.json under {results}; give the results directory of "
                          "a finished workflow run (e.g. `snakemake --cores all --config preset=smoke`)")
-    epochs: dict[str, list[int]] = defaultdict(list)
+    runs: dict[str, list[dict]] = defaultdict(list)
     work, seconds = [], []
     for members in jobs.values():
-        for metrics in members:
-            epochs[metrics["arch"]].append(metrics["epochs"])
+        for m in members:
+            runs[m["arch"]].append(m)
+            runs["*"].append(m)
         counted = sum(training_flops(m["P"], m["epochs"], m["spec"]["n_test"], m["protocol"]["eval_every"],
                                      flops(m["model"])) for m in members)
         work.append((members[0].get("ensemble_flops", counted), max(m["steps"] for m in members)))
@@ -178,7 +213,7 @@ def calibrate(results: Path, flops: Callable[[dict], PerSample]) -> Calibration:
     scale = np.where(work.max(axis=0) > 0, work.max(axis=0), 1.0)
     (per_flop, step_seconds), _ = nnls(work / scale, np.array(seconds))
     per_flop, step_seconds = per_flop / scale[0], step_seconds / scale[1]
-    return Calibration({arch: statistics.median(values) for arch, values in sorted(epochs.items())},
+    return Calibration({arch: Stopping.of(group) for arch, group in sorted(runs.items())},
                        1 / per_flop if per_flop > 0 else math.inf, float(step_seconds), len(jobs))
 
 
@@ -195,18 +230,23 @@ class JobCost:
 
 
 def training_costs(plan: Plan, calibration: Calibration, flops: Callable[[dict], PerSample],
-                   epoch_factor: float = 1.0) -> list[JobCost]:
-    """The JobCost of every training job of `plan` (see the module docstring)."""
-    fallback = statistics.median(calibration.epochs.values())
+                   stop_factor: dict[str, float] | None = None) -> list[JobCost]:
+    """The JobCost of every training job of `plan` (see the module docstring); stop_factor: {architecture:
+    factor} ("*": any other; 1 where none is given)."""
+    stop_factor = stop_factor or {}
     costs = []
     for ensemble in plan.ensembles.values():
         spec = TrainSpec.from_dict(train_spec(ensemble, "results"))
         protocol = spec.protocol()
         per_sample = flops(spec.model_kwargs())
-        epochs = min(calibration.epochs.get(ensemble.arch, fallback) * epoch_factor, protocol.max_epochs)
-        total = sum(training_flops(run.P, epochs, spec.n_test, protocol.eval_every, per_sample)
-                    for run in ensemble.runs)
-        steps = max(math.ceil(epochs * math.ceil(run.P / protocol.batch_size)) for run in ensemble.runs)
+        stopping = calibration.stopping.get(ensemble.arch, calibration.stopping["*"])
+        factor = stop_factor.get(ensemble.arch, stop_factor.get("*", 1.0))
+        total, steps = 0.0, 0
+        for run in ensemble.runs:
+            per_epoch = math.ceil(run.P / protocol.batch_size)
+            epochs = min(stopping.epochs_to_stop(per_epoch, factor), protocol.max_epochs)
+            total += training_flops(run.P, epochs, spec.n_test, protocol.eval_every, per_sample)
+            steps = max(steps, math.ceil(epochs * per_epoch))
         costs.append(JobCost(ensemble.id, ensemble.arch, len(ensemble.runs), total, steps,
                              calibration.seconds(total, steps)))
     return costs
@@ -256,6 +296,30 @@ def preset_config(preset: str) -> dict:
     return resolve(yaml.safe_load((REPO / "config.yaml").read_text()), [("--preset", {"preset": preset})])
 
 
+def duration(seconds: float) -> str:
+    """`seconds` in minutes, or in hours beyond 2 hours."""
+    return f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:,.0f} h"
+
+
+def positive(text: str) -> float:
+    """A command-line number that must be finite and positive (argparse names the option when it is not)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
+def arch_factor(text: str) -> tuple[str, float]:
+    """("*", factor) of "FACTOR", (arch, factor) of "ARCH=FACTOR" (ARCH one of srhm.architectures.ARCHITECTURES)."""
+    arch, _, factor = text.rpartition("=")
+    if arch and arch not in ARCHITECTURES:
+        raise argparse.ArgumentTypeError(f"{arch!r} is not an architecture; they are {list(ARCHITECTURES)}")
+    return arch or "*", positive(factor)
+
+
 @dataclass(frozen=True)
 class Estimate:
     preset: str
@@ -272,17 +336,17 @@ def main(argv: list[str] | None = None) -> Estimate:
     parser.add_argument("--preset", default="default", help="default, smoke, check or paper")
     parser.add_argument("--calibrate", type=Path, default=Path("results"),
                         help="results directory of finished runs on this machine (default: results)")
-    parser.add_argument("--epoch-factor", type=float, default=1.0,
-                        help="epochs to stop against the calibration's runs of the same architecture")
-    parser.add_argument("--cores", type=int, default=os.cpu_count(), help="cores Snakemake runs on (--cores)")
-    parser.add_argument("--job-seconds", type=float, default=JOB_SECONDS,
+    parser.add_argument("--stop-factor", nargs="+", default=[], type=arch_factor, metavar="[ARCH=]FACTOR",
+                        help="how many times longer runs train before they stop than the calibration's of their architecture, for every "
+                             "architecture or for ARCH (default 1)")
+    parser.add_argument("--cores", type=positive, default=os.cpu_count(), help="cores Snakemake runs on (--cores)")
+    parser.add_argument("--job-seconds", type=positive, default=JOB_SECONDS,
                         help="seconds a job takes besides its training (start-up, imports, files)")
-    parser.add_argument("--gpu-tflops", type=float, default=10.0, help="assumed sustained fp32 TFLOP/s on a GPU")
-    parser.add_argument("--gpu-step-ms", type=float, default=1.5, help="assumed overhead per lockstep step on a GPU")
+    parser.add_argument("--gpu-tflops", type=positive, default=10.0, help="assumed sustained fp32 TFLOP/s on a GPU")
+    parser.add_argument("--gpu-step-ms", type=positive, default=1.5,
+                        help="assumed overhead per lockstep step on a GPU")
     args = parser.parse_args(argv)
-    for name in ("epoch_factor", "cores", "job_seconds", "gpu_tflops", "gpu_step_ms"):
-        if not getattr(args, name) > 0 or not math.isfinite(getattr(args, name)):
-            parser.error(f"--{name.replace('_', '-')} must be a positive number, got {getattr(args, name)}")
+    stop_factor = dict(args.stop_factor)
     torch.set_num_threads(1)
     try:
         config = preset_config(args.preset)
@@ -291,7 +355,7 @@ def main(argv: list[str] | None = None) -> Estimate:
         calibration = calibrate(args.calibrate, flops)
     except ValueError as error:
         parser.error(str(error))
-    costs = training_costs(plan, calibration, flops, args.epoch_factor)
+    costs = training_costs(plan, calibration, flops, stop_factor)
     n_jobs = workflow_jobs(args.preset)
     core_seconds, wall = workflow_seconds(costs, n_jobs, threads=config["threads"], cores=args.cores,
                                           job_seconds=args.job_seconds)
@@ -299,20 +363,23 @@ def main(argv: list[str] | None = None) -> Estimate:
     print(f"preset {args.preset}: {sum(cost.runs for cost in costs)} trainings in {len(costs)} training jobs, "
           f"{n_jobs} jobs in all")
     print(f"calibration ({args.calibrate}, {calibration.jobs} training jobs): {calibration.rate / 1e9:.2f} GFLOP/s, "
-          f"{calibration.step_seconds * 1e3:.2f} ms per lockstep step; epochs per run (median"
-          f"{f' x {args.epoch_factor:g}' if args.epoch_factor != 1 else ''}): "
-          + ", ".join(f"{arch} {value * args.epoch_factor:.0f}" for arch, value in calibration.epochs.items()))
-    print(f"{'arch':<10}{'trainings':>10}{'jobs':>6}{'TFLOP':>12}{'steps':>14}{'core-hours':>12}{'GPU-hours':>11}")
+          f"{calibration.step_seconds * 1e3:.2f} ms per lockstep step")
+    print("stopping (the calibration's median steps, and fewest epochs, to stop before the epoch cap): "
+          + ", ".join(f"{arch} {stop.steps:.0f} steps, {stop.epochs:.0f} epochs" if math.isfinite(stop.steps)
+                      else f"{arch} at its cap" for arch, stop in calibration.stopping.items() if arch != "*")
+          + (f"; times {', '.join(f'{arch} {factor:g}' for arch, factor in stop_factor.items())}"
+             if stop_factor else ""))
+    print(f"{'arch':<15}{'trainings':>10}{'jobs':>6}{'TFLOP':>12}{'steps':>14}{'train-hours':>13}{'GPU-hours':>11}")
     rows = defaultdict(list)
     for cost in costs:
         rows[cost.arch].append(cost)
     rows["total"] = costs
     for arch, group in rows.items():
         gpu = sum(max(c.flops / (args.gpu_tflops * 1e12), c.steps * args.gpu_step_ms / 1e3) for c in group)
-        print(f"{arch:<10}{sum(c.runs for c in group):>10}{len(group):>6}{sum(c.flops for c in group) / 1e12:12.3f}"
-              f"{sum(c.steps for c in group):14,d}{sum(c.seconds for c in group) * config['threads'] / 3600:12.2f}"
+        print(f"{arch:<15}{sum(c.runs for c in group):>10}{len(group):>6}{sum(c.flops for c in group) / 1e12:12.3f}"
+              f"{sum(c.steps for c in group):14,d}{sum(c.seconds for c in group) / 3600:13.2f}"
               f"{gpu / 3600:11.2f}")
-    print(f"expected wall time on {args.cores} cores: {wall / 60:.1f} min, {core_seconds / 60:.1f} core-minutes "
+    print(f"expected wall time on {args.cores:g} cores: {duration(wall)}, {duration(core_seconds)} of core time "
           f"({n_jobs} jobs x {args.job_seconds:g} s besides training, training jobs at {config['threads']} thread(s))")
     disk = disk_bytes(plan)
     print(f"disk: {sum(disk) / 1e9:.2f} GB in results/ ({disk[0] / 1e9:.2f} GB of weights, {disk[1] / 1e9:.2f} GB of "
