@@ -70,15 +70,15 @@ from srhm.data import family_name
 from srhm.io import read_json
 from srhm.models import build_model
 from srhm.paths import model_id, pool_dataset
-from srhm.plan import Plan, train_spec
+from srhm.plan import Ensemble, Plan, train_spec
 from srhm.protocol import TrainSpec
 
 REPO = Path(__file__).resolve().parent.parent
 JOB_SECONDS = 3.0
 """Seconds a job of the workflow takes besides its training, Snakemake's own share included: a smoke run's user
 plus system CPU seconds less its training jobs' training time (ensemble_wall_time_s), over its jobs. Measured on
-the 2-core machine of the README's "Compute": 1.8 s with the machine to itself, 3.4 s when sharing it with a
-load of 7 processes."""
+the 2-core machine of the README's "Compute": 1.8 s in its smoke run (at a load average of 3.6, its own jobs
+included), 3.4 s for the same jobs rerun one at a time at a load average of 7."""
 CALIBRATION_KEYS = ("arch", "pool", "model", "spec", "protocol", "P", "epochs", "steps", "ensemble_wall_time_s")
 """The entries of a run's metrics.json (srhm.runs.member_metrics) that the calibration reads."""
 
@@ -111,6 +111,11 @@ class FlopTable:
         return self._known[key]
 
 
+def ensemble_spec(ensemble: Ensemble) -> TrainSpec:
+    """The TrainSpec of a training job of the plan, as its rule passes it to `srhm train`."""
+    return TrainSpec.from_dict(train_spec(ensemble, "results"))
+
+
 def state_bytes(model: dict) -> int:
     """Bytes of the state (parameters and buffers) of one member of build_model(**model)."""
     net = build_model(**model, init_seeds=(0,))
@@ -121,9 +126,10 @@ def disk_bytes(plan: Plan) -> tuple[int, int]:
     """(weights, pools): bytes of the runs' model.pt files (two states each) and of the pools of `plan`."""
     weights, sizes = 0, {}
     for ensemble in plan.ensembles.values():
-        spec = TrainSpec.from_dict(train_spec(ensemble, "results"))
-        key = tuple(sorted(spec.model_kwargs().items()))
-        sizes.setdefault(key, state_bytes(spec.model_kwargs()))
+        model = ensemble_spec(ensemble).model_kwargs()
+        key = tuple(sorted(model.items()))
+        if key not in sizes:
+            sizes[key] = state_bytes(model)
         weights += 2 * sizes[key] * len(ensemble.runs)
     pools = 0
     for dataset in plan.datasets.values():
@@ -186,7 +192,7 @@ def calibrate(results: Path, flops: Callable[[dict], PerSample]) -> Calibration:
     """Fit the Calibration on the runs under `results`/runs (see the module docstring).
 
     Runs of one model on one SRHM family are one training job. ValueError naming --calibrate when `results` holds
-    no run, or naming the file whose metrics.json lacks an entry of CALIBRATION_KEYS.
+    fewer than 2 training jobs, or naming the file whose metrics.json lacks an entry of CALIBRATION_KEYS.
     """
     jobs: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for path in sorted(Path(results).glob("runs/*/*/*/metrics.json")):
@@ -196,9 +202,10 @@ def calibrate(results: Path, flops: Callable[[dict], PerSample]) -> Calibration:
             raise ValueError(f"--calibrate: {path} has no {missing} entries; srhm.train writes them")
         job = (family_name(pool_dataset(metrics["pool"])), model_id(metrics["arch"], metrics["model"]["width"]))
         jobs[job].append(metrics)
-    if not jobs:
-        raise ValueError(f"--calibrate: no runs/*/*/*/metrics.json under {results}; give the results directory of "
-                         "a finished workflow run (e.g. `snakemake --cores all --config preset=smoke`)")
+    if len(jobs) < 2:
+        raise ValueError(f"--calibrate: {len(jobs)} training jobs under {results}/runs, where the fit of a FLOP rate "
+                         "and a time per step needs 2 or more; give the results directory of a finished workflow "
+                         "run (e.g. `snakemake --cores all --config preset=smoke`)")
     runs: dict[str, list[dict]] = defaultdict(list)
     work, seconds = [], []
     for members in jobs.values():
@@ -236,7 +243,7 @@ def training_costs(plan: Plan, calibration: Calibration, flops: Callable[[dict],
     stop_factor = stop_factor or {}
     costs = []
     for ensemble in plan.ensembles.values():
-        spec = TrainSpec.from_dict(train_spec(ensemble, "results"))
+        spec = ensemble_spec(ensemble)
         protocol = spec.protocol()
         per_sample = flops(spec.model_kwargs())
         stopping = calibration.stopping.get(ensemble.arch, calibration.stopping["*"])

@@ -106,10 +106,13 @@ def test_calibration_recovers_the_rate_and_step_time_of_the_runs(calibration_run
     }
 
 
-def test_calibration_refuses_a_directory_without_runs_or_metrics_without_wall_time(tmp_path):
-    with pytest.raises(ValueError, match="--calibrate: no runs"):
+def test_calibration_refuses_fewer_than_two_jobs_or_metrics_without_wall_time(tmp_path):
+    with pytest.raises(ValueError, match="--calibrate: 0 training jobs"):
         estimate_compute.calibrate(tmp_path, estimate_compute.FlopTable())
     write_run(tmp_path, arch="lcn", width=8, dataset="v3_nc3_m3_s2_L2_s01_A_seed0", P=30, epochs=1, steps=3, wall=1)
+    with pytest.raises(ValueError, match="--calibrate: 1 training jobs .* needs 2 or more"):
+        estimate_compute.calibrate(tmp_path, estimate_compute.FlopTable())
+    write_run(tmp_path, arch="cnn", width=8, dataset="v3_nc3_m3_s2_L2_s01_A_seed0", P=30, epochs=1, steps=3, wall=1)
     metrics = next(tmp_path.glob("runs/*/*/*/metrics.json"))
     metrics.write_text(json.dumps({k: v for k, v in json.loads(metrics.read_text()).items()
                                    if k != "ensemble_wall_time_s"}))
