@@ -342,6 +342,12 @@ def dataset_name(*, v, n_classes, m, s, L, s0, sparsity, seed) -> str:
     return f"v{v}_nc{n_classes}_m{m}_s{s}_L{L}_s0{s0}_{sparsity}_seed{seed}"
 
 
+def family_name(dataset: str) -> str:
+    """The SRHM family of a dataset name: the name without its seed, e.g. v8_nc8_m8_s2_L3_s02_A (the grammars
+    of one family differ only by their seed; a training ensemble trains one model on one family)."""
+    return dataset.rsplit("_seed", 1)[0]
+
+
 def parse_dataset_name(name: str) -> dict:
     """Inverse of `dataset_name`."""
     match = _NAME.fullmatch(name)

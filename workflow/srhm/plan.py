@@ -26,7 +26,7 @@ import numpy as np
 
 from srhm import paths, theory
 from srhm.architectures import HIERARCHICAL, default_width
-from srhm.data import check_parameters, dataset_name
+from srhm.data import check_parameters, dataset_name, family_name
 from srhm.figures import figure_experiments, figure_selections
 from srhm.figures.tables import Selection
 from srhm.protocol import FP32
@@ -105,7 +105,7 @@ class Run:
     @property
     def family(self) -> str:
         """The dataset's name without its seed: the SRHM parameters shared by an ensemble's runs."""
-        return self.dataset.name.rsplit("_seed", 1)[0]
+        return family_name(self.dataset.name)
 
     @property
     def dir(self) -> str:
@@ -348,7 +348,7 @@ def _job_keys(points: list[_Point]) -> dict[tuple, tuple]:
     pools of its own (_size_pools)."""
     keys, batch_norm = {}, {}
     for params, _, arch, width, P, seed, per_job in points:
-        family = dataset_name(**params).rsplit("_seed", 1)[0]
+        family = family_name(dataset_name(**params))
         run = (arch, width, dataset_name(**params), P)
         if arch in HIERARCHICAL:
             keys[run] = (arch, width, family)
