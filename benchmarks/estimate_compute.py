@@ -9,8 +9,8 @@ FLOPs. The plan (srhm.plan) lists every training job (an ensemble) and its runs.
     epochs x P x (forward + backward FLOPs per sample) + ceil(epochs / eval_every) x n_test x forward FLOPs per sample
 
 (`training_flops`: every epoch passes the P training samples forward and backward, every eval_every epochs and
-at the stop the n_test test samples forward), the per-sample FLOPs counted by torch's FlopCounterMode on one pass
-of the run's network (`flops_per_sample`).
+at the stop the n_test test samples forward), the per-sample FLOPs those the network itself counts (`flops_per_sample`:
+srhm.models.EnsembleNet.flops_per_sample, the count each run's metrics.json records).
 
 Epochs. Where a run learns the task it stops after about as many SGD steps whatever its P (the default preset's
 LCN members take 5400 to 6600 steps from P = 666 to 1946, at 149 to 44 epochs), but no run stops before it has
@@ -61,9 +61,8 @@ import numpy as np
 import torch
 import yaml
 from scipy.optimize import nnls
-from torch.utils.flop_counter import FlopCounterMode
 
-from srhm import SRHM, theory
+from srhm import SRHM
 from srhm.architectures import ARCHITECTURES
 from srhm.config import resolve
 from srhm.data import family_name
@@ -87,15 +86,10 @@ PerSample = tuple[float, float]
 
 
 def flops_per_sample(model: dict) -> PerSample:
-    """(training, forward) FLOPs per sample of one member of build_model(**model), counted by FlopCounterMode on
-    a batch of 8: training = forward + backward (the backward pass computes no gradient of the input)."""
-    net = build_model(**model, init_seeds=(0,))
-    x = torch.randn(1, 8, model["v"], int(theory.input_dim(model["s"], model["L"], model["s0"])))
-    with FlopCounterMode(display=False) as forward:
-        logits = net(x)
-    with FlopCounterMode(display=False) as backward:
-        logits.sum().backward()
-    return (forward.get_total_flops() + backward.get_total_flops()) / 8, forward.get_total_flops() / 8
+    """(training, forward) FLOPs per sample of one member of build_model(**model): the network's own count
+    (srhm.models.EnsembleNet.flops_per_sample, the one the trainer records)."""
+    forward, training = build_model(**model, init_seeds=(0,)).flops_per_sample()
+    return float(training), float(forward)
 
 
 class FlopTable:
