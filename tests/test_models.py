@@ -7,8 +7,10 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from srhm.models import ARCHITECTURES, EnsembleNet, build_model, default_width
+from srhm.models.conv import Conv1d
 
 HIERARCHICAL = ("lcn", "cnn", "fcn")
 COMMON = tuple(arch for arch in ARCHITECTURES if arch not in HIERARCHICAL)
@@ -346,3 +348,24 @@ def test_bad_inputs_and_members_raise():
     vgg = build_model("vgg11", **PAPER_INSTANCE)
     with pytest.raises(ValueError, match="members"):
         vgg(inputs(1, 2, 10, 36), members=torch.tensor([1]))
+
+
+@pytest.mark.parametrize("c_in, c_out, length, kernel, stride, padding, bias", [
+    (10, 64, 36, 3, 1, 1, True), (512, 512, 2, 3, 1, 1, True), (64, 128, 9, 3, 2, 1, False),
+    (64, 128, 9, 1, 2, 0, False), (3, 5, 1, 3, 1, 1, True)])
+def test_conv1d_as_one_product_equals_torch_conv1d(c_in, c_out, length, kernel, stride, padding, bias):
+    """srhm.models.conv.Conv1d (the CPU forward as unfold + matrix product) gives nn.Conv1d's outputs and
+    gradients, with the same parameters and state dict."""
+    torch.manual_seed(0)
+    mine = Conv1d(c_in, c_out, kernel, stride=stride, padding=padding, bias=bias)
+    reference = nn.Conv1d(c_in, c_out, kernel, stride=stride, padding=padding, bias=bias)
+    reference.load_state_dict(mine.state_dict())
+    x = torch.randn(4, c_in, length, requires_grad=True)
+    ours, theirs = mine(x), reference(x)
+    torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-4)
+    assert ours.shape == theirs.shape and ours.is_contiguous()
+    grad_out = torch.randn_like(theirs)
+    grads = torch.autograd.grad(ours, [x, *mine.parameters()], grad_out)
+    expected = torch.autograd.grad(theirs, [x, *reference.parameters()], grad_out)
+    for got, want in zip(grads, expected):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)

@@ -14,6 +14,8 @@ import math
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from srhm.models.conv import Conv1d
+
 STAGE_CHANNELS = (64, 128, 256, 512)
 STAGE_STRIDES = (1, 2, 2, 2)
 BLOCKS_PER_STAGE = {"resnet18": (2, 2, 2, 2), "resnet34": (3, 4, 6, 3)}
@@ -26,14 +28,14 @@ class BasicBlock(nn.Module):
 
     def __init__(self, c_in: int, c_out: int, stride: int):
         super().__init__()
-        self.conv1 = nn.Conv1d(c_in, c_out, kernel_size=3, stride=stride, padding=1, bias=False)
+        self.conv1 = Conv1d(c_in, c_out, kernel_size=3, stride=stride, padding=1, bias=False)
         self.bn1 = nn.BatchNorm1d(c_out)
         self.relu1 = nn.ReLU()
-        self.conv2 = nn.Conv1d(c_out, c_out, kernel_size=3, padding=1, bias=False)
+        self.conv2 = Conv1d(c_out, c_out, kernel_size=3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm1d(c_out)
         if stride != 1 or c_in != c_out:
             self.shortcut = nn.Sequential(
-                nn.Conv1d(c_in, c_out, kernel_size=1, stride=stride, bias=False), nn.BatchNorm1d(c_out)
+                Conv1d(c_in, c_out, kernel_size=1, stride=stride, bias=False), nn.BatchNorm1d(c_out)
             )
         else:
             self.shortcut = nn.Identity()
@@ -54,7 +56,7 @@ class ResNet1d(nn.Module):
         if d < MIN_LENGTH:
             raise ValueError(f"d must be >= {MIN_LENGTH} for {name}: its final avg_pool1d({POOL_WIDTH}) "
                              f"needs a last stage of length >= {POOL_WIDTH}, got d={d}")
-        self.conv1 = nn.Conv1d(v, STAGE_CHANNELS[0], kernel_size=3, padding=1, bias=False)
+        self.conv1 = Conv1d(v, STAGE_CHANNELS[0], kernel_size=3, padding=1, bias=False)
         self.bn1 = nn.BatchNorm1d(STAGE_CHANNELS[0])
         self.relu = nn.ReLU()
         channels = STAGE_CHANNELS[0]

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from srhm.models.conv import Conv1d
+
 POOL = "M"
 CONFIGS = {
     "vgg11": (64, POOL, 128, POOL, 256, 256, POOL, 512, 512, POOL, 512, 512, POOL),
@@ -35,7 +37,7 @@ class VGG1d(nn.Module):
             if entry == POOL:
                 layers.append(nn.MaxPool1d(kernel_size=2, stride=2))
             else:
-                layers += [nn.Conv1d(channels, entry, kernel_size=3, padding=1), nn.BatchNorm1d(entry), nn.ReLU()]
+                layers += [Conv1d(channels, entry, kernel_size=3, padding=1), nn.BatchNorm1d(entry), nn.ReLU()]
                 channels = entry
         self.features = nn.Sequential(*layers)
         self.classifier = nn.Linear(channels * (d // MIN_LENGTH), n_classes)
