@@ -12,8 +12,9 @@ Reads the runs of the width sweeps of benchmarks/reductions.yaml (stopped at the
 and prints, per instance, width and stopping rule: P* of the seed-averaged curve (interpolated at 10 %),
 its 68 % seed-bootstrap interval, the per-seed P*, the median number of epochs, the shift from the
 paper's protocol (width 512, loss 1e-3) on the log scale, and that reference's seed noise (half the
-width of its 68 % interval, log scale). Both sweeps take about 2 hours on 2 CPU cores, most of it the
-LCN at width 512.
+width of its 68 % interval, log scale). A third results directory, the 1e-3 sweep run again with another
+`train.precision` (e.g. bf16, on a machine that has it), adds its rows beside the fp32 ones. Both sweeps
+take about 2 hours on 2 CPU cores, most of it the LCN at width 512.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import yaml
 from srhm.runs import collect_runs
 from srhm.scaling import p_star_table
 
-GROUP = ["arch", "v", "s", "L", "s0", "model", "width"]
+GROUP = ["arch", "v", "s", "L", "s0", "model", "width", "precision"]
 REFERENCE_WIDTH = 512
 
 
@@ -55,17 +56,17 @@ def p_stars(table: pd.DataFrame) -> pd.DataFrame:
 def report(tables: list[pd.DataFrame]) -> str:
     """The Markdown table: shifts of log P* against the reference (width 512, loss 1e-3) of each instance."""
     rows = pd.concat(tables, ignore_index=True)
-    lines = ["| instance | width | stop at loss | P* | 68 % interval | per seed | median epochs | shift "
-             "log(P*/P*_ref) | seed noise of P*_ref (log) |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| instance | width | stop at loss | precision | P* | 68 % interval | per seed | median epochs | shift "
+             "log(P*/P*_ref) | seed noise of P*_ref (log) |", "|---|---|---|---|---|---|---|---|---|---|"]
     for instance, group in rows.groupby(["arch", "v", "s", "L", "s0"]):
-        reference = group[(group["width"] == REFERENCE_WIDTH) & (group["rule"] == "1e-3")]
+        reference = group[(group["width"] == REFERENCE_WIDTH) & (group["rule"] == "1e-3") & (group["precision"] == "fp32")]
         ref = reference.iloc[0] if len(reference) else None
         noise = (math.log(ref["test_error_boot_hi68"] / ref["test_error_boot_lo68"]) / 2 if ref is not None
                  else math.nan)
-        for _, row in group.sort_values(["rule", "width"], ascending=[False, True]).iterrows():
+        for _, row in group.sort_values(["precision", "rule", "width"], ascending=[False, False, True]).iterrows():
             shift = math.log(row["test_error_p_star"] / ref["test_error_p_star"]) if ref is not None else math.nan
             name = f"{instance[0].upper()} v={instance[1]} s={instance[2]} L={instance[3]} s0={instance[4]}"
-            lines.append(f"| {name} | {row['width']} | {row['rule']} | {row['test_error_p_star']:.0f} | "
+            lines.append(f"| {name} | {row['width']} | {row['rule']} | {row['precision']} | {row['test_error_p_star']:.0f} | "
                          f"[{row['test_error_boot_lo68']:.0f}, {row['test_error_boot_hi68']:.0f}] | "
                          f"{row['per_seed']} | {row['epochs']:.0f} | {shift:+.3f} | {noise:.3f} |")
     return "\n".join(lines)
@@ -73,7 +74,8 @@ def report(tables: list[pd.DataFrame]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("results", nargs="*", help="results directories: the sweep at loss 1e-3, then at 1e-2")
+    parser.add_argument("results", nargs="*", help="results directories: the sweep at loss 1e-3, then at 1e-2, then "
+                        "(optionally) the sweep at 1e-3 in another precision (train.precision)")
     parser.add_argument("--targets", metavar="SWEEP", help="print the workflow targets of a sweep config and exit")
     args = parser.parse_args()
     if args.targets:
@@ -81,7 +83,7 @@ def main() -> None:
         return
     if not args.results:
         parser.error("give the results directories of the sweeps (or --targets SWEEP)")
-    rules = ("1e-3", "1e-2")
+    rules = ("1e-3", "1e-2", "1e-3")
     print(report([p_stars(runs_table(Path(results), rule)) for results, rule in zip(args.results, rules)]))
 
 
