@@ -25,6 +25,7 @@ while (($#)); do
         --out) out="$2"; shift 2 ;;
         --tiny) tiny=1; shift ;;
         --skip-smoke) smoke=0; shift ;;
+        -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
         *) echo "gpu_check.sh: unknown argument '$1' (see the header of $0)" >&2; exit 2 ;;
     esac
 done

@@ -53,3 +53,14 @@ def test_train_asking_for_cuda_without_it_fails_in_one_line_before_reading_data(
     assert exited.value.code == 2
     assert capsys.readouterr().err == f"srhm train: error: {NO_CUDA}\n"
     assert not (tmp_path / "run").exists()
+
+
+@needs_no_cuda
+def test_train_on_auto_says_the_device_it_chose_first(tmp_path, capsys):
+    """`--device auto` is resolved before any data is read, and the choice is the job's first line (here the
+    pool does not exist, so nothing after the choice runs)."""
+    member = {"pool": str(tmp_path / "absent.npz"), "P": 12, "seed": 0, "out_dir": str(tmp_path / "run")}
+    spec = {"arch": "lcn", "v": 3, "n_classes": 3, "s": 2, "s0": 1, "L": 2, "n_test": 10, "members": [member]}
+    with pytest.raises(SystemExit):
+        main(["train", "--spec", json.dumps(spec), "--device", "auto"])
+    assert capsys.readouterr().out.splitlines()[0] == "device 'auto' chose cpu"

@@ -51,7 +51,10 @@ def train(args: argparse.Namespace) -> None:
                "checkpoint_every_s": args.checkpoint_every}
     spec = TrainSpec.from_dict({**_json_argument("--spec", args.spec),
                                 **{k: v for k, v in runtime.items() if v is not None}})
-    spec = dataclasses.replace(spec, device=job_device(spec.device))  # fails here, before any data, without CUDA
+    device = job_device(spec.device)  # fails here, before any data, without CUDA
+    if device != spec.device:
+        print(f"device {spec.device!r} chose {device}", flush=True)
+    spec = dataclasses.replace(spec, device=device)
     for metrics in train_ensemble(spec):
         print(f"{metrics['out_dir']}: best test error {metrics['best_test_error']:.4f}, "
               f"final {metrics['final_test_error']:.4f} after {metrics['epochs']} epochs ({metrics['stop_reason']})")

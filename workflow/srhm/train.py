@@ -332,9 +332,8 @@ class EnsembleTrainer:
         self.spec = spec
         self.protocol = spec.protocol()
         self.device = resolve_device(spec.device)
-        print(f"device {self.device} (asked for {spec.device!r}; CUDA "
-              f"{'available' if torch.cuda.is_available() else 'not available'}), precision {spec.precision}",
-              flush=True)
+        print(f"device {self.device} (CUDA {'available' if torch.cuda.is_available() else 'not available'}), "
+              f"precision {spec.precision}", flush=True)
         self.perm: Tensor | None = None  # state.perm on the device, once the state exists
         check_precision(spec.precision, self.device)
         pools = load_pools(spec)
