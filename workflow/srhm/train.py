@@ -19,9 +19,10 @@ LCN/CNN/FCN members share one stacked network (a StackedGroup), stepped by its h
 mix (members have separate cursors, partial batches are zero-weighted rows), and a member that stops is
 dropped from the stack, its weights kept as they are at its stop. The BatchNorm nets train as one network,
 or as several stacked with torch.func, each with its own BatchNorm statistics (srhm.models.single.StackedNets),
-stepped by autograd and the same momentum rule (an AutogradGroup). A step reads nothing back from the device: each group's batches are cut on the device from device-side cursors (Batches), mirrored
-by the host's integer bookkeeping; only the end of a member's epoch (its loss, evaluation, stop, next
-permutation) reads and writes between host and device. Each member's model FLOPs are counted as it trains.
+stepped by autograd and the same momentum rule (an AutogradGroup). A step reads nothing back from the
+device: each group's batches are cut on the device from device-side cursors (Batches), mirrored by the
+host's integer bookkeeping; only the end of a member's epoch (its loss, evaluation, stop, next permutation)
+reads and writes between host and device. Each member's model FLOPs are counted as it trains.
 
 The whole state is checkpointed every `checkpoint_every_s` seconds and before the outputs are written;
 a job restarted with the same spec resumes from it and ends with bit-identical weights and metrics on CPU.
@@ -48,7 +49,7 @@ from srhm.data import Batch, encode
 from srhm.io import atomic_path
 from srhm.memory import reuse_freed_memory
 from srhm.models import EnsembleNet, build_model
-from srhm.models.single import StackedNets
+from srhm.models.single import SingleMemberNet, StackedNets
 from srhm.models.hierarchical import POSITION_MAJOR
 from srhm.precision import apply as apply_precision
 from srhm.precision import autocast, check_precision
@@ -187,7 +188,8 @@ class NoiseRng:
 
 
 class Group:
-    """One network and the members it holds: members[slot] is the global index of each slot's member.
+    """One network and the members it holds: members[slot] is the global index of each slot's member;
+    buffers holds the momentum of each parameter (zeros before the first step, as torch.optim.SGD's).
 
     A group holds only training members: once members stop, `keep` drops them from the network.
     """
@@ -197,6 +199,7 @@ class Group:
         self.members = members
         self.live: Tensor | None = None  # members on the device (EnsembleTrainer._refresh_selections)
         self.forward_flops, self.step_flops = net.flops_per_sample()
+        self.buffers = [torch.zeros_like(p) for p in net.parameters()]
 
     def step(self, symbols: Tensor, y: Tensor, weight: Tensor, code: Tensor, protocol: Protocol,
              precision: str) -> Tensor:
@@ -206,42 +209,32 @@ class Group:
         raise NotImplementedError
 
     def keep(self, slots: np.ndarray) -> None:
-        """Go on training the members at `slots` only (in this order)."""
-        raise NotImplementedError
+        """Go on training the members at `slots` only (in this order); a network that stacks its members drops
+        the others, and their momentum (a SingleMemberNet's one member just stops stepping)."""
+        if not isinstance(self.net, SingleMemberNet):
+            index = torch.from_numpy(slots).to(self.buffers[0].device)
+            self.net.keep_members(index)
+            self.buffers = [buffer.index_select(0, index) for buffer in self.buffers]
+        self.members = self.members[slots]
 
     def checkpoint(self) -> dict:
-        raise NotImplementedError
+        """The network's state and the momentum buffers, as torch.save data."""
+        return {"net": self.net.state_dict(), "buffers": self.buffers}
 
     def restore(self, saved: dict) -> None:
-        raise NotImplementedError
+        """The inverse of `checkpoint`, onto a group built from the same spec and kept to the same members."""
+        self.net.load_state_dict(saved["net"])
+        self.buffers = [buffer.to(self.buffers[0].device) for buffer in saved["buffers"]]
 
 
 class StackedGroup(Group):
-    """The LCN/CNN/FCN members stacked into one HierarchicalNet, stepped by its hand-written sgd_step;
-    buffers holds the momentum of each parameter (zeros before the first step, as torch.optim.SGD's)."""
-
-    def __init__(self, net: EnsembleNet, members: np.ndarray):
-        super().__init__(net, members)
-        self.buffers = [torch.zeros_like(p) for p in net.parameters()]
+    """The LCN/CNN/FCN members stacked into one HierarchicalNet, stepped by its hand-written sgd_step."""
 
     def step(self, symbols, y, weight, code, protocol, precision):
         with autocast(precision, weight.device):
             return self.net.sgd_step(self.net.symbol_patches(symbols, code), y, weight, self.buffers, lr=protocol.lr,
                                      momentum=protocol.momentum, weight_decay=protocol.weight_decay,
                                      fold=precision != "bf16")
-
-    def keep(self, slots):
-        index = torch.from_numpy(slots).to(self.buffers[0].device)
-        self.net.keep_members(index)
-        self.buffers = [buffer.index_select(0, index) for buffer in self.buffers]
-        self.members = self.members[slots]
-
-    def checkpoint(self):
-        return {"net": self.net.state_dict(), "buffers": self.buffers}
-
-    def restore(self, saved):
-        self.net.load_state_dict(saved["net"])
-        self.buffers = [buffer.to(self.buffers[0].device) for buffer in saved["buffers"]]
 
 
 class AutogradGroup(Group):
@@ -252,7 +245,6 @@ class AutogradGroup(Group):
     def __init__(self, net: EnsembleNet, members: np.ndarray, noise: NoiseRng | None):
         super().__init__(net, members)
         self.noise = noise
-        self.buffers = [torch.zeros_like(p) for p in net.parameters()]
 
     def step(self, symbols, y, weight, code, protocol, precision):
         params = list(self.net.parameters())
@@ -271,20 +263,11 @@ class AutogradGroup(Group):
             torch._foreach_add_(params, self.buffers, alpha=-protocol.lr)
             return (per_sample * (weight > 0)).sum(1, dtype=torch.float64)
 
-    def keep(self, slots):
-        if isinstance(self.net, StackedNets) and len(slots):
-            index = torch.from_numpy(slots).to(self.buffers[0].device)
-            self.net.keep_members(index)
-            self.buffers = [buffer.index_select(0, index) for buffer in self.buffers]
-        self.members = self.members[slots]
-
     def checkpoint(self):
-        return {"net": self.net.state_dict(), "buffers": self.buffers,
-                "noise": None if self.noise is None else self.noise.state}
+        return {**super().checkpoint(), "noise": None if self.noise is None else self.noise.state}
 
     def restore(self, saved):
-        self.net.load_state_dict(saved["net"])
-        self.buffers = [buffer.to(self.buffers[0].device) for buffer in saved["buffers"]]
+        super().restore(saved)
         if self.noise is not None:
             self.noise.state = saved["noise"].cpu()  # RNG states are CPU byte tensors for every device
 

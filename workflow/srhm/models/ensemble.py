@@ -76,6 +76,13 @@ class EnsembleNet(nn.Module):
         else:
             self.load_state_dict({name: torch.cat([state[name] for state in states]) for name in states[0]})
 
+    def keep_members(self, slots: Tensor) -> None:
+        """Keep only the members at `slots` (a LongTensor of member indices, in the new order), for a network that
+        stacks its members: every parameter and buffer is [E, ...]."""
+        for tensor in (*self.parameters(), *self.buffers()):
+            tensor.data = tensor.data.index_select(0, slots)
+        self.n_members = len(slots)
+
     def _evaluate(self, x: Tensor, members: Tensor | None, record: dict[str, Tensor] | None) -> Tensor:
         """Logits [E', B, n_classes]; store each hidden layer's output in `record` when it is a dict."""
         raise NotImplementedError

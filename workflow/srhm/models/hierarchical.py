@@ -325,12 +325,6 @@ class HierarchicalNet(EnsembleNet):
         torch._foreach_add_(params, buffers, alpha=-lr)
         return sums
 
-    def keep_members(self, slots: Tensor) -> None:
-        """Keep only the members at `slots` (a LongTensor of member indices, in the new order)."""
-        for p in self.parameters():
-            p.data = p.data.index_select(0, slots)
-        self.n_members = len(slots)
-
     def flops_per_sample(self) -> tuple[int, int]:
         """Counted from the layer sizes: the forward pass is the layers' and the readout's products; a training
         step adds their weight gradients' products and the input gradients' of every layer but the first."""

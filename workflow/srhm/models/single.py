@@ -68,6 +68,9 @@ class SingleMemberNet(EnsembleNet):
     def _member_state(self, e: int) -> dict[str, Tensor]:
         return {name: tensor.detach().clone() for name, tensor in self.state_dict().items()}
 
+    def keep_members(self, slots: Tensor) -> None:
+        raise TypeError("a SingleMemberNet has no member dimension to keep members of")
+
 
 class StackedNets(EnsembleNet):
     """Single-member nets of one architecture stacked with torch.func: E members in one module.
@@ -135,13 +138,6 @@ class StackedNets(EnsembleNet):
         for name in self.hidden_layers:
             record[name] = torch.cat([r[name] for r in per_member])
         return torch.cat([r["output"] for r in per_member])
-
-    def keep_members(self, slots: Tensor) -> None:
-        """Keep only the members at `slots` (a LongTensor of member indices, in the new order)."""
-        for tensor in (*self.parameters(), *self.buffers()):
-            if tensor is not None and tensor.dim() and tensor.shape[0] == self.n_members:
-                tensor.data = tensor.data.index_select(0, slots)
-        self.n_members = len(slots)
 
     def _member_state(self, e: int) -> dict[str, Tensor]:
         return {f"body.{name}": getattr(self, stacked)[e].detach().clone() for name, stacked in self.names.items()}
