@@ -33,6 +33,7 @@ from srhm import comparison, paths, theory
 from srhm.analysis import read_fit
 from srhm.architectures import HIERARCHICAL
 from srhm.authors import load_authors_measurements
+from srhm.data import family_name
 from srhm.plan import Plan
 from srhm.protocol import EPOCH_CAP_STOP
 from srhm.scaling import MIN_DISTINCT_X, fit_scaling
@@ -286,7 +287,7 @@ def compute_summary(tables: list[pd.DataFrame]) -> pd.DataFrame:
     if runs.empty:
         return pd.DataFrame([["all", 0, 0, "", "", 0.0, 0.0, float("nan"), 0.0, 0.0]], columns=columns)
     runs = runs.assign(**{column: runs.get(column) for column in ("job", "flops", "ensemble_wall_time_s", "precision")})
-    family = runs["model"] + "__" + runs["dataset"].str.replace(r"_seed\d+$", "", regex=True)
+    family = runs["model"] + "__" + runs["dataset"].map(family_name)
     planned = family.where(runs["arch"].isin(HIERARCHICAL), runs["run"])
     runs["job"] = runs["job"].where(runs["job"].notna(), planned)
     job_wall = runs.groupby("job")["wall_time_s"].transform("max")
@@ -331,17 +332,13 @@ def compute_section(compute: pd.DataFrame) -> list[str]:
         share = row["wall_s"] / total["wall_s"] if total["wall_s"] > 0 else float("nan")
         name = f"**{row['experiment']}**" if row["experiment"] == "all" else row["experiment"]
         lines.append(table_row([name, row["trainings"], row["training_jobs"], row["device"], row["precision"],
-                                _duration(row["wall_s"]), f"{share:.0%}", _number(row["flops"], ".3g"),
-                                _number(row["gflop_per_s"], ".1f")]))
+                                _duration(row["wall_s"]), f"{share:.0%}", number(row["flops"]),
+                                number(row["gflop_per_s"], ".1f")]))
     return lines + [""]
 
 
 def _duration(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds < 3600 else f"{seconds / 3600:.2f} h"
-
-
-def _number(value: float, spec: str) -> str:
-    return MISSING if pd.isna(value) else format(value, spec)
 
 
 def _row(text: str, paper: float, quantity: str, fit: dict | None, experiment: str | None, *,

@@ -15,12 +15,12 @@ MISSING = "—"
 """What a table or a legend shows for a value that was not measured."""
 
 
-def number(value) -> str:
-    """A value as the report prints it: a float to 3 significant digits, MISSING for None or a non-finite float,
-    anything else as str()."""
+def number(value, spec: str = ".3g") -> str:
+    """A value as the report prints it: a float in the format `spec` (3 significant digits unless told), MISSING
+    for None or a non-finite float, anything else as str()."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return MISSING
-    return f"{value:.3g}" if isinstance(value, float) else str(value)
+    return format(value, spec) if isinstance(value, float) else str(value)
 
 
 def interval(ci) -> str:

@@ -17,6 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 
 from srhm.architectures import REGISTRY, STYLED
+from srhm.data import family_name
 from srhm.figures import style
 from srhm.figures.panels import CaptionedFigure, log_scale, say
 from srhm.figures.tables import SWEEP_NETS, read, run_inputs  # noqa: F401 (SWEEP_NETS: the nets these figures sweep)
@@ -188,7 +189,7 @@ def training_notes(fig: CaptionedFigure, runs: pd.DataFrame) -> None:
     if runs.empty:
         fig.notes.append("No runs of the common-architecture experiment in the tables read.")
         return
-    families = sorted(runs["dataset"].str.replace(r"_seed\d+$", "", regex=True).unique())
+    families = sorted(runs["dataset"].map(family_name).unique())
     fig.notes.append(f"SRHM instances: {', '.join(families)} (the paper's: {PAPER_INSTANCE}).")
     for net in [net for net in NETS if net in set(runs["arch"])]:
         rows = runs[runs["arch"] == net]
