@@ -242,12 +242,13 @@ def _group_row(
         row["n_diverged"] = int(group[diverged].sum())
     boots = {}
     for i, (metric, threshold) in enumerate(thresholds.items()):
-        point = crossing(P, mean_curves[i], threshold)
-        paper = paper_rule(P, mean_curves[i], threshold, tolerance)
-        boots[metric], _ = crossing_batch(P, boot_curves[i], threshold)
         if row.get("n_diverged"):
             point = paper = Crossing(math.nan, "diverged")
             boots[metric] = np.full(n_boot, np.nan)
+        else:
+            point = crossing(P, mean_curves[i], threshold)
+            paper = paper_rule(P, mean_curves[i], threshold, tolerance)
+            boots[metric], _ = crossing_batch(P, boot_curves[i], threshold)
         crossed = boots[metric][np.isfinite(boots[metric])]
         summary = np.percentile(crossed, list(PERCENTILES.values())) if crossed.size else [np.nan] * len(PERCENTILES)
         row |= {
