@@ -185,16 +185,18 @@ class Calibration:
 def calibrate(results: Path, flops: Callable[[dict], PerSample]) -> Calibration:
     """Fit the Calibration on the runs under `results`/runs (see the module docstring).
 
-    Runs of one model on one SRHM family are one training job. ValueError naming --calibrate when `results` holds
-    fewer than 2 training jobs, or naming the file whose metrics.json lacks an entry of CALIBRATION_KEYS.
+    Runs whose metrics.json name the same `job` (srhm.train records it) are one training job; runs from before it
+    was recorded, by model and SRHM family. ValueError naming --calibrate when `results` holds fewer than 2 training
+    jobs, or naming the file whose metrics.json lacks an entry of CALIBRATION_KEYS.
     """
-    jobs: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    jobs: dict[str | tuple[str, str], list[dict]] = defaultdict(list)
     for path in sorted(Path(results).glob("runs/*/*/*/metrics.json")):
         metrics = read_json(path)
         missing = [key for key in CALIBRATION_KEYS if key not in metrics]
         if missing:
             raise ValueError(f"--calibrate: {path} has no {missing} entries; srhm.train writes them")
-        job = (family_name(pool_dataset(metrics["pool"])), model_id(metrics["arch"], metrics["model"]["width"]))
+        job = metrics.get("job") or (family_name(pool_dataset(metrics["pool"])),
+                                     model_id(metrics["arch"], metrics["model"]["width"]))
         jobs[job].append(metrics)
     if len(jobs) < 2:
         raise ValueError(f"--calibrate: {len(jobs)} training jobs under {results}/runs, where the fit of a FLOP rate "

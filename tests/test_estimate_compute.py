@@ -106,6 +106,15 @@ def test_calibration_recovers_the_rate_and_step_time_of_the_runs(calibration_run
     }
 
 
+def test_runs_are_grouped_by_the_job_their_metrics_name(tmp_path):
+    """Two VGG11 runs of one SRHM family train in two jobs, which their metrics name; without that record they
+    would count as one job of their model and family (and the calibration would refuse one job)."""
+    for P, job in ((240, "job_a"), (480, "job_b")):
+        write_run(tmp_path, arch="vgg11", width=None, dataset="v3_nc3_m3_s2_L2_s02_A_seed0", P=P, epochs=25,
+                  max_epochs=25, steps=P // 2, wall=P / 10, ensemble_flops=P * 1e9, job=job)
+    assert estimate_compute.calibrate(tmp_path, estimate_compute.FlopTable()).jobs == 2
+
+
 def test_calibration_refuses_fewer_than_two_jobs_or_metrics_without_wall_time(tmp_path):
     with pytest.raises(ValueError, match="--calibrate: 0 training jobs"):
         estimate_compute.calibrate(tmp_path, estimate_compute.FlopTable())
