@@ -26,7 +26,7 @@ import pandas as pd
 
 from srhm.architectures import HIERARCHICAL
 from srhm.scaling import crossing, paper_rule
-from srhm.text import MISSING, table_row
+from srhm.text import number, table_row
 from srhm.theory import EPS_STAR
 
 COMMON_NETS_THRESHOLD = 0.07
@@ -127,8 +127,9 @@ def markdown_section(table: pd.DataFrame) -> list[str]:
     for row in table.itertuples():
         source = "" if row.authors_from == "printed" else " (their curve)"
         lines.append(table_row([row.experiment, row.model, row.arch, row.s, row.L, row.v, row.s0, row.seeds,
-                                f"{row.authors:.0f}{source}", _number(row.ours_rule), _number(row.ours_interpolated),
-                                _ratio(row.ratio), _ratio(row.interpolated_ratio)]))
+                                f"{row.authors:.0f}{source}", number(row.ours_rule, ".0f"),
+                                number(row.ours_interpolated, ".0f"), number(row.ratio, ".2f"),
+                                number(row.interpolated_ratio, ".2f")]))
     result = summary(table)
     lines += [""]
     if result["measured"]:
@@ -141,11 +142,3 @@ def markdown_section(table: pd.DataFrame) -> list[str]:
         lines += [f"{result['instances'] - result['measured']} instances have no P\\* of ours by their rule (no grid "
                   "point within ±0.1 of the threshold).", ""]
     return lines
-
-
-def _number(value: float) -> str:
-    return MISSING if not np.isfinite(value) else f"{value:.0f}"
-
-
-def _ratio(value: float) -> str:
-    return MISSING if not np.isfinite(value) else f"{value:.2f}"

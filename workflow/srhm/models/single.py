@@ -1,10 +1,10 @@
 """A single network [B, v, d] -> [B, n_classes] presented as a one-member ensemble.
 
 Used for the BatchNorm architectures (VGG, ResNet, EfficientNet), whose batch statistics forbid stacking
-members as the LCN/CNN/FCN stack them; `StackedNets` stacks several such nets with torch.func instead. The body is built with PyTorch's standard initialisation inside a forked torch RNG
-seeded from the init seed, so the global RNG state is untouched. Hidden layers are the body's modules
-of one type (ReLU or Sigmoid), named by their module path and captured with forward hooks only while
-`activations()` runs.
+members as the LCN/CNN/FCN stack them; `StackedNets` stacks several such nets with torch.func instead. The
+body is built with PyTorch's standard initialisation inside a forked torch RNG seeded from the init seed,
+so the global RNG state is untouched. Hidden layers are the body's modules of one type (ReLU or Sigmoid),
+named by their module path and captured with forward hooks only while `activations()` runs.
 """
 
 from __future__ import annotations
