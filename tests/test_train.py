@@ -25,7 +25,7 @@ from srhm.models.single import StackedNets
 from srhm.protocol import DIVERGED_STOP, MemberSpec, TrainSpec, paper_base_lr, paper_lr_scale
 from srhm.runs import collect_runs
 from srhm.streams import stream
-from srhm.train import AutogradGroup, EnsembleTrainer, train_ensemble
+from srhm.train import AutogradGroup, EnsembleTrainer, train_ensemble, untrained
 from srhm.train_state import TrainingState
 
 SMALL = dict(v=3, n_classes=3, s=2, s0=1, L=2)  # m = 3, d = 16, P_max = 5184
@@ -683,3 +683,16 @@ def test_a_diverging_training_stops_on_its_non_finite_loss_and_its_instance_is_f
     runs = collect_runs([member.out_dir for member in spec.members], "diverging")
     table = sample_complexities(runs, n_boot=10).table
     assert list(table["test_error_flag"]) == ["diverged"] and list(table["n_diverged"]) == [2]
+
+
+def test_keep_trained_leaves_out_exactly_the_members_finished_with_this_training(tmp_path, pools):
+    """A P* search's round rerun (srhm train --keep-trained) trains only the members whose folder holds no
+    finished run of the same settings: runtime settings may differ, a changed protocol retrains."""
+    common = dict(arch="lcn", width=8, max_epochs=2, eval_every=1)
+    train_ensemble(make_spec(tmp_path, pools, [(0, 60, 0)], **common))
+    spec = make_spec(tmp_path, pools, [(0, 60, 0), (0, 120, 0)], **common, threads=2, checkpoint_every_s=7.0)
+    left = untrained(spec)
+    assert [member.P for member in left.members] == [120]
+    assert untrained(make_spec(tmp_path, pools, [(0, 60, 0)], **common)) is None
+    changed = make_spec(tmp_path, pools, [(0, 60, 0)], **{**common, "max_epochs": 3})
+    assert [member.P for member in untrained(changed).members] == [60]

@@ -208,6 +208,24 @@ def test_second_run_does_nothing(smoke_run):
 
 
 @pytest.mark.slow
+def test_the_smoke_search_ended_its_table_holds_every_round_and_a_rerun_plans_no_training(smoke_run):
+    """The smoke preset's cnn_s2 is a P* search: its rounds ran in order, each training P no round before it
+    trained, until one plan said done; the experiment's table holds every seed at every P of every round; a
+    second run plans nothing (test_second_run_does_nothing), and asking again for the table trains nothing."""
+    (folder,) = (smoke_run.workdir / "results/search").iterdir()
+    plans = [json.loads((folder / f"round{r}.json").read_text()) for r in range(len(list(folder.glob("*.json"))))]
+    assert plans[-1]["done"] and not any(plan["done"] for plan in plans[:-1])
+    trained = [P for plan in plans for P in plan["train"]]
+    assert len(trained) == len(set(trained)) and plans[-1]["searched"] == sorted(trained)
+    assert plans[-1]["metrics"]["test_error"]["status"] in ("found", "above_at_limit", "max_rounds")
+    table = pd.read_csv(smoke_run.workdir / "results/tables/cnn_s2.csv")
+    assert sorted(table["P"].unique()) == sorted(trained) and len(table) == 2 * len(trained)
+    result = snakemake("-n", *SMOKE_CONFIG, "--forcerun", "collect", "--until", "results/tables/cnn_s2.csv",
+                       cwd=smoke_run.workdir)
+    assert not [rule for rule in job_counts(result.stdout) if rule.startswith(("train", "search_"))], result.stdout
+
+
+@pytest.mark.slow
 def test_runtime_settings_rerun_nothing(smoke_run, tmp_path):
     """Threads, device and the checkpoint interval cannot change a result, so they never trigger a rerun."""
     (tmp_path / "runtime.yaml").write_text("train: {checkpoint_seconds: 7}\n")

@@ -6,6 +6,8 @@ rule collect:
     input:
         lambda wildcards: [f"{run}/{name}" for run in experiment_runs(wildcards)
                            for name in (paths.METRICS_FILE, paths.SENSITIVITY_FILE)],
+        lambda wildcards: [path for search in PLAN.experiments[wildcards.experiment].searches
+                           for path in search_files(search)],
     output:
         report(f"{RESULTS}/{paths.run_table('{experiment}')}", caption="../report/table.rst", category="Tables",
                labels={"experiment": "{experiment}", "table": "runs"}),

@@ -10,11 +10,73 @@ from srhm.theory import input_dim
 
 # Only the experiments of the plan have tables (other tables, e.g. CIFAR's, come from other rules).
 EXPERIMENT_PATTERN = "|".join(map(re.escape, PLAN.experiments))
+# P* searches (search.smk); a pattern that matches nothing when there are none.
+SEARCH_PATTERN = "|".join(map(re.escape, PLAN.searches)) or "(?!)"
+
+
+def search_plan(search, round_):
+    """The plan of round `round_` of `search` (srhm.search.run_round), once its checkpoint has run."""
+    with open(checkpoints.search_round.get(search=search, round=round_).output[0]) as plan:
+        return json.load(plan)
+
+
+def finished_search(search):
+    """The plans of every round of `search`, up to the one that ends it (Snakemake re-evaluates the jobs that
+    ask for them as each round's checkpoint ends)."""
+    plans = [search_plan(search, 0)]
+    while not plans[-1]["done"]:
+        plans.append(search_plan(search, len(plans)))
+    return plans
+
+
+def search_run_dirs(search):
+    """Run folders of a finished search: its borrowed runs and every run it trained."""
+    last = finished_search(search)[-1]
+    return [f"{RESULTS}/{path}" for path in PLAN.searches[search].run_dirs(last["searched"])]
+
+
+def search_files(search):
+    """The plans and the measuring markers of a finished search's rounds."""
+    plans = finished_search(search)
+    rounds = [f"{RESULTS}/{paths.search_round(search, plan['round'])}" for plan in plans]
+    markers = [f"{RESULTS}/{paths.search_marker(search, plan['round'], 'measured')}" for plan in plans if plan["train"]]
+    return [*rounds, *markers]
+
+
+def round_ensemble(wildcards):
+    """The training job (srhm.plan.Ensemble) of one round of a search."""
+    return PLAN.searches[wildcards.search].round_ensemble(search_plan(wildcards.search, int(wildcards.round))["train"])
+
+
+def round_pools(wildcards):
+    return [f"{RESULTS}/{dataset.path}" for dataset in round_ensemble(wildcards).datasets]
+
+
+def previous_round_option(wildcards):
+    """`srhm search`'s --previous option for a round after the first: the plan of the round before it."""
+    if wildcards.round == "0":
+        return ""
+    plan = f"{RESULTS}/{paths.search_round(wildcards.search, int(wildcards.round) - 1)}"
+    return f"--previous {shlex.quote(plan)}"
+
+
+def search_round_inputs(wildcards):
+    """What round r's plan reads: the runs fixed grids train on the search's family, and round r - 1's runs."""
+    search, round_ = PLAN.searches[wildcards.search], int(wildcards.round)
+    files = [f"{RESULTS}/{run.dir}/{name}" for run in search.borrowed
+             for name in (paths.METRICS_FILE, paths.SENSITIVITY_FILE)]
+    if round_ > 0:
+        files.append(f"{RESULTS}/{paths.search_round(wildcards.search, round_ - 1)}")
+        files.append(f"{RESULTS}/{paths.search_marker(wildcards.search, round_ - 1, 'measured')}")
+    return files
+
 
 
 def experiment_runs(wildcards):
-    """Run directories of one experiment."""
-    return [f"{RESULTS}/{run.dir}" for run in PLAN.experiments[wildcards.experiment].runs]
+    """Run directories of one experiment: its grids' runs and those of its finished P* searches (search.smk)."""
+    experiment = PLAN.experiments[wildcards.experiment]
+    searched = [path for search in experiment.searches for path in search_run_dirs(search)]
+    return list(dict.fromkeys([f"{RESULTS}/{run.dir}" for run in experiment.runs] + searched))
 
 
 def figure_inputs(wildcards):

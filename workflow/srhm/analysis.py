@@ -47,23 +47,43 @@ def sample_complexities(runs: pd.DataFrame, *, eps_star: float = theory.EPS_STAR
     if "stop_reason" not in runs:
         raise ValueError("runs lacks the column stop_reason (srhm.runs.collect_runs writes it)")
     runs = runs.assign(diverged=runs["stop_reason"] == DIVERGED_STOP)
-    thresholds: dict = {ERROR: eps_star}
-    read_at = {arch: theory.invariance_layers(arch) for arch in set(runs["arch"]) & set(HIERARCHICAL)}
-    layers = {kind: {arch: pair[i] for arch, pair in read_at.items()} for i, kind in enumerate((SYNONYM, DIFFEO))}
-    measured = {f"{kind}_{layer}_1" for kind, by_arch in layers.items() for layer in by_arch.values()}
-    if set(runs["arch"]) <= set(HIERARCHICAL) and measured <= set(runs):
-        runs = runs.assign(**{kind: [row[f"{kind}_{layers[kind][row['arch']]}_1"] for _, row in runs.iterrows()]
-                              for kind in (SYNONYM, DIFFEO)})
-        thresholds[SYNONYM] = lambda g: theory.invariance(g["arch"], g["s"], g["L"]).synonym
-        thresholds[DIFFEO] = lambda g: theory.invariance(g["arch"], g["s"], g["L"]).diffeo
+    runs, thresholds = metric_columns(runs, eps_star)
     table, boot = p_star_table(runs, by=GROUP, thresholds=thresholds, n_boot=n_boot, seed=seed, diverged="diverged")
     if SYNONYM in thresholds:
-        table = table.assign(**{f"{kind}_layer": table["arch"].map(layers[kind]) for kind in (SYNONYM, DIFFEO)})
+        table = table.assign(**{f"{kind}_layer": [theory.invariance_layers(arch)[i] for arch in table["arch"]]
+                                for i, kind in enumerate((SYNONYM, DIFFEO))})
     predictions = runs.groupby(list(GROUP))[list(PREDICTIONS)].first().reset_index()
     table = table.merge(predictions, on=list(GROUP), how="left")  # keeps the rows' order, that of `boot`
     table["prediction"] = [row[PREDICTION[row["arch"]]] if row["arch"] in PREDICTION else np.nan
                            for _, row in table.iterrows()]
     return PStarTable(table, boot)
+
+
+def metric_columns(runs: pd.DataFrame, eps_star: float = theory.EPS_STAR) -> tuple[pd.DataFrame, dict]:
+    """The metrics whose crossings are sample complexities, as columns of a run table, and their thresholds.
+
+    Returns `runs` with the columns S and D added (S_{k,1} and D_{k,1} at the layers k of each run's
+    architecture, srhm.theory.invariance_layers) where every run is an LCN, CNN or FCN with those columns
+    measured, and {metric: threshold}: test_error -> eps_star; S, D -> a function of a group's parameters
+    (arch, s, L) giving the architecture's threshold (srhm.theory.invariance), as srhm.scaling.p_star_table takes.
+    """
+    thresholds: dict = {ERROR: eps_star}
+    archs = set(runs["arch"])
+    measured = {f"{kind}_{theory.invariance_layers(arch)[i]}_1" for arch in archs & set(HIERARCHICAL)
+                for i, kind in enumerate((SYNONYM, DIFFEO))}
+    if archs <= set(HIERARCHICAL) and measured <= set(runs):
+        runs = runs.assign(**{kind: [row[f"{kind}_{theory.invariance_layers(row['arch'])[i]}_1"]
+                                     for _, row in runs.iterrows()] for i, kind in enumerate((SYNONYM, DIFFEO))})
+        for kind in (SYNONYM, DIFFEO):
+            thresholds[kind] = lambda g, kind=kind: instance_thresholds(g["arch"], g["s"], g["L"], eps_star)[kind]
+    return runs, thresholds
+
+
+def instance_thresholds(arch: str, s: int, L: int, eps_star: float = theory.EPS_STAR) -> dict[str, float]:
+    """{test_error: eps_star, S: .., D: ..}: the thresholds of the metrics of `metric_columns` for one LCN, CNN or
+    FCN instance (srhm.theory.invariance; ValueError where the paper defines none)."""
+    invariance = theory.invariance(arch, s, L)
+    return {ERROR: eps_star, SYNONYM: invariance.synonym, DIFFEO: invariance.diffeo}
 
 
 def scaling_fits(complexities: PStarTable) -> dict:

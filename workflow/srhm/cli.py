@@ -3,6 +3,7 @@
     srhm dataset v8_nc8_m8_s2_L3_s02_A_seed0 --size 20000 --out results/data/balanced/v8_nc8_m8_s2_L3_s02_A_seed0.npz
     srhm train --spec spec.json
     srhm measure RUN_DIR... --probe-size 1000
+    srhm search --spec search.json --round 1 --previous round0.json --out round1.json
     srhm collect RUN_DIR... --experiment lcn_s2 --out results/tables/lcn_s2.csv
     srhm analyse results/tables/lcn_s2.csv --pstar results/tables/lcn_s2_pstar.csv --fits results/fits/lcn_s2.json
     srhm report --config "$(cat config.json)" --out results/report.md --html results/report.html
@@ -45,12 +46,19 @@ def train(args: argparse.Namespace) -> None:
     """Train one ensemble described by a JSON train spec (a file path or the JSON text itself)."""
     from srhm.devices import job_device
     from srhm.protocol import TrainSpec
-    from srhm.train import train_ensemble
+    from srhm.train import train_ensemble, untrained
 
     runtime = {"device": args.device, "threads": args.threads, "checkpoint": args.checkpoint,
                "checkpoint_every_s": args.checkpoint_every}
     spec = TrainSpec.from_dict({**_json_argument("--spec", args.spec),
                                 **{k: v for k, v in runtime.items() if v is not None}})
+    if args.keep_trained:
+        left = untrained(spec)
+        print(f"{len(spec.members) - (len(left.members) if left else 0)} of {len(spec.members)} members trained "
+              "already (--keep-trained)", flush=True)
+        if left is None:
+            return
+        spec = left
     device = job_device(spec.device)  # fails here, before any data, without CUDA
     if device != spec.device:
         print(f"device {spec.device!r} chose {device}", flush=True)
@@ -71,6 +79,20 @@ def measure(args: argparse.Namespace) -> None:
     measure_runs(args.runs, probe_size=args.probe_size, weights=args.weights, distinct=args.distinct,
                  device=args.device)
     print(f"measured {len(args.runs)} runs in {time.perf_counter() - start:.1f} s")
+
+
+def search(args: argparse.Namespace) -> None:
+    """Plan one round of a P* search: the P to train next, from the runs of the rounds before (srhm.search)."""
+    from srhm.io import read_json
+    from srhm.search import run_round
+
+    previous = None if args.previous is None else read_json(args.previous)
+    plan = run_round(_json_argument("--spec", args.spec), args.round, previous)
+    write_json(args.out, plan)
+    statuses = ", ".join(f"{metric} {entry['status'] or 'searching'}" + (f" in {entry['bracket']}" if entry["bracket"]
+                         else "") for metric, entry in plan["metrics"].items())
+    print(f"{plan['search']} round {plan['round']}: {'done' if plan['done'] else 'trains P = ' + str(plan['train'])}"
+          f" ({statuses})")
 
 
 def collect(args: argparse.Namespace) -> None:
@@ -278,6 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None, help="torch threads (overrides the spec's)")
     p.add_argument("--checkpoint", default=None, help="checkpoint file, resumed from when it exists (overrides the spec's)")
     p.add_argument("--checkpoint-every", type=float, default=None, help="seconds between checkpoints (overrides the spec's)")
+    p.add_argument("--keep-trained", action="store_true",
+                   help="leave out members whose run folder holds a finished run of this very training")
 
     p = _verb(verbs, "measure", measure)
     p.add_argument("runs", nargs="+", help="run directories (model.pt, metrics.json)")
@@ -286,6 +310,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--distinct", action="store_true", help="force every redrawn synonym/position to change")
     p.add_argument("--device", default="cpu", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--threads", type=int, default=1, help="torch threads")
+
+    p = _verb(verbs, "search", search)
+    p.add_argument("--spec", required=True, help="the search: a JSON file or JSON text (srhm.plan.Search.spec)")
+    p.add_argument("--round", type=int, required=True, help="the round to plan (0: the starting grid)")
+    p.add_argument("--previous", default=None, help="the previous round's plan (JSON), for rounds after 0")
+    p.add_argument("--out", required=True, help="output JSON: the round's plan")
 
     p = _verb(verbs, "collect", collect)
     p.add_argument("runs", nargs="+", help="run directories (metrics.json, sensitivity.csv)")

@@ -8,6 +8,8 @@
     tables/authors_measurements.csv              the authors' saved P* (srhm.authors)
     tables/cifar_stability{,_digitised}.csv      Fig. 1A-B (srhm.cifar)
     cifar/{net}/P{P}_seed{seed}/                 one CIFAR-10 run: MODEL_FILE, METRICS_FILE, TRAIN_LOG, STABILITY_FILE
+    search/{search}/round{r}.json                the P a P* search trains in round r (srhm.search), and the markers
+    search/{search}/round{r}.{trained,measured}  of that round's training and measuring jobs
     checkpoints/{job}.pt                         a training job's checkpoint while it runs
     figures/{figure}.{extension}                 figures (srhm.figures)
     report.md, report.html                       the report (srhm.report), and as a page (srhm.pages)
@@ -100,6 +102,16 @@ def cifar_table(source: str) -> str:
 def cifar_run_dir(net: str, P: int | str, seed: int | str) -> str:
     """e.g. cifar/resnet18/P512_seed0."""
     return f"cifar/{net}/P{P}_seed{seed}"
+
+
+def search_round(search: str, round_: int | str) -> str:
+    """The plan of one round of a P* search (srhm.search), e.g. search/cnn_H128__v4_nc4_m4_s2_L2_s01_A/round2.json."""
+    return f"search/{search}/round{round_}.json"
+
+
+def search_marker(search: str, round_: int | str, step: str) -> str:
+    """The empty file that says a round of a search has finished `step` ("trained" or "measured")."""
+    return f"search/{search}/round{round_}.{step}"
 
 
 def checkpoint(job: str) -> str:

@@ -13,10 +13,15 @@ a pool sized for its own largest P (n_test + max P), so a larger grid in another
 dataset, never changes a run's data, its test set, its input files or its results.
 An experiment may list several architectures (`arch: [lcn, vgg11]`): each trains on the same datasets and
 P grid, and the experiment's table holds them all.
+An instance whose P entry asks for a search (`P: {..., search: {...}}`, LCN, CNN and FCN only) is a Search
+instead: its P are chosen round by round (srhm.search, workflow/rules/search.smk), each round reading pools
+sized for its own largest P. Runs that fixed grids train on the same model and SRHM family are the search's
+too (`borrowed`): it never trains them again.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 from dataclasses import dataclass, field
@@ -30,6 +35,7 @@ from srhm.data import check_parameters, dataset_name, family_name
 from srhm.figures import figure_experiments, figure_selections
 from srhm.figures.tables import Selection
 from srhm.protocol import FP32
+from srhm.search import Settings
 
 TEST_FRACTION_CAP = 5  # the test set holds at most P_max / 5 points, as in the authors' code
 EXPERIMENT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
@@ -138,13 +144,77 @@ class Ensemble:
 
 
 @dataclass(frozen=True)
+class Search:
+    """A P* search (srhm.search) on one model and SRHM family: every seed trains the same P each round.
+
+    instance: the SRHM parameters but the seed, as (name, value) pairs; start: the first round's P;
+    floor, limit: the smallest (one batch) and largest P (P_max minus the test set, or the search's up_to) it
+    may train; borrowed: runs of the same model and family that fixed grids train (Plan.from_config).
+    """
+
+    arch: str
+    width: int | None
+    family: str
+    protocol: tuple[tuple[str, object], ...]
+    instance: tuple[tuple[str, object], ...]
+    seeds: tuple[int, ...]
+    n_test: int
+    sampling: str
+    start: tuple[int, ...]
+    floor: int
+    limit: int
+    settings: Settings
+    borrowed: tuple[Run, ...] = ()
+
+    @property
+    def model(self) -> str:
+        return paths.model_id(self.arch, self.width)
+
+    @property
+    def id(self) -> str:
+        """e.g. cnn_H128__v4_nc4_m4_s2_L2_s01_A, as the fixed grid's training job of the same model and family."""
+        return f"{self.model}__{self.family}"
+
+    def run(self, P: int, seed: int, pool_size: int) -> Run:
+        dataset = Dataset(**dict(self.instance), seed=seed, sampling=self.sampling, pool_size=pool_size,
+                          n_test=self.n_test)
+        return Run(dataset, self.arch, self.width, P, seed)
+
+    def round_ensemble(self, P: list[int]) -> Ensemble:
+        """The training job of one round: every seed at every P of `P` that no fixed grid trains, on pools of
+        n_test + max(P) samples. ValueError when that leaves nothing to train."""
+        have = {(run.P, run.seed) for run in self.borrowed}
+        pool_size = self.n_test + max(P)
+        runs = tuple(self.run(p, seed, pool_size) for seed in self.seeds for p in sorted(P) if (p, seed) not in have)
+        if not runs:
+            raise ValueError(f"search {self.id}: a round lists P = {sorted(P)}, which fixed grids train already")
+        return Ensemble(self.arch, self.width, self.family, self.protocol, runs)
+
+    def run_dirs(self, searched: list[int]) -> list[str]:
+        """Run directories of the search once it has trained the P `searched`: the borrowed runs and its own."""
+        own = [self.run(p, seed, 0).dir for p in sorted(searched) for seed in self.seeds]
+        return list(dict.fromkeys([run.dir for run in self.borrowed] + own))
+
+    def spec(self, results: str, eps_star: float, error_convention: str) -> dict:
+        """What `srhm search` needs to plan a round (srhm.search.run_round); run_dirs: the pattern of its runs'
+        directories, with the fields {P} and {seed}."""
+        return {"id": self.id, "arch": self.arch, "width": self.width, "instance": dict(self.instance),
+                "seeds": list(self.seeds), "start": list(self.start), "floor": self.floor, "limit": self.limit,
+                "settings": dataclasses.asdict(self.settings), "eps_star": eps_star,
+                "error_convention": error_convention, "borrowed": [f"{results}/{run.dir}" for run in self.borrowed],
+                "run_dirs": f"{results}/" + paths.run_dir(dataset_name(**dict(self.instance), seed="{seed}"),
+                                                           self.model, "{P}", "{seed}")}
+
+
+@dataclass(frozen=True)
 class Experiment:
-    """A named group of runs from the config, with the grid points P_max forced out."""
+    """A named group of runs from the config, with the grid points P_max forced out, and its searches (ids)."""
 
     name: str
     archs: tuple[str, ...]
     runs: tuple[Run, ...]
     dropped: tuple[tuple[str, int], ...] = field(default=())  # (dataset, P) above P_max - n_test
+    searches: tuple[str, ...] = field(default=())
 
 
 @dataclass(frozen=True)
@@ -152,28 +222,34 @@ class Plan:
     datasets: dict[str, Dataset]
     ensembles: dict[str, Ensemble]
     experiments: dict[str, Experiment]
+    searches: dict[str, Search] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, config: dict) -> Plan:
         """Expand a schema-validated config (defaults filled in) into datasets, runs and ensembles."""
         check_experiment_names(config["experiments"])
         expanded = {name: _expand_experiment(name, exp, config) for name, exp in config["experiments"].items()}
-        all_points = [point for points, _, _ in expanded.values() for point in points]
+        all_points = [point for points, _, _, _ in expanded.values() for point in points]
         jobs = _job_keys(all_points)
         pools = _size_pools(all_points, jobs, config["sampling"], config["max_pool_gb"])
         protocols: dict[tuple[str, str], tuple[str, tuple]] = {}  # (model, family) -> (experiment, protocol)
-        experiments = {}
-        for name, (points, protocol, dropped) in expanded.items():
+        experiments, searches = {}, {}
+        for name, (points, protocol, dropped, found) in expanded.items():
             runs = tuple(Run(pools[jobs[arch, width, dataset_name(**params), P], dataset_name(**params)], arch, width,
                              P, seed) for params, _, arch, width, P, seed, _ in points)
-            for run in runs:
-                other, known = protocols.setdefault((run.model, run.family), (name, protocol))
+            for model, family in [(run.model, run.family) for run in runs] + [(s.model, s.family) for s in found]:
+                other, known = protocols.setdefault((model, family), (name, protocol))
                 if known != protocol:
-                    raise ValueError(f"experiments.{name}: trains {run.model} on {run.family} with another train "
+                    raise ValueError(f"experiments.{name}: trains {model} on {family} with another train "
                                      f"protocol than experiments.{other} (runs of one model and SRHM family share "
                                      "their folders and training job); give one of them another width")
+            for search in found:
+                if searches.setdefault(search.id, (name, search))[1] != search:
+                    raise ValueError(f"experiments.{name}: searches P* of {search.model} on {search.family} with "
+                                     f"other seeds or search settings than experiments.{searches[search.id][0]} "
+                                     "(one search per model and SRHM family); make them equal")
             experiments[name] = Experiment(name, tuple(_as_list(config["experiments"][name]["arch"])), runs,
-                                           tuple(dropped))
+                                           tuple(dropped), tuple(search.id for search in found))
         groups: dict[tuple, set[Run]] = {}
         for run in (run for exp in experiments.values() for run in exp.runs):
             groups.setdefault(jobs[run.arch, run.width, run.dataset.name, run.P], set()).add(run)
@@ -187,15 +263,17 @@ class Plan:
                 raise ValueError(f"figures.{figure}: names experiments {undefined} that config.experiments "
                                  "does not define")
             for selection in selections:
-                _check_selection(figure, selection, experiments)
+                _check_selection(figure, selection, experiments, {key: s for key, (_, s) in searches.items()})
         ensembles = {}
         for _, runs in sorted(groups.items(), key=lambda item: str(item[0])):
             first = next(iter(runs))
             ensemble = Ensemble(first.arch, first.width, first.family, protocols[first.model, first.family][1],
                                 tuple(sorted(runs, key=lambda r: (r.seed, r.P))))
             ensembles[ensemble.id] = ensemble
+        searches = {key: dataclasses.replace(search, borrowed=ensembles[key].runs if key in ensembles else ())
+                    for key, (_, search) in sorted(searches.items())}
         datasets = {run.dataset.key: run.dataset for run in (run for e in ensembles.values() for run in e.runs)}
-        return cls(dict(sorted(datasets.items())), ensembles, experiments)
+        return cls(dict(sorted(datasets.items())), ensembles, experiments, searches)
 
 
 def check_experiment_names(names) -> None:
@@ -241,25 +319,33 @@ def p_grid(grid: dict, *, arch: str, n_classes: int, m: int, s: int, L: int, s0:
     """The training-set sizes of a `P` config entry for one SRHM instance (sorted, distinct)."""
     if "values" in grid:
         return sorted(set(grid["values"]))
-    formula = grid["relative_to"]
-    scale = 1.0 if formula == "none" else theory.p_star(formula, n_classes, m, s, L, s0)
+    scale = grid_scale(grid, n_classes=n_classes, m=m, s=s, L=L, s0=s0)
     values = np.geomspace(grid["from"] * scale, grid["to"] * scale, grid["points"])
     return sorted({max(1, int(round(float(p)))) for p in values})
+
+
+def grid_scale(grid: dict, *, n_classes: int, m: int, s: int, L: int, s0: int) -> float:
+    """The P that a `P` config entry's from, to (and search up_to) multiply: the paper's P* formula named by
+    relative_to for this instance; 1 for relative_to none and for explicit values."""
+    if "values" in grid or grid["relative_to"] == "none":
+        return 1.0
+    return float(theory.p_star(grid["relative_to"], n_classes, m, s, L, s0))
 
 
 # One planned run before pools are sized: (SRHM params, n_test, arch, width, P, seed, members_per_job).
 _Point = tuple[dict, int, str, "int | None", int, int, int]
 
 
-def _expand_experiment(name: str, exp: dict, config: dict) -> tuple[list[_Point], tuple, list[tuple[str, int]]]:
-    """Planned runs of one experiment, its train protocol and the (dataset, P) that P_max forbids."""
+def _expand_experiment(name: str, exp: dict, config: dict
+                       ) -> tuple[list[_Point], tuple, list[tuple[str, int]], list[Search]]:
+    """Planned runs of one experiment, its train protocol, the (dataset, P) that P_max forbids and its searches."""
     protocol = {**config["train"], **exp.get("train", {}), "encoding": config["encoding"]}
     protocol = tuple(sorted((key, value) for key, value in protocol.items() if key not in RUNTIME_TRAIN_KEYS))
     archs = _as_list(exp["arch"])
     if exp.get("width") is not None and not set(archs) & set(HIERARCHICAL):
         raise ValueError(f"experiments.{name}.width must be null for {', '.join(archs)}: "
                          "the common architectures have fixed channel counts")
-    points, dropped = {}, []
+    points, dropped, searched = {}, [], {}
     for (v, s, L, s0, seed, m), grid in _instances(name, exp):
         m = v ** (s - 1) if m is None else m
         n_classes = v if exp.get("n_classes") is None else exp["n_classes"]
@@ -274,15 +360,54 @@ def _expand_experiment(name: str, exp: dict, config: dict) -> tuple[list[_Point]
             raise ValueError(f"experiments.{name}: {dataset_name(**params)} has P_max = {p_max}, "
                              "too few samples for a test set")
         for arch in archs:
+            if "search" in grid:
+                key = (arch, family_name(dataset_name(**params)))
+                searched.setdefault(key, (params, n_test, p_max, grid, []))[4].append(seed)
+                continue
             for P in p_grid(grid, arch=arch, n_classes=n_classes, m=m, s=s, L=L, s0=s0):
                 if P > p_max - n_test:
                     dropped.append((dataset_name(**params), P))
                 else:
                     points[dataset_name(**params), arch, P] = (params, n_test, arch, _width(exp, arch, L), P, seed,
                                                                dict(protocol)["members_per_job"])
-    if not points:
+    searches = [_search(name, exp, arch, *entry, protocol, config) for (arch, _), entry in searched.items()]
+    if not points and not searches:
         raise ValueError(f"experiments.{name}.P: every P of the grid exceeds P_max - test size")
-    return list(points.values()), protocol, list(dict.fromkeys(dropped))
+    return list(points.values()), protocol, list(dict.fromkeys(dropped)), searches
+
+
+def _search(name: str, exp: dict, arch: str, params: dict, n_test: int, p_max: int, grid: dict, seeds: list[int],
+            protocol: tuple, config: dict) -> Search:
+    """The Search of one searched instance of experiment `name` (ValueError naming the key for an architecture
+    without P* prediction, settings out of range or a largest pool beyond max_pool_gb)."""
+    if arch not in HIERARCHICAL:
+        raise ValueError(f"experiments.{name}.P.search: searches are for {', '.join(HIERARCHICAL)}; {arch} trains "
+                         "one network per job, so give it a grid (values, or relative_to/from/to/points)")
+    options = dict(grid["search"])
+    up_to = options.pop("up_to", None)
+    try:
+        settings = Settings(metrics=tuple(options.pop("metrics", ("test_error",))), **options)
+        if set(settings.metrics) - {"test_error"}:
+            theory.invariance(arch, params["s"], params["L"])
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"experiments.{name}.P.search: {error}") from None
+    srhm = {key: params[key] for key in ("n_classes", "m", "s", "L", "s0")}
+    start = p_grid(grid, arch=arch, **srhm)
+    scale = grid_scale(grid, **srhm)
+    floor = dict(protocol)["batch_per_class"] * params["n_classes"]
+    limit = p_max - n_test if up_to is None else min(p_max - n_test, int(up_to * scale))
+    if limit < floor:
+        raise ValueError(f"experiments.{name}.P.search: {dataset_name(**params)} may train P up to {limit} "
+                         f"(P_max - test size, or up_to), less than one batch ({floor}); raise up_to")
+    instance = tuple((key, params[key]) for key in ("v", "n_classes", "m", "s", "L", "s0", "sparsity"))
+    search = Search(arch, _width(exp, arch, params["L"]), family_name(dataset_name(**params)), protocol, instance,
+                    tuple(sorted(seeds)), n_test, config["sampling"], tuple(start), floor, limit, settings)
+    largest = search.run(limit, seeds[0], n_test + limit).dataset
+    if largest.pool_size * largest.d > config["max_pool_gb"] * 1e9:
+        raise ValueError(f"max_pool_gb: the search on {search.family} may train P up to {limit}, a pool of "
+                         f"{largest.pool_size} samples x d = {largest.d} = {largest.pool_size * largest.d / 1e9:.1f} "
+                         f"GB > {config['max_pool_gb']} GB; give experiments.{name}.P.search an up_to")
+    return search
 
 
 INSTANCE_KEYS = ("v", "s", "L", "s0", "P")
@@ -312,12 +437,15 @@ def _instances(name: str, exp: dict) -> list[tuple[tuple[int, int, int, int, int
     return out
 
 
-def _check_selection(figure: str, selection: Selection, experiments: dict[str, Experiment]) -> None:
+def _check_selection(figure: str, selection: Selection, experiments: dict[str, Experiment],
+                     searches: dict[str, Search]) -> None:
     """ValueError naming the figure, its setting and the values its experiments train, unless some run of the
     selection's experiments that the figure draws has the parameters its settings choose (a figure drawn
-    from no run would be empty)."""
-    drawn = [{"arch": run.arch, "P": run.P, "seed": run.seed, **run.dataset.srhm_params}
-             for name in selection.experiments for run in experiments[name].runs]
+    from no run would be empty). A search counts with the runs of its first round, which it always trains."""
+    runs = [run for name in selection.experiments for run in experiments[name].runs]
+    runs += [search.run(min(search.limit, max(search.floor, P)), seed, 0) for name in selection.experiments
+             for search in map(searches.get, experiments[name].searches) for P in search.start for seed in search.seeds]
+    drawn = [{"arch": run.arch, "P": run.P, "seed": run.seed, **run.dataset.srhm_params} for run in runs]
     drawn = [run for run in drawn if all(run[key] in values for key, values in selection.among.items())]
     keys = tuple(selection.chosen)
     trained = sorted({tuple(run[key] for key in keys) for run in drawn})

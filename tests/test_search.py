@@ -1,0 +1,168 @@
+"""P* searches (srhm.search): bracketing and refining planted error curves, their flags, and their plans."""
+
+import copy
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from srhm.config import resolve
+from srhm.plan import Plan
+from srhm.search import (ABOVE_AT_LIMIT, BELOW_AT_FLOOR, DIVERGED, FOUND, MAX_ROUNDS, Settings, plan_round,
+                         seed_mean_curves, step)
+
+
+def planted(p_star: float, width: float = 0.6, top: float = 0.9):
+    """A synthetic test error falling from `top` to 0 in log P, through eps* = 0.1 exactly at P = p_star."""
+    def error(P):
+        z = np.log(np.asarray(P, dtype=float) / p_star) / width
+        # logistic in log P, shifted so that error(p_star) = 0.1
+        shift = math.log(top / 0.1 - 1)
+        return top / (1 + np.exp(z + shift))
+    return error
+
+
+def search(curves, start, settings=Settings(), *, floor=8, limit=10**6, thresholds=None):
+    """Run plan_round to its end on metric -> function of P; returns (final plan, every P trained, rounds)."""
+    thresholds = thresholds or {metric: 0.1 for metric in curves}
+    trained: list[int] = []
+    for round_ in range(100):
+        values = {metric: list(curve(sorted(trained))) for metric, curve in curves.items()}
+        plan = plan_round(round_, start, sorted(trained), values, thresholds, settings, floor=floor, limit=limit)
+        if plan["done"]:
+            return plan, sorted(trained), round_
+        assert plan["train"] and not set(plan["train"]) & set(trained), "a round trains new P only"
+        trained += plan["train"]
+    raise AssertionError("the search did not end")
+
+
+@pytest.mark.parametrize("p_star, start", [
+    (1000.0, [800, 1600]),     # bracketed by the first round
+    (6000.0, [1000, 2000]),    # prediction off by x6 (LCN sparsity B, FCN): widened upwards
+    (150.0, [1000, 2000]),     # far below the prediction: widened downwards
+    (1234.5, [1234]),          # one starting point
+])
+def test_search_brackets_and_refines_a_planted_p_star_within_its_resolution(p_star, start):
+    settings = Settings(resolution=1.2)
+    plan, trained, _ = search({"test_error": planted(p_star)}, start, settings)
+    entry = plan["metrics"]["test_error"]
+    assert entry["status"] == FOUND
+    lo, hi = entry["bracket"]
+    assert lo < p_star < hi and hi / lo <= 1.2
+    assert lo in trained and hi in trained
+
+
+def test_search_needs_fewer_trainings_than_a_fixed_grid_of_the_same_resolution():
+    """Over P* planted from x1/3 to x6 of the prediction, a fixed grid that would bracket all of them at the
+    search's resolution needs ln(18 x 2) / ln(1.25) + 1 = 17 points; the search needs far fewer."""
+    prediction = 1000.0
+    counts = [len(search({"test_error": planted(prediction * r)}, [prediction, 2 * prediction])[1])
+              for r in (1 / 3, 0.7, 1.0, 1.6, 3.0, 6.0)]
+    grid = math.ceil(math.log(36) / math.log(1.25)) + 1
+    assert max(counts) <= 8 < grid
+
+
+def test_a_search_that_cannot_bracket_within_its_limit_ends_with_a_flag():
+    plan, trained, rounds = search({"test_error": planted(50_000.0)}, [1000, 2000], limit=9000)
+    assert plan["done"] and plan["metrics"]["test_error"]["status"] == ABOVE_AT_LIMIT
+    assert max(trained) == 9000 and rounds <= 4
+
+
+def test_a_search_below_its_floor_and_one_out_of_rounds_end_with_flags():
+    plan, trained, _ = search({"test_error": planted(5.0)}, [1000], floor=40)
+    assert plan["metrics"]["test_error"]["status"] == BELOW_AT_FLOOR and min(trained) == 40
+    plan, trained, rounds = search({"test_error": planted(10**5)}, [100], Settings(max_rounds=2))
+    assert plan["metrics"]["test_error"]["status"] == MAX_ROUNDS and rounds == 2 and len(trained) == 2
+
+
+def test_a_plateau_above_the_threshold_is_not_searched_forever():
+    """A metric that never crosses (S of the FCN's second layer stays near 0.5) widens up to the limit, then stops."""
+    plan, trained, _ = search({"S": lambda P: np.full(len(P), 0.5)}, [100, 200], limit=3000,
+                              thresholds={"S": 0.3}, settings=Settings(metrics=("S",)))
+    assert plan["metrics"]["S"]["status"] == ABOVE_AT_LIMIT and max(trained) == 3000
+
+
+def test_every_searched_metric_is_bracketed():
+    settings = Settings(metrics=("test_error", "S", "D"), resolution=1.3)
+    curves = {"test_error": planted(2100.0), "S": planted(900.0), "D": planted(3300.0)}
+    plan, trained, _ = search(curves, [1000, 2000], settings)
+    for metric, p_star in (("test_error", 2100.0), ("S", 900.0), ("D", 3300.0)):
+        lo, hi = plan["metrics"][metric]["bracket"]
+        assert plan["metrics"][metric]["status"] == FOUND and lo < p_star < hi and hi / lo <= 1.3
+
+
+def test_a_diverged_training_ends_the_search():
+    plan = plan_round(1, [100], [100, 200], {"test_error": [0.5, 0.4]}, {"test_error": 0.1}, Settings(),
+                      floor=8, limit=1000, diverged=True)
+    assert plan["done"] and plan["metrics"]["test_error"]["status"] == DIVERGED and plan["train"] == []
+
+
+def test_the_last_crossing_counts_and_non_finite_values_are_skipped():
+    # a dip below at 200 that comes back above at 400: the crossing that counts lies after 400
+    move = step([100, 200, 400, 800], [0.5, 0.05, 0.2, 0.01], 0.1, Settings(resolution=1.5), floor=1, limit=10**4)
+    assert move.status is None and move.bracket == (400, 800) and move.propose == (566,)
+    # the NaN at 200 is skipped; the bracket's geometric mean is that trained P, so no new training refines it
+    move = step([100, 200, 400], [0.5, math.nan, 0.05], 0.1, Settings(resolution=1.5), floor=1, limit=10**4)
+    assert move.status == FOUND and move.bracket == (100, 400) and move.propose == ()
+    with pytest.raises(ValueError, match="ascending"):
+        step([200, 100], [0.5, 0.05], 0.1, Settings(), floor=1, limit=10**4)
+
+
+def test_settings_are_checked():
+    for bad, match in (({"factor": 1.0}, "factor"), ({"resolution": 0.5}, "resolution"),
+                       ({"metrics": ("P",)}, "metrics"), ({"max_rounds": 0}, "max_rounds")):
+        with pytest.raises(ValueError, match=match):
+            Settings(**bad)
+
+
+def test_seed_mean_curves_keep_only_the_p_every_seed_has():
+    runs = pd.DataFrame({"P": [100, 100, 200, 400, 400], "seed": [0, 1, 0, 0, 1],
+                         "test_error": [0.4, 0.6, 0.3, 0.1, 0.3]})
+    complete, curves = seed_mean_curves(runs, ["test_error"], [0, 1])
+    assert complete == [100, 400] and np.allclose(curves["test_error"], [0.5, 0.2])
+
+
+CONFIG = {
+    "test_size": 500,
+    "experiments": {
+        "cnn": {"arch": "cnn", "s": 2, "L": 2, "v": 4, "s0": 1, "seeds": [0, 1], "width": 32,
+                "P": {"relative_to": "cnn", "from": 1, "to": 2, "points": 2,
+                      "search": {"metrics": ["test_error", "S"], "up_to": 8}}},
+        "curve": {"arch": "cnn", "s": 2, "L": 2, "v": 4, "s0": 1, "seeds": [0], "width": 32,
+                  "P": {"values": [256, 1000]}},
+    },
+    "figures": {},
+}
+
+
+def test_a_searched_instance_plans_a_search_that_borrows_the_fixed_grids_runs():
+    plan = Plan.from_config(resolve(copy.deepcopy(CONFIG)))
+    assert plan.experiments["cnn"].runs == () and plan.experiments["cnn"].searches == ("cnn_H32__v4_nc4_m4_s2_L2_s01_A",)
+    search = plan.searches["cnn_H32__v4_nc4_m4_s2_L2_s01_A"]
+    prediction = 2 * 2 * 4 * 16  # (s0 + 1)^2 n_c m^L
+    assert search.start == (prediction, 2 * prediction) and search.seeds == (0, 1)
+    assert search.limit == 8 * prediction and search.floor == 16  # one batch: 4 per class x 4 classes
+    assert {(run.P, run.seed) for run in search.borrowed} == {(256, 0), (1000, 0)}
+    # a round trains every seed at its P but the runs the fixed grid trains, on pools sized for the round
+    ensemble = search.round_ensemble([256, 512])
+    assert {(run.P, run.seed) for run in ensemble.runs} == {(256, 1), (512, 0), (512, 1)}
+    assert {dataset.pool_size for dataset in ensemble.datasets} == {500 + 512}
+    spec = search.spec("results", 0.1, "best")
+    json.dumps(spec)
+    assert spec["run_dirs"].format(P=512, seed=1) == "results/" + ensemble.runs[-1].dir
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda c: c["experiments"]["cnn"].update(arch="vgg11", width=None), "searches are for"),
+    (lambda c: c["experiments"]["cnn"]["P"]["search"].update(factor=1), "factor"),
+    (lambda c: c["experiments"]["cnn"].update(s=4, v=2), "thresholds"),
+    (lambda c: c["experiments"]["curve"].update(P={"values": [256], "search": {}}, seeds=[0, 1]),
+     "other seeds or search settings"),
+])
+def test_bad_searches_name_the_key(edit, message):
+    config = copy.deepcopy(CONFIG)
+    edit(config)
+    with pytest.raises(ValueError, match=message):
+        Plan.from_config(resolve(config))

@@ -1,0 +1,91 @@
+# P* searches (srhm.search): the P of a searched instance are chosen round by round. Round r is a checkpoint
+# that writes its plan (the P to train next, from every run of the rounds before it); a training job and a
+# measuring job follow, whose runs round r + 1 reads. A search ends at the first round whose plan says done;
+# the experiment's table (analyse.smk) then takes the runs of every round. Runs keep the folders of srhm.paths,
+# so a fixed grid's runs of the same model and SRHM family count for the search (it never trains them), and a
+# round whose job is rerun leaves out the runs that exist (srhm train --keep-trained).
+
+checkpoint search_round:
+    input:
+        search_round_inputs,
+    output:
+        f"{RESULTS}/{paths.search_round('{search}', '{round}')}",
+    params:
+        spec=lambda wildcards: json.dumps(PLAN.searches[wildcards.search].spec(RESULTS, config["eps_star"],
+                                                                                config["error_convention"])),
+        previous=previous_round_option,
+    log:
+        f"{RESULTS}/{paths.log('search', '{search}', 'round{round}')}",
+    wildcard_constraints:
+        search=SEARCH_PATTERN,
+        round=r"\d+",
+    localrule: True
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../../envs/srhm.yaml"
+    shell:
+        "python -m srhm search --spec {params.spec:q} --round {wildcards.round} {params.previous}"
+        " --out {output:q} > {log:q} 2>&1"
+
+
+rule search_train:
+    input:
+        plan=f"{RESULTS}/{paths.search_round('{search}', '{round}')}",
+        pools=round_pools,
+    output:
+        touch(f"{RESULTS}/{paths.search_marker('{search}', '{round}', 'trained')}"),
+    params:
+        spec=lambda wildcards: json.dumps(train_spec(round_ensemble(wildcards), RESULTS)),
+        checkpoint=lambda wildcards: f"{RESULTS}/{paths.checkpoint(f'{wildcards.search}_round{wildcards.round}')}",
+    log:
+        f"{RESULTS}/{paths.log('train', '{search}', 'round{round}')}",
+    benchmark:
+        f"{RESULTS}/{paths.benchmark('train', '{search}', 'round{round}')}"
+    wildcard_constraints:
+        search=SEARCH_PATTERN,
+        round=r"\d+",
+    threads: config["threads"]
+    resources:
+        mem_mb=2000,
+        runtime=config["train_runtime_minutes"],
+        gpu=config["gpus_per_training"],
+        device=training_device(),
+        checkpoint_seconds=str(config["train"]["checkpoint_seconds"]),
+    conda:
+        "../../envs/srhm.yaml"
+    shell:
+        "python -m srhm train --spec {params.spec:q} --keep-trained --checkpoint {params.checkpoint:q}"
+        " --checkpoint-every {resources.checkpoint_seconds} --device {resources.device} --threads {threads}"
+        " > {log:q} 2>&1"
+
+
+rule search_measure:
+    input:
+        f"{RESULTS}/{paths.search_marker('{search}', '{round}', 'trained')}",
+        round_pools,
+    output:
+        touch(f"{RESULTS}/{paths.search_marker('{search}', '{round}', 'measured')}"),
+    params:
+        runs=lambda wildcards: [f"{RESULTS}/{run.dir}" for run in round_ensemble(wildcards).runs],
+        distinct="--distinct" if config["distinct_resample"] else "",
+        probe_size=config["probe_size"],
+        weights=config["error_convention"],
+    log:
+        f"{RESULTS}/{paths.log('sensitivity', '{search}', 'round{round}')}",
+    benchmark:
+        f"{RESULTS}/{paths.benchmark('sensitivity', '{search}', 'round{round}')}"
+    wildcard_constraints:
+        search=SEARCH_PATTERN,
+        round=r"\d+",
+    threads: config["threads"]
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        "../../envs/srhm.yaml"
+    shell:
+        "python -m srhm measure {params.runs:q} --probe-size {params.probe_size} --weights {params.weights}"
+        " --threads {threads} {params.distinct} > {log:q} 2>&1"
