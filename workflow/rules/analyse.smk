@@ -6,8 +6,7 @@ rule collect:
     input:
         lambda wildcards: [f"{run}/{name}" for run in experiment_runs(wildcards)
                            for name in (paths.METRICS_FILE, paths.SENSITIVITY_FILE)],
-        lambda wildcards: [path for search in PLAN.experiments[wildcards.experiment].searches
-                           for path in search_files(search)],
+        searches=experiment_searches,
     output:
         report(f"{RESULTS}/{paths.run_table('{experiment}')}", caption="../report/table.rst", category="Tables",
                labels={"experiment": "{experiment}", "table": "runs"}),
@@ -26,7 +25,7 @@ rule collect:
     conda:
         "../../envs/srhm.yaml"
     shell:
-        "python -m srhm collect {params.runs:q} --experiment {wildcards.experiment:q}"
+        "python -m srhm collect {params.runs:q} --searches {input.searches:q} --experiment {wildcards.experiment:q}"
         " --error-convention {params.error_convention} --out {output:q} > {log:q} 2>&1"
 
 

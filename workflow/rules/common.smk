@@ -29,18 +29,21 @@ def finished_search(search):
     return plans
 
 
-def search_run_dirs(search):
-    """Run folders of a finished search: its borrowed runs and every run it trained."""
-    last = finished_search(search)[-1]
-    return [f"{RESULTS}/{path}" for path in PLAN.searches[search].run_dirs(last["searched"])]
-
-
-def search_files(search):
-    """The plans and the measuring markers of a finished search's rounds."""
+def search_runs_inputs(wildcards):
+    """What a finished search's list of runs is written from: every round's plan and measuring marker, and the
+    files of every run (its borrowed runs and its own)."""
+    search = wildcards.search
     plans = finished_search(search)
     rounds = [f"{RESULTS}/{paths.search_round(search, plan['round'])}" for plan in plans]
     markers = [f"{RESULTS}/{paths.search_marker(search, plan['round'], 'measured')}" for plan in plans if plan["train"]]
-    return [*rounds, *markers]
+    runs = [f"{RESULTS}/{path}/{name}" for path in PLAN.searches[search].run_dirs(plans[-1]["searched"])
+            for name in (paths.METRICS_FILE, paths.SENSITIVITY_FILE)]
+    return [*rounds, *markers, *runs]
+
+
+def last_round(wildcards):
+    """The plan of the round that ended a search."""
+    return f"{RESULTS}/{paths.search_round(wildcards.search, finished_search(wildcards.search)[-1]['round'])}"
 
 
 def round_ensemble(wildcards):
@@ -73,10 +76,14 @@ def search_round_inputs(wildcards):
 
 
 def experiment_runs(wildcards):
-    """Run directories of one experiment: its grids' runs and those of its finished P* searches (search.smk)."""
-    experiment = PLAN.experiments[wildcards.experiment]
-    searched = [path for search in experiment.searches for path in search_run_dirs(search)]
-    return list(dict.fromkeys([f"{RESULTS}/{run.dir}" for run in experiment.runs] + searched))
+    """Run directories of one experiment's grids (those of its P* searches are listed by search.smk)."""
+    return [f"{RESULTS}/{run.dir}" for run in PLAN.experiments[wildcards.experiment].runs]
+
+
+def experiment_searches(wildcards):
+    """The run lists of one experiment's P* searches (search.smk): static paths, so that Snakemake runs the
+    searches side by side, each checkpoint re-evaluating its own search only."""
+    return [f"{RESULTS}/{paths.search_runs(search)}" for search in PLAN.experiments[wildcards.experiment].searches]
 
 
 def figure_inputs(wildcards):

@@ -1,7 +1,7 @@
 # P* searches (srhm.search): the P of a searched instance are chosen round by round. Round r is a checkpoint
 # that writes its plan (the P to train next, from every run of the rounds before it); a training job and a
 # measuring job follow, whose runs round r + 1 reads. A search ends at the first round whose plan says done;
-# the experiment's table (analyse.smk) then takes the runs of every round. Runs keep the folders of srhm.paths,
+# its list of runs (search_runs) is what the experiment's table (analyse.smk) reads. Runs keep the folders of srhm.paths,
 # so a fixed grid's runs of the same model and SRHM family count for the search (it never trains them), and a
 # round whose job is rerun leaves out the runs that exist (srhm train --keep-trained).
 
@@ -89,3 +89,27 @@ rule search_measure:
     shell:
         "python -m srhm measure {params.runs:q} --probe-size {params.probe_size} --weights {params.weights}"
         " --threads {threads} {params.distinct} > {log:q} 2>&1"
+
+
+rule search_runs:
+    input:
+        search_runs_inputs,
+    output:
+        f"{RESULTS}/{paths.search_runs('{search}')}",
+    params:
+        spec=lambda wildcards: json.dumps(PLAN.searches[wildcards.search].spec(RESULTS, config["eps_star"],
+                                                                                config["error_convention"])),
+        last=last_round,
+    log:
+        f"{RESULTS}/{paths.log('search', '{search}', 'runs')}",
+    wildcard_constraints:
+        search=SEARCH_PATTERN,
+    localrule: True
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    conda:
+        "../../envs/srhm.yaml"
+    shell:
+        "python -m srhm search --spec {params.spec:q} --finished {params.last:q} --out {output:q} > {log:q} 2>&1"

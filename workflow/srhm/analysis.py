@@ -64,19 +64,29 @@ def metric_columns(runs: pd.DataFrame, eps_star: float = theory.EPS_STAR) -> tup
 
     Returns `runs` with the columns S and D added (S_{k,1} and D_{k,1} at the layers k of each run's
     architecture, srhm.theory.invariance_layers) where every run is an LCN, CNN or FCN with those columns
-    measured, and {metric: threshold}: test_error -> eps_star; S, D -> a function of a group's parameters
+    measured and thresholds defined for its s and L (none for the LCN at s = 4, say), and {metric: threshold}: test_error -> eps_star; S, D -> a function of a group's parameters
     (arch, s, L) giving the architecture's threshold (srhm.theory.invariance), as srhm.scaling.p_star_table takes.
     """
     thresholds: dict = {ERROR: eps_star}
     archs = set(runs["arch"])
     measured = {f"{kind}_{theory.invariance_layers(arch)[i]}_1" for arch in archs & set(HIERARCHICAL)
                 for i, kind in enumerate((SYNONYM, DIFFEO))}
-    if archs <= set(HIERARCHICAL) and measured <= set(runs):
+    if archs <= set(HIERARCHICAL) and measured <= set(runs) and all(
+            _has_thresholds(*key) for key in runs[["arch", "s", "L"]].drop_duplicates().itertuples(index=False)):
         runs = runs.assign(**{kind: [row[f"{kind}_{theory.invariance_layers(row['arch'])[i]}_1"]
                                      for _, row in runs.iterrows()] for i, kind in enumerate((SYNONYM, DIFFEO))})
         for kind in (SYNONYM, DIFFEO):
             thresholds[kind] = lambda g, kind=kind: instance_thresholds(g["arch"], g["s"], g["L"], eps_star)[kind]
     return runs, thresholds
+
+
+def _has_thresholds(arch: str, s: int, L: int) -> bool:
+    """Whether the paper defines P*_S and P*_D thresholds for this architecture, s and L (srhm.theory.invariance)."""
+    try:
+        theory.invariance(arch, s, L)
+    except ValueError:
+        return False
+    return True
 
 
 def instance_thresholds(arch: str, s: int, L: int, eps_star: float = theory.EPS_STAR) -> dict[str, float]:

@@ -84,10 +84,18 @@ def measure(args: argparse.Namespace) -> None:
 def search(args: argparse.Namespace) -> None:
     """Plan one round of a P* search: the P to train next, from the runs of the rounds before (srhm.search)."""
     from srhm.io import read_json
-    from srhm.search import run_round
+    from srhm.search import finished, run_round
 
+    spec = _json_argument("--spec", args.spec)
+    if args.finished is not None:
+        result = finished(spec, read_json(args.finished))
+        write_json(args.out, result)
+        print(f"{result['search']}: {len(result['runs'])} runs in {result['rounds']} rounds -> {args.out}")
+        return
+    if args.round is None:
+        raise ValueError("--round is required unless --finished is given")
     previous = None if args.previous is None else read_json(args.previous)
-    plan = run_round(_json_argument("--spec", args.spec), args.round, previous)
+    plan = run_round(spec, args.round, previous)
     write_json(args.out, plan)
     statuses = ", ".join(f"{metric} {entry['status'] or 'searching'}" + (f" in {entry['bracket']}" if entry["bracket"]
                          else "") for metric, entry in plan["metrics"].items())
@@ -99,7 +107,12 @@ def collect(args: argparse.Namespace) -> None:
     """Collect runs into one tidy table (one row per run)."""
     from srhm.runs import collect_runs
 
-    table = collect_runs(args.runs, args.experiment, error_convention=args.error_convention)
+    from srhm.io import read_json
+
+    runs = list(dict.fromkeys([*args.runs, *(run for path in args.searches for run in read_json(path)["runs"])]))
+    if not runs:
+        raise ValueError("no runs to collect: give run directories or --searches")
+    table = collect_runs(runs, args.experiment, error_convention=args.error_convention)
     write_csv(args.out, table)
     print(f"{args.experiment}: {len(table)} runs -> {args.out}")
 
@@ -313,12 +326,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _verb(verbs, "search", search)
     p.add_argument("--spec", required=True, help="the search: a JSON file or JSON text (srhm.plan.Search.spec)")
-    p.add_argument("--round", type=int, required=True, help="the round to plan (0: the starting grid)")
+    p.add_argument("--round", type=int, default=None, help="the round to plan (0: the starting grid)")
     p.add_argument("--previous", default=None, help="the previous round's plan (JSON), for rounds after 0")
-    p.add_argument("--out", required=True, help="output JSON: the round's plan")
+    p.add_argument("--finished", default=None,
+                   help="instead of planning a round, list the runs of the search this plan (JSON) ended")
+    p.add_argument("--out", required=True, help="output JSON: the round's plan, or the finished search's runs")
 
     p = _verb(verbs, "collect", collect)
-    p.add_argument("runs", nargs="+", help="run directories (metrics.json, sensitivity.csv)")
+    p.add_argument("runs", nargs="*", help="run directories (metrics.json, sensitivity.csv)")
+    p.add_argument("--searches", nargs="*", default=[],
+                   help="finished P* searches' run lists (srhm search --finished), whose runs are collected too")
     p.add_argument("--experiment", required=True, help="experiment name written in the table")
     p.add_argument("--error-convention", choices=("best", "final"), default="best",
                    help="which test error the test_error column holds")

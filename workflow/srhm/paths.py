@@ -10,6 +10,7 @@
     cifar/{net}/P{P}_seed{seed}/                 one CIFAR-10 run: MODEL_FILE, METRICS_FILE, TRAIN_LOG, STABILITY_FILE
     search/{search}/round{r}.json                the P a P* search trains in round r (srhm.search), and the markers
     search/{search}/round{r}.{trained,measured}  of that round's training and measuring jobs
+    search/{search}/runs.json                    the runs of a finished search (its statuses too)
     checkpoints/{job}.pt                         a training job's checkpoint while it runs
     figures/{figure}.{extension}                 figures (srhm.figures)
     report.md, report.html                       the report (srhm.report), and as a page (srhm.pages)
@@ -112,6 +113,11 @@ def search_round(search: str, round_: int | str) -> str:
 def search_marker(search: str, round_: int | str, step: str) -> str:
     """The empty file that says a round of a search has finished `step` ("trained" or "measured")."""
     return f"search/{search}/round{round_}.{step}"
+
+
+def search_runs(search: str) -> str:
+    """The runs of a finished P* search, e.g. search/cnn_H128__v4_nc4_m4_s2_L2_s01_A/runs.json."""
+    return f"search/{search}/runs.json"
 
 
 def checkpoint(job: str) -> str:

@@ -200,6 +200,16 @@ def run_round(spec: Mapping, round_: int, previous: Mapping | None) -> dict:
     return {"search": spec["id"], "searched": searched, **plan}
 
 
+def finished(spec: Mapping, last: Mapping) -> dict:
+    """The runs of a finished search (what an experiment's table reads): {"search", "rounds", "metrics" (the
+    last plan's statuses and brackets), "runs": run directories, borrowed first}. ValueError unless `last` is
+    the plan that ended the search `spec`."""
+    if last["search"] != spec["id"] or not last["done"]:
+        raise ValueError(f"round {last['round']} of search {last['search']} did not end search {spec['id']}")
+    runs = list(dict.fromkeys([*spec["borrowed"], *own_run_dirs(spec, last["searched"])]))
+    return {"search": spec["id"], "rounds": last["round"] + 1, "metrics": last["metrics"], "runs": runs}
+
+
 def own_run_dirs(spec: Mapping, P: Sequence[int]) -> list[str]:
     """The run directories the search `spec` trains at the P `P`, every seed: its run_dirs pattern filled in."""
     return [spec["run_dirs"].format(P=p, seed=seed) for p in sorted(P) for seed in spec["seeds"]]
