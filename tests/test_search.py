@@ -11,7 +11,7 @@ import pytest
 from srhm.config import resolve
 from srhm.plan import Plan
 from srhm.search import (ABOVE_AT_LIMIT, BELOW_AT_FLOOR, DIVERGED, FOUND, MAX_ROUNDS, Settings, plan_round,
-                         seed_mean_curves, step)
+                         finished, seed_mean_curves, simulate, step)
 
 
 def planted(p_star: float, width: float = 0.6, top: float = 0.9):
@@ -24,18 +24,13 @@ def planted(p_star: float, width: float = 0.6, top: float = 0.9):
     return error
 
 
-def search(curves, start, settings=Settings(), *, floor=8, limit=10**6, thresholds=None):
-    """Run plan_round to its end on metric -> function of P; returns (final plan, every P trained, rounds)."""
+def search(curves, start, settings=None, *, floor=8, limit=10**6, thresholds=None):
+    """simulate on metric -> curve; returns (final plan, every P trained, rounds)."""
+    settings = settings or Settings(metrics=tuple(curves))
     thresholds = thresholds or {metric: 0.1 for metric in curves}
-    trained: list[int] = []
-    for round_ in range(100):
-        values = {metric: list(curve(sorted(trained))) for metric, curve in curves.items()}
-        plan = plan_round(round_, start, sorted(trained), values, thresholds, settings, floor=floor, limit=limit)
-        if plan["done"]:
-            return plan, sorted(trained), round_
-        assert plan["train"] and not set(plan["train"]) & set(trained), "a round trains new P only"
-        trained += plan["train"]
-    raise AssertionError("the search did not end")
+    plan, trained = simulate(curves, thresholds, start, settings, floor=floor, limit=limit)
+    assert len(trained) == len(set(trained))
+    return plan, trained, plan["round"]
 
 
 @pytest.mark.parametrize("p_star, start", [
@@ -73,7 +68,7 @@ def test_a_search_that_cannot_bracket_within_its_limit_ends_with_a_flag():
 def test_a_search_below_its_floor_and_one_out_of_rounds_end_with_flags():
     plan, trained, _ = search({"test_error": planted(5.0)}, [1000], floor=40)
     assert plan["metrics"]["test_error"]["status"] == BELOW_AT_FLOOR and min(trained) == 40
-    plan, trained, rounds = search({"test_error": planted(10**5)}, [100], Settings(max_rounds=2))
+    plan, trained, rounds = search({"test_error": planted(10**5)}, [100], Settings(max_rounds=2), limit=10**7)
     assert plan["metrics"]["test_error"]["status"] == MAX_ROUNDS and rounds == 2 and len(trained) == 2
 
 
@@ -166,3 +161,16 @@ def test_bad_searches_name_the_key(edit, message):
     edit(config)
     with pytest.raises(ValueError, match=message):
         Plan.from_config(resolve(config))
+
+
+def test_a_finished_search_lists_its_borrowed_runs_then_every_seed_at_every_p_it_trained():
+    plan = Plan.from_config(resolve(copy.deepcopy(CONFIG)))
+    spec = plan.searches["cnn_H32__v4_nc4_m4_s2_L2_s01_A"].spec("results", 0.1, "best")
+    last = {"search": spec["id"], "round": 3, "done": True, "searched": [256, 512, 362], "train": [],
+            "metrics": {"test_error": {"status": FOUND, "bracket": [256, 362], "threshold": 0.1}}}
+    result = finished(spec, last)
+    runs = result["runs"]
+    assert result["rounds"] == 4 and runs[:2] == spec["borrowed"] and len(runs) == len(set(runs)) == 2 + 3 * 2 - 1
+    assert {run.rsplit("/", 1)[1] for run in runs} >= {"P362_seed0", "P362_seed1", "P256_seed1", "P1000_seed0"}
+    with pytest.raises(ValueError, match="did not end"):
+        finished(spec, {**last, "done": False})

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -149,6 +149,21 @@ def plan_round(round_: int, start: Sequence[int], complete: Sequence[int], curve
         elif move.status is None:
             proposals |= set(move.propose)
     return {"round": round_, "train": sorted(proposals), "done": not proposals, "metrics": metrics}
+
+
+def simulate(curves: Mapping[str, Callable[[np.ndarray], np.ndarray]], thresholds: Mapping[str, float],
+             start: Sequence[int], settings: Settings, *, floor: int, limit: int) -> tuple[dict, list[int]]:
+    """A search run to its end on known curves, metric -> function from P [n] (ascending) to values [n]: what
+    the workflow's rounds would train if every seed-mean curve were exactly these. Returns the last plan and
+    every P trained (ascending). For planted curves in tests and for counting trainings (benchmarks)."""
+    trained: list[int] = []
+    for round_ in range(settings.max_rounds + 1):
+        values = {metric: list(curves[metric](np.asarray(trained, dtype=float))) for metric in settings.metrics}
+        plan = plan_round(round_, start, trained, values, thresholds, settings, floor=floor, limit=limit)
+        if plan["done"]:
+            return plan, trained
+        trained = sorted({*trained, *plan["train"]})
+    raise AssertionError("plan_round ends every search by round max_rounds")
 
 
 def seed_mean_curves(runs, metrics: Sequence[str], seeds: Sequence[int]) -> tuple[list[int], dict[str, list[float]]]:
