@@ -68,6 +68,7 @@ from srhm.config import resolve
 from srhm.data import family_name
 from srhm.io import read_json
 from srhm.models import build_model
+from srhm.search import planted_error, simulate
 from srhm.paths import model_id, pool_dataset
 from srhm.plan import Ensemble, Plan, train_spec
 from srhm.protocol import TrainSpec
@@ -238,7 +239,7 @@ def training_costs(plan: Plan, calibration: Calibration, flops: Callable[[dict],
     factor} ("*": any other; 1 where none is given)."""
     stop_factor = stop_factor or {}
     costs = []
-    for ensemble in plan.ensembles.values():
+    for name, ensemble in training_jobs(plan).items():
         spec = ensemble_spec(ensemble)
         protocol = spec.protocol()
         per_sample = flops(spec.model_kwargs())
@@ -250,9 +251,32 @@ def training_costs(plan: Plan, calibration: Calibration, flops: Callable[[dict],
             epochs = min(stopping.epochs_to_stop(per_epoch, factor), protocol.max_epochs)
             total += training_flops(run.P, epochs, spec.n_test, protocol.eval_every, per_sample)
             steps = max(steps, math.ceil(epochs * per_epoch))
-        costs.append(JobCost(ensemble.id, ensemble.arch, len(ensemble.runs), total, steps,
+        costs.append(JobCost(name, ensemble.arch, len(ensemble.runs), total, steps,
                              calibration.seconds(total, steps)))
     return costs
+
+
+def training_jobs(plan: Plan) -> dict[str, Ensemble]:
+    """Every training job of `plan`: its ensembles (by id), and the rounds of its P* searches as `search_jobs`
+    guesses them (by "{search}_round{r}")."""
+    rounds = {f"{key}_round{r}": job for key, jobs in search_jobs(plan).items() for r, job in enumerate(jobs)}
+    return {**plan.ensembles, **rounds}
+
+
+def search_jobs(plan: Plan) -> dict[str, list[Ensemble]]:
+    """search id -> the training job of each round of that P* search, as srhm.search.simulate plays it when every
+    searched crossing lies at the geometric middle of its starting grid (the config's guess of P*; a guess off by
+    xk adds about log2(k) rounds of one P each, benchmarks/search_vs_grid.py)."""
+    jobs = {}
+    for key, search in plan.searches.items():
+        guess = math.sqrt(min(search.start) * max(search.start))
+        curves = {metric: planted_error(guess) for metric in search.settings.metrics}
+        _, rounds = simulate(curves, {metric: 0.1 for metric in search.settings.metrics}, search.start,
+                             search.settings, floor=search.floor, limit=search.limit)
+        borrowed = {(run.P, run.seed) for run in search.borrowed}
+        jobs[key] = [search.round_ensemble(P) for P in rounds
+                     if any((p, seed) not in borrowed for p in P for seed in search.seeds)]
+    return jobs
 
 
 def workflow_seconds(costs: list[JobCost], n_jobs: int, *, threads: int, cores: int,
@@ -359,7 +383,9 @@ def main(argv: list[str] | None = None) -> Estimate:
     except ValueError as error:
         parser.error(str(error))
     costs = training_costs(plan, calibration, flops, stop_factor)
-    n_jobs = workflow_jobs(args.preset)
+    # the dry run lists each search's first plan and its list of runs; each round adds a training, a measuring
+    # and the next round's plan
+    n_jobs = workflow_jobs(args.preset) + 3 * sum(map(len, search_jobs(plan).values()))
     core_seconds, wall = workflow_seconds(costs, n_jobs, threads=config["threads"], cores=args.cores,
                                           job_seconds=args.job_seconds)
 

@@ -23,16 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from srhm.io import read_json
-from srhm.search import Settings, simulate
+from srhm.search import Settings, planted_error, simulate
 
 RATIOS = (1 / 3, 0.5, 0.7, 1.0, 1.4, 2.0, 3.0, 4.5, 6.0)
 """P* / prediction of the planted curves."""
-
-
-def planted(p_star: float, width: float = 0.6, top: float = 0.9):
-    """A test error falling from `top` to 0, logistic in log P, equal to 0.1 at P = p_star."""
-    shift = math.log(top / 0.1 - 1)
-    return lambda P: top / (1 + np.exp(np.log(np.asarray(P, dtype=float) / p_star) / width + shift))
 
 
 def grid_points(ratios, resolution: float) -> int:
@@ -46,9 +40,9 @@ def planted_table(start, settings: Settings, prediction: float = 1000.0) -> list
     """(ratio, P trained, status) of a search on each planted curve."""
     rows = []
     for ratio in RATIOS:
-        plan, trained = simulate({"test_error": planted(ratio * prediction)}, {"test_error": 0.1},
-                                 [round(f * prediction) for f in start], settings, floor=16, limit=10**6)
-        rows.append((ratio, len(trained), plan["metrics"]["test_error"]["status"]))
+        plan, rounds = simulate({"test_error": planted_error(ratio * prediction)}, {"test_error": 0.1},
+                                [round(f * prediction) for f in start], settings, floor=16, limit=10**6)
+        rows.append((ratio, sum(map(len, rounds)), plan["metrics"]["test_error"]["status"]))
     return rows
 
 

@@ -133,10 +133,11 @@ def test_smoke_estimate_is_the_closed_form(calibration_runs, capsys):
     estimate = estimate_compute.main(["--preset", "smoke", "--calibrate", str(calibration_runs), "--cores", "2"])
     config = estimate_compute.preset_config("smoke")
     plan = Plan.from_config(config)
-    assert [cost.ensemble for cost in estimate.costs] == list(plan.ensembles)
+    jobs = estimate_compute.training_jobs(plan)
+    assert [cost.ensemble for cost in estimate.costs] == list(jobs) and len(jobs) > len(plan.ensembles)
     checked = set()
     for cost in estimate.costs:
-        ensemble = plan.ensembles[cost.ensemble]
+        ensemble = jobs[cost.ensemble]
         protocol = dict(ensemble.protocol)  # max_epochs 30, and 2 for the common nets' experiment
         batch = protocol["batch_per_class"] * ensemble.runs[0].dataset.n_classes
         epochs = {run.P: expected_epochs(ensemble.arch, run.P, batch, protocol["max_epochs"]) for run in ensemble.runs}
@@ -176,8 +177,9 @@ def test_stop_factor_lengthens_only_its_architecture(calibration_runs):
     plan = Plan.from_config(estimate_compute.preset_config("smoke"))
     plain = estimate_compute.training_costs(plan, calibration, flops)
     longer = estimate_compute.training_costs(plan, calibration, flops, {"lcn": 2})
+    jobs = estimate_compute.training_jobs(plan)
     for before, after in zip(plain, longer):
-        ensemble = plan.ensembles[before.ensemble]
+        ensemble = jobs[before.ensemble]
         if ensemble.arch != "lcn":
             assert after == before
             continue

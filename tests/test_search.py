@@ -11,26 +11,22 @@ import pytest
 from srhm.config import resolve
 from srhm.plan import Plan
 from srhm.search import (ABOVE_AT_LIMIT, BELOW_AT_FLOOR, DIVERGED, FOUND, MAX_ROUNDS, Settings, plan_round,
-                         finished, seed_mean_curves, simulate, step)
-
-
-def planted(p_star: float, width: float = 0.6, top: float = 0.9):
-    """A synthetic test error falling from `top` to 0 in log P, through eps* = 0.1 exactly at P = p_star."""
-    def error(P):
-        z = np.log(np.asarray(P, dtype=float) / p_star) / width
-        # logistic in log P, shifted so that error(p_star) = 0.1
-        shift = math.log(top / 0.1 - 1)
-        return top / (1 + np.exp(z + shift))
-    return error
+                         finished, planted_error, seed_mean_curves, simulate, step)
 
 
 def search(curves, start, settings=None, *, floor=8, limit=10**6, thresholds=None):
     """simulate on metric -> curve; returns (final plan, every P trained, rounds)."""
     settings = settings or Settings(metrics=tuple(curves))
     thresholds = thresholds or {metric: 0.1 for metric in curves}
-    plan, trained = simulate(curves, thresholds, start, settings, floor=floor, limit=limit)
-    assert len(trained) == len(set(trained))
-    return plan, trained, plan["round"]
+    plan, rounds = simulate(curves, thresholds, start, settings, floor=floor, limit=limit)
+    trained = [P for train in rounds for P in train]
+    assert len(trained) == len(set(trained)) and len(rounds) == plan["round"]
+    return plan, sorted(trained), plan["round"]
+
+
+def test_the_planted_curve_crosses_eps_star_at_its_p_star():
+    error = planted_error(1234.0)
+    assert error([1234.0])[0] == pytest.approx(0.1) and error([10.0])[0] > 0.85 and error([10**6])[0] < 1e-4
 
 
 @pytest.mark.parametrize("p_star, start", [
@@ -41,7 +37,7 @@ def search(curves, start, settings=None, *, floor=8, limit=10**6, thresholds=Non
 ])
 def test_search_brackets_and_refines_a_planted_p_star_within_its_resolution(p_star, start):
     settings = Settings(resolution=1.2)
-    plan, trained, _ = search({"test_error": planted(p_star)}, start, settings)
+    plan, trained, _ = search({"test_error": planted_error(p_star)}, start, settings)
     entry = plan["metrics"]["test_error"]
     assert entry["status"] == FOUND
     lo, hi = entry["bracket"]
@@ -53,22 +49,22 @@ def test_search_needs_fewer_trainings_than_a_fixed_grid_of_the_same_resolution()
     """Over P* planted from x1/3 to x6 of the prediction, a fixed grid that would bracket all of them at the
     search's resolution needs ln(18 x 2) / ln(1.25) + 1 = 17 points; the search needs far fewer."""
     prediction = 1000.0
-    counts = [len(search({"test_error": planted(prediction * r)}, [prediction, 2 * prediction])[1])
+    counts = [len(search({"test_error": planted_error(prediction * r)}, [prediction, 2 * prediction])[1])
               for r in (1 / 3, 0.7, 1.0, 1.6, 3.0, 6.0)]
     grid = math.ceil(math.log(36) / math.log(1.25)) + 1
     assert max(counts) <= 8 < grid
 
 
 def test_a_search_that_cannot_bracket_within_its_limit_ends_with_a_flag():
-    plan, trained, rounds = search({"test_error": planted(50_000.0)}, [1000, 2000], limit=9000)
+    plan, trained, rounds = search({"test_error": planted_error(50_000.0)}, [1000, 2000], limit=9000)
     assert plan["done"] and plan["metrics"]["test_error"]["status"] == ABOVE_AT_LIMIT
     assert max(trained) == 9000 and rounds <= 4
 
 
 def test_a_search_below_its_floor_and_one_out_of_rounds_end_with_flags():
-    plan, trained, _ = search({"test_error": planted(5.0)}, [1000], floor=40)
+    plan, trained, _ = search({"test_error": planted_error(5.0)}, [1000], floor=40)
     assert plan["metrics"]["test_error"]["status"] == BELOW_AT_FLOOR and min(trained) == 40
-    plan, trained, rounds = search({"test_error": planted(10**5)}, [100], Settings(max_rounds=2), limit=10**7)
+    plan, trained, rounds = search({"test_error": planted_error(10**5)}, [100], Settings(max_rounds=2), limit=10**7)
     assert plan["metrics"]["test_error"]["status"] == MAX_ROUNDS and rounds == 2 and len(trained) == 2
 
 
@@ -81,7 +77,7 @@ def test_a_plateau_above_the_threshold_is_not_searched_forever():
 
 def test_every_searched_metric_is_bracketed():
     settings = Settings(metrics=("test_error", "S", "D"), resolution=1.3)
-    curves = {"test_error": planted(2100.0), "S": planted(900.0), "D": planted(3300.0)}
+    curves = {"test_error": planted_error(2100.0), "S": planted_error(900.0), "D": planted_error(3300.0)}
     plan, trained, _ = search(curves, [1000, 2000], settings)
     for metric, p_star in (("test_error", 2100.0), ("S", 900.0), ("D", 3300.0)):
         lo, hi = plan["metrics"][metric]["bracket"]

@@ -152,18 +152,26 @@ def plan_round(round_: int, start: Sequence[int], complete: Sequence[int], curve
 
 
 def simulate(curves: Mapping[str, Callable[[np.ndarray], np.ndarray]], thresholds: Mapping[str, float],
-             start: Sequence[int], settings: Settings, *, floor: int, limit: int) -> tuple[dict, list[int]]:
+             start: Sequence[int], settings: Settings, *, floor: int, limit: int) -> tuple[dict, list[list[int]]]:
     """A search run to its end on known curves, metric -> function from P [n] (ascending) to values [n]: what
-    the workflow's rounds would train if every seed-mean curve were exactly these. Returns the last plan and
-    every P trained (ascending). For planted curves in tests and for counting trainings (benchmarks)."""
-    trained: list[int] = []
+    the workflow's rounds would train if every seed-mean curve were exactly these. Returns the last plan and the
+    P each round trained, in order (for planted curves in tests, and for estimates of a search's cost)."""
+    rounds: list[list[int]] = []
     for round_ in range(settings.max_rounds + 1):
+        trained = sorted(p for train in rounds for p in train)
         values = {metric: list(curves[metric](np.asarray(trained, dtype=float))) for metric in settings.metrics}
         plan = plan_round(round_, start, trained, values, thresholds, settings, floor=floor, limit=limit)
         if plan["done"]:
-            return plan, trained
-        trained = sorted({*trained, *plan["train"]})
+            return plan, rounds
+        rounds.append(plan["train"])
     raise AssertionError("plan_round ends every search by round max_rounds")
+
+
+def planted_error(p_star: float, width: float = 0.6, top: float = 0.9, eps_star: float = 0.1):
+    """A synthetic test-error curve: falling from `top` to 0 as a logistic in log P of scale `width`, equal to
+    `eps_star` at P = p_star. Returns a function from P [n] to errors [n]."""
+    shift = math.log(top / eps_star - 1)
+    return lambda P: top / (1 + np.exp(np.log(np.asarray(P, dtype=float) / p_star) / width + shift))
 
 
 def seed_mean_curves(runs, metrics: Sequence[str], seeds: Sequence[int]) -> tuple[list[int], dict[str, list[float]]]:
