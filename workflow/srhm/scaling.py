@@ -465,7 +465,8 @@ def local_slopes(x, y, decades: float = 1.0) -> pd.DataFrame:
             fit = fit_scaling(np.exp(log_x[inside]), np.exp(log_y[inside]))
             rows.append([10 ** (j * step), 10 ** (j * step + decades), math.exp(distinct[0]), math.exp(distinct[-1]),
                          math.exp(distinct.mean()), int(inside.sum()), int(distinct.size), fit.slope, fit.slope_se])
-    return pd.DataFrame(rows, columns=list(LOCAL_SLOPE_COLUMNS))
+    return pd.DataFrame(rows, columns=list(LOCAL_SLOPE_COLUMNS), dtype=float).astype({"n_points": int,
+                                                                                       "n_distinct_x": int})
 
 
 def collapse(P, scale) -> np.ndarray:
