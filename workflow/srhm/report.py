@@ -34,6 +34,7 @@ from srhm.analysis import FITS, read_fit
 from srhm.architectures import HIERARCHICAL
 from srhm.authors import load_authors_measurements
 from srhm.data import family_name
+from srhm.figures.tables import experiment_list, window_decades
 from srhm.plan import Plan
 from srhm.protocol import EPOCH_CAP_STOP
 from srhm.scaling import MIN_DISTINCT_X, fit_scaling
@@ -540,13 +541,11 @@ def local_slopes_section(results: Path, figures: dict, authors: pd.DataFrame) ->
     """The report section "Local exponents", as Markdown lines: the windows of the figure local_slopes (its
     experiments and width, from `figures`), ours and the authors' side by side, one row per experiment, family
     and window (srhm.comparison.local_slope_table); a line saying so where the figure is not configured."""
-    from srhm.figures import local_slopes
-
     lines = ["## Local exponents", ""]
     settings = figures.get("local_slopes")
     if settings is None:
         return lines + ["The figure local_slopes is not configured in this preset, so no local exponents are given.", ""]
-    width = local_slopes.decades(settings)
+    width = window_decades(settings)
     lines += [f"The exponent of P\\* against the paper's prediction x in sliding windows of x, each {width:g} "
               f"decade{'s' * (width != 1)} wide and overlapping half of the next (their edges at multiples of half "
               "the width): the least-squares slope of log P\\* on log x over the instances in the window, ± its "
@@ -556,7 +555,7 @@ def local_slopes_section(results: Path, figures: dict, authors: pd.DataFrame) ->
               "the exponent 1 that shrinks as x grows is pre-asymptotic. Figure local_slopes draws them.", ""]
     theirs = comparison.authors_predictions(authors)
     rows = []
-    for name in local_slopes.experiments(settings):
+    for name in experiment_list(settings):
         pstar = _pstar(results, name)
         if pstar.empty:
             continue

@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
-from srhm.figures.tables import experiment_list
+from srhm.figures.tables import experiment_list, window_decades
 from srhm.paths import AUTHORS_TABLE, fits, pstar_table
 
 if TYPE_CHECKING:
@@ -33,8 +33,6 @@ them. The red line and band: our exponent over all our instances with its 95% in
 (seed bootstrap) where the panel holds exactly one experiment's fit; the dashed line: the same fit of all the
 authors' values (the report's "authors' data"); dotted: the paper's exponent 1.
 """
-DECADES = 1.0
-"""Default width of a window, in decades of x."""
 COLUMNS = 2
 OURS, AUTHORS = "C3", "black"
 
@@ -42,16 +40,8 @@ OURS, AUTHORS = "C3", "black"
 experiments = experiment_list
 
 
-def decades(settings: Mapping) -> float:
-    """settings["decades"]: the width of a window in decades of x (positive), DECADES when absent."""
-    value = settings.get("decades", DECADES) if isinstance(settings, Mapping) else None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"settings.decades must be a positive number of decades, got {value!r}")
-    return float(value)
-
-
 def inputs(settings: Mapping) -> list[str]:
-    decades(settings)
+    window_decades(settings)
     return [AUTHORS_TABLE, *(path for name in experiment_list(settings) for path in (pstar_table(name), fits(name)))]
 
 
@@ -64,7 +54,7 @@ def draw(results: Path, settings: Mapping) -> CaptionedFigure:
     from srhm.figures.layouts import read_pstar
     from srhm.figures.panels import new_figure, say
 
-    width = decades(settings)
+    width = window_decades(settings)
     points = read_pstar(results, settings)
     theirs = authors_predictions(load_authors_measurements(results / AUTHORS_TABLE))
     panels = []
