@@ -3,7 +3,9 @@
 Claims are data (CLAIMS): the figure whose experiment carries the evidence, the fit and quantity
 read from results/fits/{experiment}.json, the paper's value, and the family of instances (arch, s, ...)
 whose P* the authors' notebooks printed (srhm.authors), from which the same quantity is computed
-("authors' data"). Verdicts follow fixed rules:
+("authors' data"), and again on only the instances of that family our fit also has, beside ours refitted on
+them ("authors' data, our instances": `same_instances`, the like-for-like comparison of an exponent).
+Verdicts follow fixed rules:
 - a slope agrees when its 95 % interval contains the paper's value or lies within ±SLOPE_TOLERANCE
   of it; it is inconclusive when that interval is wider than MAX_SLOPE_CI_WIDTH (it then says nothing);
 - a prefactor agrees, where the authors printed P* for the family, when ours by their rule (their
@@ -17,7 +19,9 @@ whose P* the authors' notebooks printed (srhm.authors), from which the same quan
 - a slope of P* against the prediction that disagrees has a note splitting it into its two factors
   (factor_exponents): the exponent of the sparsity factor (s0+1)^L and that of n_c m^L, fitted jointly.
 Above the claims, `stopping_section` says which runs stopped otherwise than at their training-loss threshold:
-at their epoch cap (a reduction of the protocol), or because their training diverged.
+at their epoch cap (a reduction of the protocol), or because their training diverged. Below them,
+`local_slopes_section` gives the exponents of P* against the prediction in sliding windows of it, ours beside
+the authors' (those of figure local_slopes).
 Intervals are those of srhm.scaling.fit_scaling (METHOD says how they are computed).
 """
 
