@@ -9,7 +9,9 @@ import pytest
 import yaml
 
 from srhm.authors import COLUMNS, load_authors_measurements, older_grid
-from srhm.comparison import authors_p_stars, compare, markdown_section, summary, threshold
+from srhm.comparison import (authors_p_stars, authors_predictions, compare, local_slope, local_slope_table,
+                             markdown_section, summary, threshold)
+from srhm.scaling import local_slopes
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -101,3 +103,32 @@ def test_the_check_preset_trains_on_the_authors_grids_around_their_p_star():
                 assert {P // v for P in values} <= per_class and all(P % v == 0 for P in values), (arch, v, s0)
             p_star = theirs.loc[(arch, s, L, v, s0), "authors"]
             assert all(p_star / 2.5 <= P <= 2.5 * p_star for P in values), (arch, v, s0)
+
+
+def test_local_slope_tables_set_our_local_exponents_beside_the_authors_on_the_same_windows():
+    """Our CNN P* planted with exponent 1 up to x = 10^3 and 0.7 beyond: the windows on either side recover
+    each; the authors' windows are those of their printed CNN P* (s = 2) against the same prediction."""
+    x = np.geomspace(100, 1e5, 16)
+    pstar = pd.DataFrame({"arch": "cnn", "s": 2, "sparsity": "A", "prediction": x,
+                          "test_error_p_star": np.where(x <= 1e3, 2 * x, 2e3 * (x / 1e3) ** 0.7)})
+    authors = authors_predictions(load_authors_measurements())
+    table = local_slope_table(pstar.assign(test_error_p_star=lambda t: t["test_error_p_star"].where(x < 9e4)),
+                              authors, 1.0)
+    assert set(table["arch"]) == {"cnn"} and set(table["data"]) == {"ours", "authors"}
+    ours = table[table["data"] == "ours"]
+    np.testing.assert_allclose(ours.loc[ours["x_high"] <= 1e3, "slope"], 1.0)
+    np.testing.assert_allclose(ours.loc[ours["x_low"] >= 1e3, "slope"], 0.7)
+    assert ours["x_max"].max() < 9e4, "an instance without a P* is left out"
+    theirs = authors[(authors["arch"] == "cnn") & (authors["s"] == 2)]
+    expected = local_slopes(theirs["prediction"].to_numpy(float), theirs["authors"].to_numpy(float), 1.0)
+    pd.testing.assert_frame_equal(table[table["data"] == "authors"][list(expected)].reset_index(drop=True), expected)
+    assert local_slope_table(pstar.assign(sparsity="B"), authors, 1.0).query("data == 'authors'").empty, \
+        "the authors ran no sparsity B"
+    assert local_slope(ours.iloc[0]) == f"{ours['slope'].iloc[0]:.2f} ± {ours['slope_se'].iloc[0]:.2f}"
+
+
+def test_authors_predictions_are_the_papers_formula_for_their_instances():
+    theirs = authors_predictions(load_authors_measurements()).set_index(["arch", "s", "L", "v", "s0"])
+    assert set(theirs.index.get_level_values("arch")) == {"lcn", "cnn"}, "the common nets have no prediction"
+    assert theirs.loc[("cnn", 2, 2, 4, 1), "prediction"] == (1 + 1) ** 2 * 4 * 4**2
+    assert theirs.loc[("lcn", 2, 2, 4, 1), "prediction"] == 2 * 2**2 * 4 * 4**2

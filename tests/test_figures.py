@@ -21,16 +21,18 @@ from matplotlib.colors import to_rgba
 
 from srhm import analysis, theory
 from srhm.authors import DATA as AUTHORS_DATA
+from srhm.authors import load_authors_measurements
 from srhm.paths import AUTHORS_TABLE
 from srhm.cli import main
+from srhm.comparison import authors_predictions, local_slope_table
 from srhm.figures import FIGURES, figure_experiments, figure_module, figure_selections, figure_sources, render, style
 from srhm.figures.fits import FittedLine, fitted_line
 from srhm.figures.layouts import authors_points
 from srhm.figures.tables import Selection
-from srhm.report import claim_rows
+from srhm.report import CLAIMS, claim_rows
 from srhm.scaling import least_squares_band
 from srhm.sources import PACKAGE_ROOT, module_sources
-from srhm.text import interval
+from srhm.text import interval, number
 
 # --------------------------------------------------------------------------------------- synthetic data
 
@@ -48,9 +50,10 @@ SETTINGS = {
     "fig15": {"experiment": "cnn_s2", "v": 4, "L": 2},
     "fig16": {"experiments": ["fcn"]},
     "authors_curves": {"experiments": ["cnn_s2", "lcn_s3"]},
+    "local_slopes": {"experiments": ["lcn_s2", "cnn_s2"], "decades": 1},
 }
 DATA_AXES = {"fig04": 3, "fig05": 1, "fig06": 2, "fig07": 2, "fig08": 2, "fig10": 2, "fig11": 2, "fig12": 6,
-             "fig13": 1, "fig14": 4, "fig15": 6, "fig16": 2, "authors_curves": 4}
+             "fig13": 1, "fig14": 4, "fig15": 6, "fig16": 2, "authors_curves": 4, "local_slopes": 2}
 """Panels of each figure, colourbars not counted (Figs. 12 and 15 at L = 2: S and D x 2 layers + output;
 authors_curves: the CNN at v = 4, 6 and s0 = 1, 2, whose curves the authors printed)."""
 EXPERIMENTS = {  # name -> (arch, sparsity, s, v values, L values, s0 values)
@@ -255,6 +258,30 @@ def test_prediction_panels_show_the_authors_values_as_open_markers(results):
     assert lcn.loc[(4, 2, 1), "test_error_p_star"] == 904 and lcn.loc[(4, 2, 1), "prediction"] == 2 * 4 * 4 * 16
 
 
+def test_local_slopes_draw_the_windows_of_the_report_and_its_fits(results):
+    """Each panel draws our windows and the authors' (srhm.comparison.local_slope_table), our exponent over all
+    our instances with the report's seed-bootstrap interval, and the authors' exponent over all theirs as the
+    report's "authors' data" prints it."""
+    fig = figure_module("local_slopes").draw(results, SETTINGS["local_slopes"])
+    claims = claim_rows(results, {"fig04": {"lcn": ["lcn_s2"], "cnn": ["cnn_s2"]}},
+                        load_authors_measurements(results / AUTHORS_TABLE)).set_index("claim")
+    authors = authors_predictions(load_authors_measurements(results / AUTHORS_TABLE))
+    for ax, experiment, claim in zip(data_axes(fig), ("lcn_s2", "cnn_s2"), (CLAIMS[0], CLAIMS[2])):
+        row = claims.loc[claim.text]
+        legend = [text.get_text() for text in ax.get_legend().get_texts()]
+        assert f"ours, all {row['n_points']:.0f}: {number(row['ours'])}, 95% CI {interval(row['ci95'])} (seed bootstrap)" \
+            in legend, legend
+        assert any(text.startswith("authors, all ") and f": {number(row['authors'])} (least squares)" in text
+                   for text in legend)
+        windows = local_slope_table(pd.read_csv(results / "tables" / f"{experiment}_pstar.csv"), authors, 1.0)
+        drawn = [line for line in ax.lines if line.get_marker() == "o"]
+        for line, data in zip(drawn, ("ours", "authors")):
+            expected = windows[windows["data"] == data]
+            np.testing.assert_allclose(line.get_xdata(), expected["x_centre"])
+            np.testing.assert_allclose(line.get_ydata(), expected["slope"])
+        assert len(drawn) == 2 and drawn[1].get_markerfacecolor() == "none", "the authors' windows are open"
+
+
 def test_invariance_panels_leave_out_s0_zero_from_d(results):
     fig = figure_module("fig06").draw(results, SETTINGS["fig06"])
     lcn = pd.read_csv(results / "tables" / "lcn_s2_pstar.csv")
@@ -318,6 +345,7 @@ def test_drawing_is_deterministic(results):
     ("fig12", {"experiment": "lcn_s2", "L": 2}, "settings.v"),
     ("fig04", {"lcn": ["lcn_s2"], "cnn": ["cnn_s2"]}, "settings.curve"),
     ("fig04", {"lcn": [], "cnn": ["cnn_s2"], "curve": SETTINGS["fig04"]["curve"]}, "settings.lcn"),
+    ("local_slopes", {"experiments": ["lcn_s2"], "decades": 0}, "settings.decades"),
 ])
 def test_bad_settings_name_the_key(name, settings, message, results):
     with pytest.raises(ValueError, match=re.escape(message)):

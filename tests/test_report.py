@@ -12,12 +12,16 @@ import pytest
 import yaml
 from scipy import stats
 
+from srhm import comparison, theory
 from srhm.analysis import sample_complexities
 from srhm.authors import DATA as AUTHORS_DATA
+from srhm.authors import load_authors_measurements
 from srhm.paths import AUTHORS_TABLE
 from srhm.config import resolve
 from srhm.report import (AGREES, CLAIMS, DISAGREES, INCONCLUSIVE, NOT_MEASURED, authors_value, claim_rows,
-                         compute_section, compute_summary, factor_exponents, markdown, verdict)
+                         compute_section, compute_summary, factor_exponents, markdown, same_instances_cell, verdict)
+from srhm.scaling import local_slopes
+from srhm.text import number
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -186,10 +190,10 @@ def test_markdown_states_the_interval_method_above_the_claims_and_gives_the_stan
     shutil.copy(AUTHORS_DATA, tmp_path / AUTHORS_TABLE)
     lines = markdown(config, tmp_path).splitlines()
     assert "## Against the authors' measurements" in lines, "the report compares with the authors' values"
-    header = lines.index("| claim | paper | authors' data | ours | 95 % CI | ± s.e. | ours, their rule | points | "
-                         "experiment | verdict | note |")
-    method = lines[header - 2]
-    assert lines[header - 1] == "" and method.startswith("Intervals.")
+    header = lines.index("| claim | paper | authors' data | authors' data, our instances | ours | 95 % CI | ± s.e. | "
+                         "ours, their rule | points | experiment | verdict | note |")
+    method = lines[header - 4]
+    assert lines[header - 1] == "" and method.startswith("Intervals.") and lines[header - 2].startswith("Like for like.")
     for statement in ("resampling the seeds within each instance", "no instance is ever dropped",
                       "sqrt(n/(n-1))", "least-squares Student t interval", "least-squares standard error",
                       "fewer than 3 distinct x the slope is not measured"):
@@ -235,7 +239,7 @@ def test_user_text_stays_in_its_cell_of_the_claims_table(tmp_path):
     end = lines.index("", header)
     table = lines[header:end]
     assert len(table) == 2 + len(CLAIMS) + 3, "one line per claim"
-    assert {len(re.findall(r"(?<!\\)\|", line)) for line in table} == {12}, "11 cells in every row"
+    assert {len(re.findall(r"(?<!\\)\|", line)) for line in table} == {13}, "12 cells in every row"
     assert sum(r"budget \| time see {fig07}" in line for line in table) == 1
 
 
@@ -284,3 +288,80 @@ def test_the_report_counts_the_runs_stopped_by_the_epoch_cap_per_experiment(tmp_
     assert capped == [("- **lcn_s2**: 3 of 16 runs stopped at their epoch cap before their training loss reached its "
                        "threshold (lcn_H8: 3 at 400 epochs).")]
     assert "(a reduction)" in section[2], "the section says once why these runs matter"
+
+
+def planted_lcn(results: Path, instances, exponent: float, experiment: str = "lcn_x") -> None:
+    """A P* table of `experiment` (LCN, s = 2, sparsity A) at `instances` ((L, v, m, s0) each) with
+    P* = 2 x^exponent exactly, x the paper's prediction, and its fits file."""
+    rows = [{"arch": "lcn", "model": "lcn_H16", "s": 2, "L": L, "v": v, "n_classes": v, "m": m, "s0": s0,
+             "sparsity": "A", "prediction": float(theory.predicted_p_star("lcn", v, m, 2, L, s0))}
+            for L, v, m, s0 in instances]
+    table = pd.DataFrame(rows).assign(test_error_p_star=lambda t: 2 * t["prediction"] ** exponent,
+                                      test_error_p_star_paper=lambda t: t["test_error_p_star"], n_seeds=3,
+                                      test_error_flag="ok", test_error_boot_lo68=lambda t: 0.9 * t["test_error_p_star"],
+                                      test_error_boot_hi68=lambda t: 1.1 * t["test_error_p_star"])
+    (results / "tables").mkdir()
+    table.to_csv(results / "tables" / f"{experiment}_pstar.csv", index=False)
+    (results / "fits").mkdir()
+    fit = {"flag": "ok", "slope": exponent, "slope_ci95": [exponent - 0.1, exponent + 0.1], "unit_slope_prefactor": 2.0,
+           "unit_slope_prefactor_ci95": [1.5, 2.5], "n_points": len(table)}
+    (results / "fits" / f"{experiment}.json").write_text(json.dumps({"fits": {"p_star_vs_prediction": fit}}))
+
+
+def test_the_authors_data_on_our_instances_fit_only_the_instances_both_hold(tmp_path):
+    """The authors' printed LCN P* are planted as 3 x^1.2 on the five instances ours shares with theirs (the
+    rest kept): their fit on our instances recovers 1.2, ours on them our planted 0.8. Ours at v = 5 (not theirs)
+    and at m = 3 != v (not of their kind, though its v, L, s0 are theirs) do not count."""
+    config = resolve(yaml.safe_load((ROOT / "config.yaml").read_text()), [("--config", {"preset": "smoke"})])
+    experiment = config["figures"]["fig04"]["lcn"][0]
+    shared = [(2, 4, 4, 1), (2, 4, 4, 2), (3, 4, 4, 0), (2, 6, 6, 1), (2, 6, 6, 2)]
+    planted_lcn(tmp_path, [*shared, (2, 5, 5, 1), (2, 4, 3, 1)], exponent=0.8, experiment=experiment)
+    authors = load_authors_measurements()
+    for L, v, _, s0 in shared:
+        row = ((authors["quantity"] == "p_star") & (authors["arch"] == "lcn") & (authors["s"] == 2)
+               & (authors["L"] == L) & (authors["v"] == v) & (authors["s0"] == s0))
+        assert row.sum() == 1
+        authors.loc[row, "value"] = round(3 * float(theory.predicted_p_star("lcn", v, v, 2, L, s0)) ** 1.2)
+    rows = claim_rows(tmp_path, {"fig04": {"lcn": [experiment]}}, authors).set_index("claim")
+    slope, prefactor = (rows.loc[claim.text] for claim in CLAIMS[:2])
+    assert slope["authors_shared"] == pytest.approx(1.2, abs=1e-3) and slope["ours_shared"] == pytest.approx(0.8)
+    assert abs(slope["authors"] - 1.2) > 0.1, "their whole set is not planted"
+    assert (slope["shared"], slope["shared_x"], slope["our_instances"]) == (5, 5, 7)
+    x = np.array([float(theory.predicted_p_star("lcn", v, v, 2, L, s0)) for L, v, _, s0 in shared])
+    assert prefactor["authors_shared"] == pytest.approx(np.exp(np.mean(np.log(3 * x**1.2 / x))), rel=1e-3)
+    assert same_instances_cell(slope.to_dict()) == "1.2 (5 of our 7 instances; ours on them 0.8)"
+    (tmp_path / AUTHORS_TABLE).parent.mkdir(exist_ok=True)
+    authors.to_csv(tmp_path / AUTHORS_TABLE, index=False)
+    claim = next(line for line in markdown(config, tmp_path).splitlines() if line.startswith(f"| {CLAIMS[0].text}"))
+    assert claim.split(" | ")[2:5] == [number(slope["authors"]), "1.2 (5 of our 7 instances; ours on them 0.8)", "0.8"]
+
+
+def test_fewer_than_three_distinct_x_in_common_give_no_slope_of_the_authors(tmp_path):
+    planted_lcn(tmp_path, [(2, 4, 4, 1), (2, 6, 6, 1), (2, 5, 5, 1)], exponent=1.0)
+    rows = claim_rows(tmp_path, {"fig04": {"lcn": ["lcn_x"]}}, load_authors_measurements()).set_index("claim")
+    slope, prefactor = (rows.loc[claim.text].to_dict() for claim in CLAIMS[:2])
+    assert same_instances_cell(slope) == "no slope: 2 instances in common, 2 distinct x"
+    assert same_instances_cell(prefactor).startswith(f"{prefactor['authors_shared']:.3g} (2 of our 3 instances")
+    none = claim_rows(tmp_path, {"fig04": {"lcn": ["lcn_x"]}},
+                      load_authors_measurements().query("arch != 'lcn'")).set_index("claim")
+    assert same_instances_cell(none.loc[CLAIMS[0].text].to_dict()) == "no instance in common"
+
+
+def test_the_local_exponents_table_gives_the_windows_of_the_figure_local_slopes(tmp_path):
+    """Planted P* = 2 x^0.8: every window of ours gives 0.80 ± 0.00 beside the authors' window of the same x."""
+    config = resolve(yaml.safe_load((ROOT / "config.yaml").read_text()), [("--config", {"preset": "smoke"})])
+    experiment = config["figures"]["fig04"]["lcn"][0]
+    planted_lcn(tmp_path, [(2, v, v, s0) for v in (4, 6, 8, 10) for s0 in (0, 1)], exponent=0.8, experiment=experiment)
+    shutil.copy(AUTHORS_DATA, tmp_path / AUTHORS_TABLE)
+    lines = markdown(config, tmp_path).splitlines()
+    assert "The figure local_slopes is not configured in this preset, so no local exponents are given." in lines
+    config["figures"]["local_slopes"] = {"experiments": [experiment], "decades": 1.0}
+    lines = markdown(config, tmp_path).splitlines()
+    rows = [line.split(" | ") for line in lines if line.startswith(f"| {experiment} | LCN, s = 2 |")]
+    theirs = local_slopes(*(comparison.authors_predictions(load_authors_measurements())
+                            .query("arch == 'lcn' and s == 2")[["prediction", "authors"]].to_numpy(float).T))
+    ours = [row for row in rows if row[3] != "—"]
+    assert len(ours) == 3 and all(row[3].startswith("0.80 ± 0.00 (") for row in ours)
+    assert [row[4].removesuffix(" |") for row in rows] == [f"{comparison.local_slope(window)} ({window.n_points})"
+                                                          for window in theirs.itertuples()]
+    assert rows[0][2] == "10^2 to 10^3" and rows[0][3] == "0.80 ± 0.00 (3)", "x = 128, 432, 512 of ours"

@@ -14,8 +14,8 @@ from scipy import stats
 
 from srhm import scaling, theory
 from srhm.analysis import FITS, sample_complexities, scaling_fits
-from srhm.scaling import (Crossing, ScalingFit, collapse, crossing, crossing_batch, fit_scaling, least_squares_band,
-                          p_star_table, paper_rule)
+from srhm.scaling import (MIN_DISTINCT_X, Crossing, ScalingFit, collapse, crossing, crossing_batch, fit_scaling,
+                          least_squares_band, local_slopes, p_star_table, paper_rule)
 
 EMPTY = -1
 
@@ -672,3 +672,41 @@ def test_collapse_divides_by_the_prediction():
         collapse(100.0, 0.0)
     with pytest.raises(ValueError, match="P must"):
         collapse(-1.0, 2.0)
+
+
+def test_local_slopes_recover_the_exponent_where_it_changes():
+    """A planted curve whose exponent is 1 up to x = 10^3 and 0.7 beyond: the windows on either side recover
+    their exponent exactly, a window across the break lies between them."""
+    x = np.geomspace(1e2, 1e5, 25)
+    y = np.where(x <= 1e3, x, 1e3 * (x / 1e3) ** 0.7)
+    table = local_slopes(x, y, decades=1.0)
+    np.testing.assert_allclose(table["x_low"], 10 ** np.arange(1.5, 4.6, 0.5))
+    below, above = table["x_high"] <= 1e3, table["x_low"] >= 1e3
+    np.testing.assert_allclose(table.loc[below, "slope"], 1.0)
+    np.testing.assert_allclose(table.loc[above, "slope"], 0.7)
+    across = table[~below & ~above]
+    assert below.sum() == 2 and above.sum() == 4 and len(across) == 1
+    assert ((across["slope"] > 0.7) & (across["slope"] < 1.0)).all()
+    assert (table["n_distinct_x"] >= MIN_DISTINCT_X).all() and (table["x_min"] >= table["x_low"] * (1 - 1e-9)).all()
+
+
+def test_local_slopes_of_a_curved_law_are_its_derivative_at_each_window_centre():
+    """log y = a log x + b (log x)^2 has the local exponent a + 2b log x: the least-squares slope of evenly
+    spaced points in a window is that derivative at their mean log x, the window's centre."""
+    x = np.geomspace(30, 3e5, 33)
+    a, b = 1.4, -0.03
+    table = local_slopes(x, np.exp(a * np.log(x) + b * np.log(x) ** 2), decades=1.5)
+    np.testing.assert_allclose(table["slope"], a + 2 * b * np.log(table["x_centre"]))
+    assert len(table) == 6 and table["slope"].is_monotonic_decreasing
+
+
+def test_local_slopes_leave_out_windows_with_too_few_distinct_x():
+    """Three points at two distinct x (100, 100, 150) measure no slope; 2000-3000 lie in two windows."""
+    x = np.array([100.0, 100.0, 150.0, 2000.0, 2500.0, 3000.0])
+    table = local_slopes(x, 2 * x, decades=1.0)
+    np.testing.assert_allclose(table["x_low"], [10**2.5, 10**3])
+    assert list(table["n_distinct_x"]) == [3, 3] and list(table["n_points"]) == [3, 3]
+    np.testing.assert_allclose(table["slope"], 1.0)
+    assert local_slopes([100.0, 200.0], [1.0, 2.0]).empty
+    with pytest.raises(ValueError, match="decades"):
+        local_slopes(x, x, decades=0)

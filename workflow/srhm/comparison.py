@@ -15,6 +15,9 @@ also holds (same architecture, s, L, v, s0, sparsity A; n_c = v and m = v^(s-1) 
 
 The threshold is 10 %, and 7 % for the common nets, whose code uses 7 % although the axis label of
 Fig. 1 says 10 % (scale_P_TASK-NewNets.ipynb at srhm.authors.COMMIT).
+
+`local_slope_table` sets our P* against the paper's prediction beside the authors' printed P* on the same
+axis, as local exponents in sliding windows of the prediction (srhm.scaling.local_slopes).
 """
 
 from __future__ import annotations
@@ -24,8 +27,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from srhm.architectures import HIERARCHICAL
-from srhm.scaling import crossing, paper_rule
+from srhm import theory
+from srhm.architectures import HIERARCHICAL, REGISTRY
+from srhm.scaling import LOCAL_SLOPE_COLUMNS, crossing, local_slopes, paper_rule
 from srhm.text import number, table_row
 from srhm.theory import EPS_STAR
 
@@ -34,6 +38,9 @@ WITHIN_FACTOR = 1.5
 INSTANCE = ["arch", "s", "L", "v", "s0"]
 COLUMNS = ("experiment", "model", *INSTANCE, "seeds", "grid_points", "authors", "authors_from", "ours_rule",
            "ours_interpolated", "ratio", "interpolated_ratio")
+FAMILY = ["arch", "s", "sparsity"]
+"""What a scaling law of the paper is fitted over: one architecture at one patch size and sparsity."""
+LOCAL_COLUMNS = (*FAMILY, "data", *LOCAL_SLOPE_COLUMNS)
 
 
 def threshold(arch: str) -> float:
@@ -62,6 +69,57 @@ def authors_p_stars(authors: pd.DataFrame) -> pd.DataFrame:
     return table[np.isfinite(table["authors"])].sort_values(INSTANCE).reset_index(drop=True)
 
 
+def authors_form(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a run or P* table (columns sparsity, v, n_classes, m, s) that are instances of the kind the
+    authors ran: sparsity A, n_c = v and m = v^(s-1) (srhm.authors.Instance), so that INSTANCE names them."""
+    return table[(table["sparsity"] == "A") & (table["n_classes"] == table["v"])
+                 & (table["m"] == table["v"] ** (table["s"] - 1))]
+
+
+def authors_predictions(authors: pd.DataFrame) -> pd.DataFrame:
+    """`authors_p_stars` of the architectures the paper predicts P* for (the LCN and the CNN), with their
+    sparsity ("A") and `prediction`, the paper's P* formula for the instance (srhm.theory.predicted_p_star, in
+    training points as P*)."""
+    theirs = authors_p_stars(authors)
+    theirs = theirs[[REGISTRY[arch].prediction is not None for arch in theirs["arch"]]]
+    prediction = [float(theory.predicted_p_star(arch, v, v ** (s - 1), s, L, s0))
+                  for arch, s, L, v, s0 in theirs[INSTANCE].itertuples(index=False)]
+    return theirs.assign(sparsity="A", prediction=prediction).reset_index(drop=True)
+
+
+def local_slope_table(pstar: pd.DataFrame, authors: pd.DataFrame, decades: float) -> pd.DataFrame:
+    """Local exponents of P* against the paper's prediction (srhm.scaling.local_slopes, windows `decades`
+    wide), ours and the authors' on the same axis, for every FAMILY of the P* table `pstar` (one experiment's,
+    srhm.analysis.sample_complexities) that has a prediction.
+
+    authors: `authors_predictions`. Returns LOCAL_COLUMNS: the family, `data` ("ours": the rows of `pstar`
+    with a finite P* (test_error_p_star) and prediction; "authors": their printed P* of the family, all of
+    them), then the window's columns; sorted by family, data (ours first) and window.
+    """
+    rows = []
+    ours = pstar[np.isfinite(pstar["prediction"]) & np.isfinite(pstar["test_error_p_star"])]
+    for family, group in ours.groupby(FAMILY):
+        theirs = authors[(authors[FAMILY] == pd.Series(dict(zip(FAMILY, family)))).all(axis=1)]
+        for data, x, y in (("ours", group["prediction"], group["test_error_p_star"]),
+                           ("authors", theirs["prediction"], theirs["authors"])):
+            windows = local_slopes(x.to_numpy(float), y.to_numpy(float), decades)
+            rows.append(windows.assign(**dict(zip(FAMILY, family)), data=data))
+    if not rows:
+        return pd.DataFrame(columns=list(LOCAL_COLUMNS))
+    return pd.concat(rows, ignore_index=True)[list(LOCAL_COLUMNS)]
+
+
+def family_label(arch: str, s: int, sparsity: str) -> str:
+    """A FAMILY in words: "CNN, s = 2", with ", sparsity B" unless the sparsity is A."""
+    return f"{arch.upper()}, s = {s}" + (f", sparsity {sparsity}" if sparsity != "A" else "")
+
+
+def local_slope(window) -> str:
+    """A window of `local_slope_table` (a row with slope and slope_se) as the report and the figure print it:
+    "0.84 ± 0.07"."""
+    return f"{number(window.slope, '.2f')} ± {number(window.slope_se, '.2f')}"
+
+
 def compare(runs: pd.DataFrame, authors: pd.DataFrame) -> pd.DataFrame:
     """Our P* beside the authors' for every instance both ran (module docstring), one row per experiment,
     model and instance, columns COLUMNS; sorted by the instance.
@@ -72,7 +130,7 @@ def compare(runs: pd.DataFrame, authors: pd.DataFrame) -> pd.DataFrame:
     if runs.empty:
         return pd.DataFrame(columns=list(COLUMNS))
     theirs = authors_p_stars(authors).set_index(INSTANCE)
-    ours = runs[(runs["sparsity"] == "A") & (runs["n_classes"] == runs["v"]) & (runs["m"] == runs["v"] ** (runs["s"] - 1))]
+    ours = authors_form(runs)
     rows = []
     for key, group in ours.groupby(["experiment", "model", *INSTANCE]):
         instance = key[2:]

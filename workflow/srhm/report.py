@@ -3,7 +3,9 @@
 Claims are data (CLAIMS): the figure whose experiment carries the evidence, the fit and quantity
 read from results/fits/{experiment}.json, the paper's value, and the family of instances (arch, s, ...)
 whose P* the authors' notebooks printed (srhm.authors), from which the same quantity is computed
-("authors' data"). Verdicts follow fixed rules:
+("authors' data"), and again on only the instances of that family our fit also has, beside ours refitted on
+them ("authors' data, our instances": `same_instances`, the like-for-like comparison of an exponent).
+Verdicts follow fixed rules:
 - a slope agrees when its 95 % interval contains the paper's value or lies within ±SLOPE_TOLERANCE
   of it; it is inconclusive when that interval is wider than MAX_SLOPE_CI_WIDTH (it then says nothing);
 - a prefactor agrees, where the authors printed P* for the family, when ours by their rule (their
@@ -17,7 +19,9 @@ whose P* the authors' notebooks printed (srhm.authors), from which the same quan
 - a slope of P* against the prediction that disagrees has a note splitting it into its two factors
   (factor_exponents): the exponent of the sparsity factor (s0+1)^L and that of n_c m^L, fitted jointly.
 Above the claims, `stopping_section` says which runs stopped otherwise than at their training-loss threshold:
-at their epoch cap (a reduction of the protocol), or because their training diverged.
+at their epoch cap (a reduction of the protocol), or because their training diverged. Below them,
+`local_slopes_section` gives the exponents of P* against the prediction in sliding windows of it, ours beside
+the authors' (those of figure local_slopes).
 Intervals are those of srhm.scaling.fit_scaling (METHOD says how they are computed).
 """
 
@@ -29,11 +33,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from srhm import comparison, paths, theory
-from srhm.analysis import read_fit
+from srhm import comparison, paths
+from srhm.analysis import FITS, read_fit
 from srhm.architectures import HIERARCHICAL
 from srhm.authors import load_authors_measurements
 from srhm.data import family_name
+from srhm.figures.tables import experiment_list, window_decades
 from srhm.plan import Plan
 from srhm.protocol import EPOCH_CAP_STOP
 from srhm.scaling import MIN_DISTINCT_X, fit_scaling
@@ -66,6 +71,14 @@ METHOD = (
     "slope is not measured."
 )
 """How the claims' intervals are computed, the paragraph above the claims table."""
+SAME_INSTANCES = (
+    "Like for like. *authors' data* fits the authors' printed values over every instance of the claim's family "
+    "they printed; *authors' data, our instances* fits them over only the instances this run's fit also has "
+    "(same architecture, s, L, v and s0, with n_c = v and m = v^(s-1) as theirs), beside ours refitted on those "
+    "instances by least squares where they are not all of ours. A slope needs at least "
+    f"{MIN_DISTINCT_X} distinct x among them; a cell says so where there are fewer."
+)
+"""The paragraph above the claims table on the column of the authors' data over our instances."""
 
 
 @dataclass(frozen=True)
@@ -147,6 +160,9 @@ def claim_rows(results: Path, figures: dict, authors: pd.DataFrame | None = None
         ours_rule = _ours_by_their_rule(results, experiment, claim) if claim.quantity != "slope" else None
         row = _row(claim.text, claim.paper, claim.quantity, fit, experiment, authors=theirs, ours_rule=ours_rule)
         row["note"] = _note(results, claim, experiment, fit, row["verdict"], notes or {})
+        if authors is not None and claim.family and fit is not None:
+            row.update(same_instances(_our_pairs(_pstar(results, experiment), claim), _authors_pairs(claim, authors),
+                                      lambda pairs: _claimed(pairs, claim.quantity)))
         rows.append(row)
     rows.append(_s_factor_row(results, figures, authors, notes or {}))
     rows.extend(_sparsity_rows(results, figures, notes or {}))
@@ -156,27 +172,78 @@ def claim_rows(results: Path, figures: dict, authors: pd.DataFrame | None = None
 def authors_value(claim: Claim, authors: pd.DataFrame) -> float | None:
     """The claimed quantity computed from the authors' printed P* (and P*_S, P*_D) of the claim's family,
     by least squares (srhm.scaling.fit_scaling); None where the claim has no family or too few points."""
-    if not claim.family:
-        return None
+    return _claimed(_authors_pairs(claim, authors), claim.quantity) if claim.family else None
+
+
+def _authors_pairs(claim: Claim, authors: pd.DataFrame) -> pd.DataFrame:
+    """The authors' points of the claim's fit over its family (a family is required), one row per instance:
+    columns INSTANCE (srhm.comparison), x (the prediction, or their P*_S or P*_D) and y (their P*)."""
     family = dict(claim.family)
     metric = FIT_METRICS[claim.fit]
     if metric is None:
-        theirs = comparison.authors_p_stars(authors)
-        theirs = theirs[(theirs[list(family)] == pd.Series(family)).all(axis=1)]
-        x = [float(theory.predicted_p_star(row.arch, row.v, row.v ** (row.s - 1), row.s, row.L, row.s0))
-             for row in theirs.itertuples()]
-        y = theirs["authors"].to_numpy(float)
-    else:
-        rows = authors[(authors[list(family)] == pd.Series(family)).all(axis=1) & (authors["sparsity"] == "A")]
-        pairs = rows.pivot_table(index=comparison.INSTANCE, columns="quantity", values="value")
-        pairs = pairs.dropna(subset=[column for column in ("p_star", f"p_star_{metric}") if column in pairs])
-        if "p_star" not in pairs or f"p_star_{metric}" not in pairs:
-            return None
-        x, y = pairs[f"p_star_{metric}"].to_numpy(float), pairs["p_star"].to_numpy(float)
-    if not len(y):
+        theirs = select_rows(comparison.authors_predictions(authors), **family)
+        return theirs.assign(x=theirs["prediction"], y=theirs["authors"])[[*comparison.INSTANCE, "x", "y"]]
+    rows = authors[(authors[list(family)] == pd.Series(family)).all(axis=1) & (authors["sparsity"] == "A")]
+    pairs = rows.pivot_table(index=comparison.INSTANCE, columns="quantity", values="value")
+    columns = {f"p_star_{metric}": "x", "p_star": "y"}
+    if not set(columns) <= set(pairs):
+        return pd.DataFrame(columns=[*comparison.INSTANCE, "x", "y"])
+    return pairs.dropna(subset=list(columns)).rename(columns=columns).reset_index()[[*comparison.INSTANCE, "x", "y"]]
+
+
+def _our_pairs(table: pd.DataFrame, claim: Claim) -> pd.DataFrame:
+    """Our points of the claim's fit (srhm.analysis.FITS: the columns `srhm analyse` fits) in a P* table, those
+    with a finite x and y: columns INSTANCE and the P* table's others, x and y."""
+    x, y = FITS[claim.fit]
+    if table.empty or x not in table or y not in table:
+        return pd.DataFrame(columns=[*comparison.INSTANCE, "n_classes", "m", "sparsity", "x", "y"])
+    pairs = table.assign(x=table[x], y=table[y])
+    return pairs[np.isfinite(pairs["x"]) & np.isfinite(pairs["y"])]
+
+
+def _claimed(pairs: pd.DataFrame, quantity: str) -> float | None:
+    """The slope or unit-slope prefactor of the least-squares fit of y against x (columns of `pairs`); None
+    where it is not measured (no points, or fewer than MIN_DISTINCT_X distinct x for a slope)."""
+    if pairs.empty:
         return None
-    value = getattr(fit_scaling(np.asarray(x, float), np.asarray(y, float)), claim.quantity)
+    value = getattr(fit_scaling(pairs["x"].to_numpy(float), pairs["y"].to_numpy(float)), quantity)
     return value if np.isfinite(value) else None
+
+
+def same_instances(ours: pd.DataFrame, theirs: pd.DataFrame, quantity) -> dict:
+    """The authors' value of a claim fitted on the instances of ours they also printed, beside ours on them.
+
+    ours: our fitted points (rows of a P* table: arch, s, L, v, s0, n_classes, m, sparsity, x, y); theirs: the
+    authors' points of the claim's family (columns INSTANCE, x, y); quantity: a function of such points to the
+    claimed value (None where not measured). Only our instances of the authors' kind (srhm.comparison.authors_form)
+    can be theirs. Returns {"shared": our points whose instance the authors printed, "shared_x": distinct x of
+    the authors' points on those instances, "our_instances": our points, "authors_shared": the authors' value on
+    the shared instances, "ours_shared": ours on them}.
+    """
+    keys = comparison.authors_form(ours)[comparison.INSTANCE].drop_duplicates()
+    shared = keys.merge(theirs[comparison.INSTANCE].drop_duplicates())
+    theirs_shared = theirs.merge(shared)
+    ours_shared = comparison.authors_form(ours).merge(shared)
+    return {"shared": len(ours_shared), "shared_x": theirs_shared["x"].nunique(), "our_instances": len(ours),
+            "authors_shared": quantity(theirs_shared), "ours_shared": quantity(ours_shared)}
+
+
+def same_instances_cell(row: dict) -> str:
+    """The report's cell of the authors' value on our instances (a `same_instances` dict merged into a claim row):
+    "1.04 (5 of our 7 instances; ours on them 0.87)", "1.02 (all 4 of our instances)", "no slope: ...",
+    "no instance in common", or MISSING where the claim has no authors' family or no fit of ours."""
+    shared = row.get("shared")
+    if shared is None or not np.isfinite(shared):
+        return MISSING
+    if shared == 0:
+        return "no instance in common"
+    if row["authors_shared"] is None or not np.isfinite(row["authors_shared"]):
+        return (f"no slope: {shared:.0f} instance{'s' if shared > 1 else ''} in common, {row['shared_x']:.0f} "
+                "distinct x")
+    if shared == row["our_instances"]:
+        return f"{number(row['authors_shared'])} (all {shared:.0f} of our instances)"
+    return (f"{number(row['authors_shared'])} ({shared:.0f} of our {row['our_instances']:.0f} instances; ours on "
+            f"them {number(row['ours_shared'])})")
 
 
 def _ours_by_their_rule(results: Path, experiment: str | None, claim: Claim) -> float | None:
@@ -358,29 +425,36 @@ def _pstar(results: Path, experiment: str | None) -> pd.DataFrame:
 
 def _s_factor_row(results: Path, figures: dict, authors: pd.DataFrame | None, notes: dict[str, str]) -> dict:
     """The extra s^{L/2} of the LCN (Fig. 10 right): P* / ((s0+1)^L n_c m^L) against s^{L/2} at s0 = 1, ours
-    (the experiments of Fig. 10) and the authors' (their printed LCN P* at s0 = 1)."""
+    (the experiments of Fig. 10) and the authors' (their printed LCN P* at s0 = 1), theirs also on our instances."""
     names = figures.get("fig10", {}).get("experiments", [])
     table = pd.concat([_pstar(results, name) for name in names] or [pd.DataFrame()], ignore_index=True)
-    fit, note = None, "no experiment feeds fig10 in this preset" if not names else ""
+    fit, ours, note = None, None, "no experiment feeds fig10 in this preset" if not names else ""
     if not table.empty and "test_error_p_star" in table:
-        fit = _s_factor_fit(select_rows(table, arch="lcn", s0=1), "test_error_p_star", "n_classes")
+        ours = _s_factor_pairs(select_rows(table, arch="lcn", s0=1), "test_error_p_star")
+        # least squares: the P* tables keep no seed resamples
+        fit = fit_scaling(ours["x"].to_numpy(float), ours["y"].to_numpy(float)).to_dict()
         if fit["flag"] != "ok":
             note = _joined(f"{fit['n_distinct_x']} distinct s^(L/2) among the LCN instances at s0 = 1 with a P* "
                            f"(at least {MIN_DISTINCT_X} needed)", *(notes.get(name, "") for name in names))
     theirs = None
     if authors is not None:
         printed = select_rows(comparison.authors_p_stars(authors), arch="lcn", s0=1)
-        theirs = _s_factor_fit(printed.assign(n_classes=printed["v"], m=printed["v"] ** (printed["s"] - 1)),
-                               "authors", "n_classes")["slope"]
-    return _row("LCN: the extra factor s^{L/2} — exponent of P*/((s0+1)^L n_c m^L) vs s^{L/2} at s0 = 1 "
-                "(Fig. 10 right)", 1.0, "slope", fit, ", ".join(names), authors=theirs, note=note)
+        theirs = _s_factor_pairs(printed.assign(n_classes=printed["v"], m=printed["v"] ** (printed["s"] - 1)),
+                                 "authors")
+    row = _row("LCN: the extra factor s^{L/2} — exponent of P*/((s0+1)^L n_c m^L) vs s^{L/2} at s0 = 1 "
+               "(Fig. 10 right)", 1.0, "slope", fit, ", ".join(names),
+               authors=None if theirs is None else _claimed(theirs, "slope"), note=note)
+    if theirs is not None and ours is not None:
+        row.update(same_instances(ours, theirs, lambda pairs: _claimed(pairs, "slope")))
+    return row
 
 
-def _s_factor_fit(table: pd.DataFrame, column: str, classes: str) -> dict:
-    """Least-squares fit of P*/((s0+1)^L n_c m^L) against s^{L/2} over the rows of `table` (s0 = 1)."""
-    x = table["s"] ** (table["L"] / 2)
-    y = table[column] / (2 ** table["L"] * table[classes] * table["m"] ** table["L"])
-    return fit_scaling(x.to_numpy(float), y.to_numpy(float)).to_dict()  # least squares: no seed resamples here
+def _s_factor_pairs(table: pd.DataFrame, column: str) -> pd.DataFrame:
+    """The rows of `table` (LCN at s0 = 1: columns s, L, n_classes, m and `column`, a P*) with a finite
+    x = s^{L/2} and y = P* / ((s0+1)^L n_c m^L) added, those of Fig. 10 (right)."""
+    pairs = table.assign(x=table["s"] ** (table["L"] / 2),
+                         y=table[column] / (2 ** table["L"] * table["n_classes"] * table["m"] ** table["L"]))
+    return pairs[np.isfinite(pairs["x"].astype(float)) & np.isfinite(pairs["y"].astype(float))]
 
 
 def select_rows(table: pd.DataFrame, **equal) -> pd.DataFrame:
@@ -446,21 +520,59 @@ def markdown(config: dict, results: Path) -> str:
         "",
         METHOD,
         "",
-        "| claim | paper | authors' data | ours | 95 % CI | ± s.e. | ours, their rule | points | experiment | "
-        "verdict | note |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        SAME_INSTANCES,
+        "",
+        "| claim | paper | authors' data | authors' data, our instances | ours | 95 % CI | ± s.e. | ours, their rule "
+        "| points | experiment | verdict | note |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for row in claims.itertuples():
-        lines.append(table_row([row.claim, f"{row.paper:g}", number(row.authors), number(row.ours), interval(row.ci95),
-                                _fmt_se(row.se, row.quantity), number(row.ours_rule), number(row.n_points),
-                                row.experiment, row.verdict, row.note]))
+    for row in claims.to_dict("records"):
+        lines.append(table_row([row["claim"], f"{row['paper']:g}", number(row["authors"]), same_instances_cell(row),
+                                number(row["ours"]), interval(row["ci95"]), _fmt_se(row["se"], row["quantity"]),
+                                number(row["ours_rule"]), number(row["n_points"]), row["experiment"], row["verdict"],
+                                row["note"]]))
     runs = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
-    lines += ["", *comparison.markdown_section(comparison.compare(runs, authors))]
+    lines += ["", *local_slopes_section(results, config["figures"], authors)]
+    lines += comparison.markdown_section(comparison.compare(runs, authors))
     lines += compute_section(compute)
     lines += ["## Experiments", ""]
     for name, experiment in plan.experiments.items():
         lines += _experiment_section(results, name, experiment.dropped)
     return "\n".join(lines) + "\n"
+
+
+def local_slopes_section(results: Path, figures: dict, authors: pd.DataFrame) -> list[str]:
+    """The report section "Local exponents", as Markdown lines: the windows of the figure local_slopes (its
+    experiments and width, from `figures`), ours and the authors' side by side, one row per experiment, family
+    and window (srhm.comparison.local_slope_table); a line saying so where the figure is not configured."""
+    lines = ["## Local exponents", ""]
+    settings = figures.get("local_slopes")
+    if settings is None:
+        return lines + ["The figure local_slopes is not configured in this preset, so no local exponents are given.", ""]
+    width = window_decades(settings)
+    lines += [f"The exponent of P\\* against the paper's prediction x in sliding windows of x, each {width:g} "
+              f"decade{'s' * (width != 1)} wide and overlapping half of the next (their edges at multiples of half "
+              "the width): the least-squares slope of log P\\* on log x over the instances in the window, ± its "
+              "standard error (the P\\* tables keep no seed resamples), with the number of instances; windows with "
+              f"fewer than {MIN_DISTINCT_X} distinct x are left out. *ours*: this run's P\\*; *authors*: their printed "
+              "P\\* of the same family (architecture, s), all of them, as in *authors' data* above. A deviation from "
+              "the exponent 1 that shrinks as x grows is pre-asymptotic. Figure local_slopes draws them.", ""]
+    theirs = comparison.authors_predictions(authors)
+    rows = []
+    for name in experiment_list(settings):
+        pstar = _pstar(results, name)
+        if pstar.empty:
+            continue
+        windows = comparison.local_slope_table(pstar, theirs, width)
+        for (*family, x_low, x_high), group in windows.groupby([*comparison.FAMILY, "x_low", "x_high"], sort=False):
+            cells = {row.data: f"{comparison.local_slope(row)} ({row.n_points})" for row in group.itertuples()}
+            rows.append([name, comparison.family_label(*family), f"10^{np.log10(x_low):g} to 10^{np.log10(x_high):g}",
+                         cells.get("ours", MISSING), cells.get("authors", MISSING), x_low])
+    if not rows:
+        return lines + [f"No window of the experiments of local_slopes holds {MIN_DISTINCT_X} distinct x.", ""]
+    rows.sort(key=lambda row: (row[0], row[1], row[-1]))
+    lines += ["| experiment | family | x window | ours (instances) | authors (instances) |", "|---|---|---|---|---|"]
+    return lines + [table_row(row[:-1]) for row in rows] + [""]
 
 
 def stopping_section(results: Path, experiments: list[str]) -> list[str]:

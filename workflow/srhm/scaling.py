@@ -433,6 +433,42 @@ def least_squares_band(x, y, x_grid, level: float = 95) -> tuple[np.ndarray, np.
     return np.exp(centre - half_width), np.exp(centre + half_width)
 
 
+LOCAL_SLOPE_COLUMNS = ("x_low", "x_high", "x_min", "x_max", "x_centre", "n_points", "n_distinct_x", "slope",
+                       "slope_se")
+
+
+def local_slopes(x, y, decades: float = 1.0) -> pd.DataFrame:
+    """The exponent of y against x in sliding windows of x, each `decades` wide: how the slope of a log-log
+    plot changes along it (a pre-asymptotic slope drifts towards the asymptotic one).
+
+    The windows are [10^(j h), 10^(j h + decades)] for every integer j, h = decades / 2 (each window overlaps
+    half of the next, and their edges sit on the same grid whatever the points), edges included. A window's
+    slope is `fit_scaling`'s least-squares slope of the points (x, y) inside it, with its standard error;
+    windows with fewer than MIN_DISTINCT_X distinct x are left out.
+
+    x, y: [n] positive (pairs with a NaN dropped). decades: the width of a window in decades of x (> 0).
+    Returns one row per window, by ascending x, columns LOCAL_SLOPE_COLUMNS: x_low, x_high (the window's
+    edges), x_min, x_max (the extreme x of its points), x_centre (geometric mean of its distinct x),
+    n_points, n_distinct_x, slope, slope_se. Raises ValueError as `fit_scaling` does, or for decades <= 0.
+    """
+    if not (isinstance(decades, (int, float)) and math.isfinite(decades) and decades > 0):
+        raise ValueError(f"decades must be a positive number, got {decades!r}")
+    log_x, log_y, _ = _log_pairs(x, y)
+    step, rows = decades / 2, []
+    if log_x.size:
+        decade_x = log_x / math.log(10)
+        for j in range(math.floor(decade_x.min() / step) - 1, math.ceil(decade_x.max() / step) + 1):
+            inside = (decade_x >= j * step - 1e-9) & (decade_x <= j * step + decades + 1e-9)
+            distinct = np.unique(log_x[inside])
+            if distinct.size < MIN_DISTINCT_X:
+                continue
+            fit = fit_scaling(np.exp(log_x[inside]), np.exp(log_y[inside]))
+            rows.append([10 ** (j * step), 10 ** (j * step + decades), math.exp(distinct[0]), math.exp(distinct[-1]),
+                         math.exp(distinct.mean()), int(inside.sum()), int(distinct.size), fit.slope, fit.slope_se])
+    return pd.DataFrame(rows, columns=list(LOCAL_SLOPE_COLUMNS), dtype=float).astype({"n_points": int,
+                                                                                       "n_distinct_x": int})
+
+
 def collapse(P, scale) -> np.ndarray:
     """P rescaled by a predicted sample complexity, P / scale, broadcast; the x axis of collapse plots.
 

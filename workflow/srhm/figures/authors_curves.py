@@ -35,7 +35,7 @@ def inputs(settings: Mapping) -> list[str]:
 
 def draw(results: Path, settings: Mapping) -> CaptionedFigure:
     from srhm.authors import load_authors_measurements
-    from srhm.comparison import INSTANCE, threshold
+    from srhm.comparison import INSTANCE, authors_form, threshold
     from srhm.figures import style
     from srhm.figures.panels import log_scale, new_figure, say, seed_curve
 
@@ -44,8 +44,7 @@ def draw(results: Path, settings: Mapping) -> CaptionedFigure:
     theirs = theirs[(theirs["quantity"] == "test_error") & (theirs["sparsity"] == "A")]
     pairs = []
     if len(ours):
-        ours = ours[(ours["sparsity"] == "A") & (ours["n_classes"] == ours["v"])
-                    & (ours["m"] == ours["v"] ** (ours["s"] - 1))]
+        ours = authors_form(ours)
         curves = {key: group for key, group in theirs.groupby(INSTANCE)}
         pairs = [(key, group, curves[key[1:]]) for key, group in ours.groupby(["model", *INSTANCE])
                  if key[1:] in curves]

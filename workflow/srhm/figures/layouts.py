@@ -18,7 +18,7 @@ from matplotlib.lines import Line2D
 
 from srhm import theory
 from srhm.authors import load_authors_measurements
-from srhm.comparison import authors_p_stars
+from srhm.comparison import authors_predictions
 from srhm.figures import style
 from srhm.figures.panels import (
     CaptionedFigure, log_scale, new_figure, say, scaling_panel, seed_curve, threshold_label, v_colourbars,
@@ -65,14 +65,11 @@ def prediction_panel(fig: CaptionedFigure, ax: Axes, points: pd.DataFrame, *, re
 
 
 def authors_points(results: Path, arch: str, **equal) -> pd.DataFrame:
-    """The authors' P* of `arch` and sparsity A (srhm.comparison.authors_p_stars, from the copy of their table
-    in the results), with the columns of a P* table that prediction panels draw: s, L, v, s0, prediction,
+    """The authors' P* of `arch` and sparsity A (srhm.comparison.authors_predictions, from the copy of their
+    table in the results), with the columns of a P* table that prediction panels draw: s, L, v, s0, prediction,
     test_error_p_star; `equal` selects further (e.g. s=2)."""
-    theirs = authors_p_stars(load_authors_measurements(Path(results) / AUTHORS_TABLE))
-    theirs = select(theirs, arch=arch, **equal)
-    prediction = [float(theory.predicted_p_star(arch, v, v ** (s - 1), s, L, s0))
-                  for v, s, L, s0 in theirs[["v", "s", "L", "s0"]].itertuples(index=False)]
-    return theirs.assign(prediction=prediction, test_error_p_star=theirs["authors"])
+    theirs = select(authors_predictions(load_authors_measurements(Path(results) / AUTHORS_TABLE)), arch=arch, **equal)
+    return theirs.assign(test_error_p_star=theirs["authors"])
 
 
 def invariance_panels(fig: CaptionedFigure, axes: Sequence[Axes], points: pd.DataFrame, *, results: Path,

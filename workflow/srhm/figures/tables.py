@@ -8,6 +8,7 @@ the Snakefile, so this module imports pandas only to read.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Mapping
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
 
 SETTING = ("arch", "model", "v", "n_classes", "m", "s", "L", "s0", "sparsity")
 """Columns that identify one setting (a curve over P and seeds)."""
+WINDOW_DECADES = 1.0
+"""Default width of the windows of local exponents, in decades of x."""
 SWEEP_NETS = ("resnet34", "efficientnetb0", "vgg16", "lcn")
 """The nets the paper draws over P in Figs. 1E-F and 17C-D (settings["sweep_nets"] may name others)."""
 
@@ -132,6 +135,15 @@ def layers_selections(settings: Mapping, arch: str) -> list[Selection]:
     return [Selection(tuple(single_experiment(settings)),
                       {"v": integer_setting(settings, "v"), "L": integer_setting(settings, "L")},
                       {"arch": (arch,), "sparsity": ("A",)})]
+
+
+def window_decades(settings: Mapping) -> float:
+    """settings["decades"]: the width of a window of x in decades (positive), WINDOW_DECADES when absent; the
+    windows of the local exponents (srhm.scaling.local_slopes) that figure local_slopes and the report give."""
+    value = settings.get("decades", WINDOW_DECADES) if isinstance(settings, Mapping) else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"settings.decades must be a positive number of decades, got {value!r}")
+    return float(value)
 
 
 def read(results: Path, paths: Iterable[str]) -> pd.DataFrame:
