@@ -84,7 +84,8 @@ def measure(args: argparse.Namespace) -> None:
 def search(args: argparse.Namespace) -> None:
     """Plan one round of a P* search: the P to train next, from the runs of the rounds before (srhm.search)."""
     from srhm.io import read_json
-    from srhm.search import finished, run_round
+    from srhm.runs import collect_runs
+    from srhm.search import finished, run_dirs, run_round, searched
 
     spec = _json_argument("--spec", args.spec)
     if args.finished is not None:
@@ -95,7 +96,9 @@ def search(args: argparse.Namespace) -> None:
     if args.round is None:
         raise ValueError("--round is required unless --finished is given")
     previous = None if args.previous is None else read_json(args.previous)
-    plan = run_round(spec, args.round, previous)
+    dirs = run_dirs(spec, searched(previous))
+    plan = run_round(spec, args.round, previous, collect_runs(dirs, spec["id"], spec["error_convention"]) if dirs
+                     else None)
     write_json(args.out, plan)
     statuses = ", ".join(f"{metric} {entry['status'] or 'searching'}" + (f" in {entry['bracket']}" if entry["bracket"]
                          else "") for metric, entry in plan["metrics"].items())

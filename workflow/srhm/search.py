@@ -184,17 +184,21 @@ def seed_mean_curves(runs, metrics: Sequence[str], seeds: Sequence[int]) -> tupl
     return complete, {metric: [float(means.at[P, metric]) for P in complete] for metric in metrics}
 
 
-def run_round(spec: Mapping, round_: int, previous: Mapping | None) -> dict:
-    """Plan round `round_` of the search `spec` (srhm.plan.Search.spec) from its runs so far: the borrowed runs
-    and those of the P that rounds 0..round_-1 trained (`previous`: round_ - 1's plan, None for round 0).
+def searched(previous: Mapping | None) -> list[int]:
+    """The P that the rounds up to `previous` (a round's plan; None before round 0) trained, ascending."""
+    return [] if previous is None else sorted({*previous["searched"], *previous["train"]})
 
-    Reads each run's metrics.json and sensitivity.csv (srhm.runs.collect_runs). Returns plan_round's dict with
-    "search" (the id) and "searched" (P trained by the rounds before, ascending) added. ValueError when
-    `previous` is missing, of another search or round, or ended the search.
+
+def run_round(spec: Mapping, round_: int, previous: Mapping | None, runs) -> dict:
+    """Plan round `round_` of the search `spec` (srhm.plan.Search.spec) from its runs so far.
+
+    previous: round_ - 1's plan (None for round 0); runs: the run table (srhm.runs.collect_runs) of the
+    borrowed runs and of every seed at every P `searched(previous)` (None when there are none). Returns
+    plan_round's dict with "search" (the id) and "searched" added. ValueError when `previous` is missing, of
+    another search or round, or ended the search, or when a searched metric has no column in `runs`.
     """
     from srhm.analysis import ERROR, instance_thresholds, metric_columns
     from srhm.protocol import DIVERGED_STOP
-    from srhm.runs import collect_runs
 
     settings = Settings(**{**spec["settings"], "metrics": tuple(spec["settings"]["metrics"])})
     if (previous is None) != (round_ == 0):
@@ -204,14 +208,12 @@ def run_round(spec: Mapping, round_: int, previous: Mapping | None) -> dict:
                                  or previous["done"]):
         raise ValueError(f"the previous plan is round {previous['round']} of search {previous['search']}"
                          f"{' (which ended it)' if previous['done'] else ''}, not round {round_ - 1} of {spec['id']}")
-    searched = [] if previous is None else sorted({*previous["searched"], *previous["train"]})
     instance = spec["instance"]
     thresholds = ({ERROR: spec["eps_star"]} if set(settings.metrics) == {ERROR}
                   else instance_thresholds(spec["arch"], instance["s"], instance["L"], spec["eps_star"]))
-    run_dirs = list(dict.fromkeys([*spec["borrowed"], *own_run_dirs(spec, searched)]))
     complete, curves, diverged = [], {metric: [] for metric in settings.metrics}, False
-    if run_dirs:
-        runs, _ = metric_columns(collect_runs(run_dirs, spec["id"], spec["error_convention"]), spec["eps_star"])
+    if runs is not None:
+        runs, _ = metric_columns(runs, spec["eps_star"])
         missing = [metric for metric in settings.metrics if metric not in runs]
         if missing:
             raise ValueError(f"search {spec['id']}: its runs have no column {missing} (S and D need every run's "
@@ -220,7 +222,13 @@ def run_round(spec: Mapping, round_: int, previous: Mapping | None) -> dict:
         complete, curves = seed_mean_curves(runs, settings.metrics, spec["seeds"])
     plan = plan_round(round_, spec["start"], complete, curves, {m: thresholds[m] for m in settings.metrics},
                       settings, floor=spec["floor"], limit=spec["limit"], diverged=diverged)
-    return {"search": spec["id"], "searched": searched, **plan}
+    return {"search": spec["id"], "searched": searched(previous), **plan}
+
+
+def run_dirs(spec: Mapping, P: Sequence[int]) -> list[str]:
+    """The run directories of the search `spec` once it has trained the P `P`: its borrowed runs, then every
+    seed at every P of `P`."""
+    return list(dict.fromkeys([*spec["borrowed"], *own_run_dirs(spec, P)]))
 
 
 def finished(spec: Mapping, last: Mapping) -> dict:
@@ -229,8 +237,8 @@ def finished(spec: Mapping, last: Mapping) -> dict:
     the plan that ended the search `spec`."""
     if last["search"] != spec["id"] or not last["done"]:
         raise ValueError(f"round {last['round']} of search {last['search']} did not end search {spec['id']}")
-    runs = list(dict.fromkeys([*spec["borrowed"], *own_run_dirs(spec, last["searched"])]))
-    return {"search": spec["id"], "rounds": last["round"] + 1, "metrics": last["metrics"], "runs": runs}
+    return {"search": spec["id"], "rounds": last["round"] + 1, "metrics": last["metrics"],
+            "runs": run_dirs(spec, last["searched"])}
 
 
 def own_run_dirs(spec: Mapping, P: Sequence[int]) -> list[str]:
