@@ -42,6 +42,8 @@ from srhm.figures.tables import experiment_list, window_decades
 from srhm.plan import Plan
 from srhm.protocol import EPOCH_CAP_STOP
 from srhm.scaling import MIN_DISTINCT_X, fit_scaling
+from srhm.io import read_json
+from srhm.search import FOUND
 from srhm.text import MISSING, interval, number, table_row
 
 SLOPE_TOLERANCE = 0.1
@@ -537,7 +539,7 @@ def markdown(config: dict, results: Path) -> str:
     lines += compute_section(compute)
     lines += ["## Experiments", ""]
     for name, experiment in plan.experiments.items():
-        lines += _experiment_section(results, name, experiment.dropped)
+        lines += _experiment_section(results, name, experiment.dropped, experiment.searches)
     return "\n".join(lines) + "\n"
 
 
@@ -611,12 +613,14 @@ def stopping_section(results: Path, experiments: list[str]) -> list[str]:
     return lines + found + [""]
 
 
-def _experiment_section(results: Path, name: str, dropped: tuple[tuple[str, int], ...]) -> list[str]:
+def _experiment_section(results: Path, name: str, dropped: tuple[tuple[str, int], ...],
+                        searches: tuple[str, ...] = ()) -> list[str]:
     pstar = _pstar(results, name)
     lines = [f"### {name}", ""]
     if dropped:
         lines += ["Grid points left out because they exceed P_max minus the test set: "
                   + ", ".join(f"P = {P} of {dataset}" for dataset, P in dropped) + ".", ""]
+    lines += _search_lines(results, searches)
     if pstar.empty:
         return lines + ["No sample complexities (the experiment has not run).", ""]
     lines += ["| arch | v | n_c | m | s | L | s0 | sparsity | seeds | P* | 68 % CI | P*_S | P*_D | prediction |",
@@ -628,6 +632,23 @@ def _experiment_section(results: Path, name: str, dropped: tuple[tuple[str, int]
             interval((row["test_error_boot_lo68"], row["test_error_boot_hi68"])),
             number(row.get("S_p_star")), number(row.get("D_p_star")), number(row["prediction"])]))
     return lines + [""]
+
+
+def _search_lines(results: Path, searches: tuple[str, ...]) -> list[str]:
+    """What an experiment's P* searches did (srhm.search; results/search/{search}/runs.json): instances, rounds,
+    trainings, and each crossing a search did not find, with its flag."""
+    if not searches:
+        return []
+    finished = [read_json(path) for path in (Path(results) / paths.search_runs(search) for search in searches)
+                if path.is_file()]
+    if not finished:
+        return [f"P* searches: {len(searches)} instances, none finished.", ""]
+    unfound = [f"{result['search']} ({metric}: {entry['status']})" for result in finished
+               for metric, entry in result["metrics"].items() if entry["status"] != FOUND]
+    return [f"P* searches (srhm.search): {len(finished)} of {len(searches)} instances finished, "
+            f"{sum(result['rounds'] for result in finished)} rounds, {sum(len(result['runs']) for result in finished)} "
+            "runs (with those lent by fixed grids); "
+            + (f"not found: {', '.join(unfound)}." if unfound else "every searched crossing found."), ""]
 
 
 def _float(value) -> float:
