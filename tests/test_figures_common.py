@@ -204,11 +204,22 @@ def test_fig09_has_a_panel_per_net_and_depth_with_three_curves(results):
     assert np.allclose(s_curve.get_xdata(), expected.index) and np.allclose(s_curve.get_ydata(), expected)
 
 
-def test_sweep_panels_draw_the_nets_the_settings_name(results):
+def test_sweep_panels_draw_the_nets_the_settings_name_in_their_order(results):
     fig = figure_module("fig17").draw(results, dict(SETTINGS, sweep_nets=["vgg11", "cnn"]))
     legend = [text.get_text() for text in data_axes(fig)[2].get_legend().get_texts()]
-    assert legend == ["CNN", "VGG11", "opacity: P = 1000..50000"]
+    assert legend == ["VGG11", "CNN", "opacity: P = 1000..50000"]
     assert len(data_axes(fig)[2].collections) == 2
+
+
+@pytest.mark.parametrize("name, panel", [("fig01", 1), ("fig01", 2), ("fig17", 0), ("fig17", 1)])
+def test_single_p_panels_draw_one_point_per_net_in_the_papers_order(name, panel, results):
+    fig = figure_module(name).draw(results, dict(SETTINGS, cifar="measured"))
+    ax = data_axes(fig)[panel]
+    labels = [common_nets.LABELS[net] for net in common_nets.NETS]
+    assert [container.get_label() for container in ax.containers] == labels, "one error-bar point per net"
+    assert [text.get_text() for text in ax.get_legend().get_texts()][-len(labels):] == labels, "after the guide"
+    markers = [container.lines[0].get_marker() for container in ax.containers]
+    assert markers == [common_nets.MARKERS[net] for net in common_nets.NETS] and len(set(markers)) == len(labels)
 
 
 def test_missing_nets_are_said(results, tmp_path):
