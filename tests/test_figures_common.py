@@ -379,7 +379,7 @@ def preset(name: str) -> dict:
 
 
 @pytest.mark.parametrize("name", ["default", "smoke", "paper"])
-def test_every_preset_draws_the_new_figures_from_batchnorm_safe_grids(name):
+def test_every_preset_trains_the_nets_figs_1_9_17_draw_on_batchnorm_safe_grids(name):
     config = preset(name)
     plan = Plan.from_config(config)
     assert {"fig01", "fig02", "fig03", "fig09", "fig17"} <= set(config["figures"])
@@ -387,10 +387,16 @@ def test_every_preset_draws_the_new_figures_from_batchnorm_safe_grids(name):
         settings = config["figures"][figure]
         runs = [run for experiment in settings["experiments"] for run in plan.experiments[experiment].runs]
         at_p = {run.arch for run in runs if run.P == settings["P"]}
-        if name in ("default", "smoke"):  # reduced for CPU time: some hierarchical and some common nets
+        if name == "smoke":  # reduced for CPU time: some hierarchical and some common nets
             assert at_p & set(HIERARCHICAL) and at_p & set(COMMON) and at_p <= set(common_nets.NETS)
         else:
             assert at_p == set(common_nets.NETS), f"{figure}: the seven nets at P = {settings['P']}"
+            swept = {run.arch for run in runs if run.P != settings["P"]}
+            assert set(settings.get("sweep_nets", common_nets.SWEEP_NETS)) <= swept, "each swept net at a second P"
+    layers = {run.arch for experiment in config["figures"]["fig09"]["experiments"]
+              for run in plan.experiments[experiment].runs}
+    if name != "smoke":
+        assert set(common_nets.LAYER_NETS) <= layers, "Fig. 9: a column of runs for each of the five common nets"
     for run in (run for experiment in plan.experiments.values() for run in experiment.runs):
         if run.arch in COMMON:
             assert run.P % (4 * run.dataset.n_classes) == 0, "whole batches of 4 n_c: no tiny BatchNorm batch"
