@@ -204,11 +204,22 @@ def test_fig09_has_a_panel_per_net_and_depth_with_three_curves(results):
     assert np.allclose(s_curve.get_xdata(), expected.index) and np.allclose(s_curve.get_ydata(), expected)
 
 
-def test_sweep_panels_draw_the_nets_the_settings_name(results):
+def test_sweep_panels_draw_the_nets_the_settings_name_in_their_order(results):
     fig = figure_module("fig17").draw(results, dict(SETTINGS, sweep_nets=["vgg11", "cnn"]))
     legend = [text.get_text() for text in data_axes(fig)[2].get_legend().get_texts()]
-    assert legend == ["CNN", "VGG11", "opacity: P = 1000..50000"]
+    assert legend == ["VGG11", "CNN", "opacity: P = 1000..50000"]
     assert len(data_axes(fig)[2].collections) == 2
+
+
+@pytest.mark.parametrize("name, panel", [("fig01", 1), ("fig01", 2), ("fig17", 0), ("fig17", 1)])
+def test_single_p_panels_draw_one_point_per_net_in_the_papers_order(name, panel, results):
+    fig = figure_module(name).draw(results, dict(SETTINGS, cifar="measured"))
+    ax = data_axes(fig)[panel]
+    labels = [common_nets.LABELS[net] for net in common_nets.NETS]
+    assert [container.get_label() for container in ax.containers] == labels, "one error-bar point per net"
+    assert [text.get_text() for text in ax.get_legend().get_texts()][-len(labels):] == labels, "after the guide"
+    markers = [container.lines[0].get_marker() for container in ax.containers]
+    assert markers == [common_nets.MARKERS[net] for net in common_nets.NETS] and len(set(markers)) == len(labels)
 
 
 def test_missing_nets_are_said(results, tmp_path):
@@ -368,7 +379,7 @@ def preset(name: str) -> dict:
 
 
 @pytest.mark.parametrize("name", ["default", "smoke", "paper"])
-def test_every_preset_draws_the_new_figures_from_batchnorm_safe_grids(name):
+def test_every_preset_trains_the_nets_figs_1_9_17_draw_on_batchnorm_safe_grids(name):
     config = preset(name)
     plan = Plan.from_config(config)
     assert {"fig01", "fig02", "fig03", "fig09", "fig17"} <= set(config["figures"])
@@ -376,10 +387,16 @@ def test_every_preset_draws_the_new_figures_from_batchnorm_safe_grids(name):
         settings = config["figures"][figure]
         runs = [run for experiment in settings["experiments"] for run in plan.experiments[experiment].runs]
         at_p = {run.arch for run in runs if run.P == settings["P"]}
-        if name in ("default", "smoke"):  # reduced for CPU time: some hierarchical and some common nets
+        if name == "smoke":  # reduced for CPU time: some hierarchical and some common nets
             assert at_p & set(HIERARCHICAL) and at_p & set(COMMON) and at_p <= set(common_nets.NETS)
         else:
             assert at_p == set(common_nets.NETS), f"{figure}: the seven nets at P = {settings['P']}"
+            swept = {run.arch for run in runs if run.P != settings["P"]}
+            assert set(settings.get("sweep_nets", common_nets.SWEEP_NETS)) <= swept, "each swept net at a second P"
+    layers = {run.arch for experiment in config["figures"]["fig09"]["experiments"]
+              for run in plan.experiments[experiment].runs}
+    if name != "smoke":
+        assert set(common_nets.LAYER_NETS) <= layers, "Fig. 9: a column of runs for each of the five common nets"
     for run in (run for experiment in plan.experiments.values() for run in experiment.runs):
         if run.arch in COMMON:
             assert run.P % (4 * run.dataset.n_classes) == 0, "whole batches of 4 n_c: no tiny BatchNorm batch"

@@ -92,12 +92,14 @@ def read_runs(results: Path, settings: Mapping) -> pd.DataFrame:
 
 
 def seed_means(runs: pd.DataFrame, x: pd.Series) -> pd.DataFrame:
-    """Per (arch, P): the seed means of `x` and of the test error, with their min and max over seeds."""
+    """Per (arch, P): the seed means of `x` and of the test error, with their min and max over seeds; the nets
+    in the order of NETS (the paper's legend), then by P."""
     table = pd.DataFrame({"arch": runs["arch"], "P": runs["P"], "x": x, "test_error": runs["test_error"]})
     stats = table.groupby(["arch", "P"]).agg(x=("x", "mean"), x_lo=("x", "min"), x_hi=("x", "max"),
                                              error=("test_error", "mean"), error_lo=("test_error", "min"),
                                              error_hi=("test_error", "max"), seeds=("x", "size"))
-    return stats.reset_index()
+    order = stats.index.get_level_values("arch").map(NETS.index)
+    return stats.iloc[np.lexsort((stats.index.get_level_values("P"), order))].reset_index()
 
 
 def single_p_panel(fig: CaptionedFigure, ax: Axes, runs: pd.DataFrame, *, kind: str, where: str | float, P: int,
@@ -136,7 +138,7 @@ def single_p_panel(fig: CaptionedFigure, ax: Axes, runs: pd.DataFrame, *, kind: 
 def sweep_panel(fig: CaptionedFigure, ax: Axes, runs: pd.DataFrame, *, kind: str, where: str | float,
                 nets: tuple[str, ...], title: str) -> None:
     """Test error against {kind} of `where` at level 1 for `nets` at every P (seed means), opacity growing
-    with P; points with eps < MIN_ERROR are left out."""
+    with P, the legend in the order of `nets`; points with eps < MIN_ERROR are left out."""
     ax.set_title(title, fontsize=9)
     ax.set_xlabel(rf"${kind}$ ({where_label(where)}, $\ell$ = {LEVEL})")
     ax.set_ylabel(style.ERROR_LABEL)
@@ -156,7 +158,8 @@ def sweep_panel(fig: CaptionedFigure, ax: Axes, runs: pd.DataFrame, *, kind: str
     sizes = np.sort(drawn["P"].unique())
     alphas = opacity(drawn["P"])
     handles = []
-    for net, group in drawn.groupby("arch", sort=False):
+    groups = [(net, drawn[drawn["arch"] == net]) for net in nets if net in set(drawn["arch"])]
+    for net, group in groups:
         colour = COLOURS[net]
         ax.plot(group["x"], group["error"], color=colour, linewidth=0.6, alpha=0.4)
         ax.scatter(group["x"], group["error"], color=colour, alpha=alphas[group.index].to_numpy(), marker=MARKERS[net],
@@ -166,7 +169,7 @@ def sweep_panel(fig: CaptionedFigure, ax: Axes, runs: pd.DataFrame, *, kind: str
     ax.set_ylim(MIN_ERROR, 1.0)
     ax.legend(handles=handles + opacity_label(drawn["P"]), fontsize=6)
     fig.notes.append(f"{title}: P = {', '.join(map(str, sizes))} (lightest to darkest); " + "; ".join(
-        f"{LABELS[net]}: {len(group)} points" for net, group in drawn.groupby("arch", sort=False)) + ".")
+        f"{LABELS[net]}: {len(group)} points" for net, group in groups) + ".")
 
 
 def opacity(P: pd.Series) -> pd.Series:
