@@ -145,6 +145,15 @@ def test_a_searched_instance_plans_a_search_that_borrows_the_fixed_grids_runs():
     assert spec["run_dirs"].format(P=512, seed=1) == "results/" + ensemble.runs[-1].dir
 
 
+def test_a_search_without_sparsity_brackets_no_diffeomorphism_crossing():
+    config = copy.deepcopy(CONFIG)
+    config["experiments"]["cnn"].update(s0=0)
+    config["experiments"]["cnn"]["P"]["search"]["metrics"] = ["test_error", "S", "D"]
+    del config["experiments"]["curve"]
+    (search,) = Plan.from_config(resolve(config)).searches.values()
+    assert search.settings.metrics == ("test_error", "S")
+
+
 @pytest.mark.parametrize("edit, message", [
     (lambda c: c["experiments"]["cnn"].update(arch="vgg11", width=None), "searches are for"),
     (lambda c: c["experiments"]["cnn"]["P"]["search"].update(factor=1), "factor"),

@@ -385,8 +385,10 @@ def _search(name: str, exp: dict, arch: str, params: dict, n_test: int, p_max: i
                          "one network per job, so give it a grid (values, or relative_to/from/to/points)")
     options = dict(grid["search"])
     up_to = options.pop("up_to", None)
+    # D measures nothing without sparsity (s0 = 0: no positions to move), so s0 = 0 searches no P*_D
+    metrics = [metric for metric in options.pop("metrics", ("test_error",)) if metric != "D" or params["s0"] > 0]
     try:
-        settings = Settings(metrics=tuple(options.pop("metrics", ("test_error",))), **options)
+        settings = Settings(metrics=tuple(metrics), **options)
         if set(settings.metrics) - {"test_error"}:
             theory.invariance(arch, params["s"], params["L"])
     except (TypeError, ValueError) as error:
