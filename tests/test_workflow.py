@@ -178,7 +178,7 @@ def test_smoke_builds_every_figure_and_the_report(smoke_run):
         for extension in ("pdf", "png", "md"):
             assert (results / "figures" / f"{figure}.{extension}").stat().st_size > 0
     report = (results / "report.md").read_text()
-    assert "| claim | paper | authors' data | ours |" in report and "## Compute" in report
+    assert "| claim | paper | authors' data | authors' data, our instances | ours |" in report and "## Compute" in report
     for rule in ("train", "sensitivity"):  # one benchmark record per training and sensitivity job
         logs = {path.stem for path in (results / "logs" / rule).glob("*.log")}
         records = {path.stem: path.read_text() for path in (results / "benchmarks" / rule).glob("*.tsv")}
@@ -213,7 +213,7 @@ def test_the_smoke_search_ended_its_table_holds_every_round_and_a_rerun_plans_no
     trained, until one plan said done; the experiment's table holds every seed at every P of every round; a
     second run plans nothing (test_second_run_does_nothing), and asking again for the table trains nothing."""
     (folder,) = (smoke_run.workdir / "results/search").iterdir()
-    plans = [json.loads((folder / f"round{r}.json").read_text()) for r in range(len(list(folder.glob("*.json"))))]
+    plans = [json.loads((folder / f"round{r}.json").read_text()) for r in range(len(list(folder.glob("round*.json"))))]
     assert plans[-1]["done"] and not any(plan["done"] for plan in plans[:-1])
     trained = [P for plan in plans for P in plan["train"]]
     assert len(trained) == len(set(trained)) and plans[-1]["searched"] == sorted(trained)
