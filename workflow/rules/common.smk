@@ -6,6 +6,7 @@ from srhm import paths
 from srhm.data import parse_dataset_name
 from srhm.figures import figure_experiments, figure_module, figure_sources
 from srhm.sources import module_sources
+from srhm.search import run_dirs as search_run_dirs
 from srhm.theory import input_dim
 
 # Only the experiments of the plan have tables (other tables, e.g. CIFAR's, come from other rules).
@@ -36,9 +37,14 @@ def search_runs_inputs(wildcards):
     plans = finished_search(search)
     rounds = [f"{RESULTS}/{paths.search_round(search, plan['round'])}" for plan in plans]
     markers = [f"{RESULTS}/{paths.search_marker(search, plan['round'], 'measured')}" for plan in plans if plan["train"]]
-    runs = [f"{RESULTS}/{path}/{name}" for path in PLAN.searches[search].run_dirs(plans[-1]["searched"])
+    runs = [f"{path}/{name}" for path in search_run_dirs(search_spec(wildcards), plans[-1]["searched"])
             for name in (paths.METRICS_FILE, paths.SENSITIVITY_FILE)]
     return [*rounds, *markers, *runs]
+
+
+def search_spec(wildcards):
+    """What `srhm search` reads of one search (srhm.plan.Search.spec), with this config's eps* and error convention."""
+    return PLAN.searches[wildcards.search].spec(RESULTS, config["eps_star"], config["error_convention"])
 
 
 def last_round(wildcards):

@@ -11,8 +11,7 @@ checkpoint search_round:
     output:
         f"{RESULTS}/{paths.search_round('{search}', '{round}')}",
     params:
-        spec=lambda wildcards: json.dumps(PLAN.searches[wildcards.search].spec(RESULTS, config["eps_star"],
-                                                                                config["error_convention"])),
+        spec=lambda wildcards: json.dumps(search_spec(wildcards)),
         previous=previous_round_option,
     log:
         f"{RESULTS}/{paths.log('search', '{search}', 'round{round}')}",
@@ -97,8 +96,7 @@ rule search_runs:
     output:
         f"{RESULTS}/{paths.search_runs('{search}')}",
     params:
-        spec=lambda wildcards: json.dumps(PLAN.searches[wildcards.search].spec(RESULTS, config["eps_star"],
-                                                                                config["error_convention"])),
+        spec=lambda wildcards: json.dumps(search_spec(wildcards)),
         last=last_round,
     log:
         f"{RESULTS}/{paths.log('search', '{search}', 'runs')}",

@@ -108,9 +108,8 @@ def search(args: argparse.Namespace) -> None:
 
 def collect(args: argparse.Namespace) -> None:
     """Collect runs into one tidy table (one row per run)."""
-    from srhm.runs import collect_runs
-
     from srhm.io import read_json
+    from srhm.runs import collect_runs
 
     runs = list(dict.fromkeys([*args.runs, *(run for path in args.searches for run in read_json(path)["runs"])]))
     if not runs:

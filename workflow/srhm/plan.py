@@ -147,7 +147,8 @@ class Ensemble:
 class Search:
     """A P* search (srhm.search) on one model and SRHM family: every seed trains the same P each round.
 
-    instance: the SRHM parameters but the seed, as (name, value) pairs; start: the first round's P;
+    instance: the SRHM parameters but the seed, as (name, value) pairs; start: the first round's P (the
+    experiment's grid, clipped to [floor, limit]);
     floor, limit: the smallest (one batch) and largest P (P_max minus the test set, or the search's up_to) it
     may train; borrowed: runs of the same model and family that fixed grids train (Plan.from_config).
     """
@@ -189,11 +190,6 @@ class Search:
         if not runs:
             raise ValueError(f"search {self.id}: a round lists P = {sorted(P)}, which fixed grids train already")
         return Ensemble(self.arch, self.width, self.family, self.protocol, runs)
-
-    def run_dirs(self, searched: list[int]) -> list[str]:
-        """Run directories of the search once it has trained the P `searched`: the borrowed runs and its own."""
-        own = [self.run(p, seed, 0).dir for p in sorted(searched) for seed in self.seeds]
-        return list(dict.fromkeys([run.dir for run in self.borrowed] + own))
 
     def spec(self, results: str, eps_star: float, error_convention: str) -> dict:
         """What `srhm search` needs to plan a round (srhm.search.run_round); run_dirs: the pattern of its runs'
@@ -402,8 +398,9 @@ def _search(name: str, exp: dict, arch: str, params: dict, n_test: int, p_max: i
         raise ValueError(f"experiments.{name}.P.search: {dataset_name(**params)} may train P up to {limit} "
                          f"(P_max - test size, or up_to), less than one batch ({floor}); raise up_to")
     instance = tuple((key, params[key]) for key in ("v", "n_classes", "m", "s", "L", "s0", "sparsity"))
+    start = tuple(sorted({min(limit, max(floor, P)) for P in start}))
     search = Search(arch, _width(exp, arch, params["L"]), family_name(dataset_name(**params)), protocol, instance,
-                    tuple(sorted(seeds)), n_test, config["sampling"], tuple(start), floor, limit, settings)
+                    tuple(sorted(seeds)), n_test, config["sampling"], start, floor, limit, settings)
     largest = search.run(limit, seeds[0], n_test + limit).dataset
     if largest.pool_size * largest.d > config["max_pool_gb"] * 1e9:
         raise ValueError(f"max_pool_gb: the search on {search.family} may train P up to {limit}, a pool of "
@@ -445,7 +442,7 @@ def _check_selection(figure: str, selection: Selection, experiments: dict[str, E
     selection's experiments that the figure draws has the parameters its settings choose (a figure drawn
     from no run would be empty). A search counts with the runs of its first round, which it always trains."""
     runs = [run for name in selection.experiments for run in experiments[name].runs]
-    runs += [search.run(min(search.limit, max(search.floor, P)), seed, 0) for name in selection.experiments
+    runs += [search.run(P, seed, 0) for name in selection.experiments
              for search in map(searches.get, experiments[name].searches) for P in search.start for seed in search.seeds]
     drawn = [{"arch": run.arch, "P": run.P, "seed": run.seed, **run.dataset.srhm_params} for run in runs]
     drawn = [run for run in drawn if all(run[key] in values for key, values in selection.among.items())]

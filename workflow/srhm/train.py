@@ -54,7 +54,7 @@ from srhm.models.hierarchical import POSITION_MAJOR
 from srhm.precision import apply as apply_precision
 from srhm.precision import autocast, check_precision
 from srhm.precision import settings as precision_settings
-from srhm.protocol import DIVERGED_STOP, EPOCH_CAP_STOP, LOSS_STOP, RUNTIME_FIELDS, Protocol, TrainSpec
+from srhm.protocol import DIVERGED_STOP, EPOCH_CAP_STOP, LOSS_STOP, Protocol, TrainSpec
 from srhm.provenance import environment as run_environment
 from srhm.run_files import METRICS_FILE, read_metrics, write_run
 from srhm.runs import member_metrics
@@ -80,17 +80,17 @@ def train_ensemble(spec: TrainSpec) -> list[dict]:
 
 def untrained(spec: TrainSpec) -> TrainSpec | None:
     """`spec` without the members whose out_dir already holds a finished run of the same training: a metrics.json
-    with the member's P and seed and this spec but for its members and RUNTIME_FIELDS (`srhm train
+    with the member's P and seed whose spec trains as this one (TrainSpec.same_training; `srhm train
     --keep-trained`, which a P* search's rounds use). None when no member is left."""
-    def settings(data: dict) -> dict:
-        return {key: value for key, value in data.items() if key not in (*RUNTIME_FIELDS, "members")}
-
-    mine = settings(spec.to_dict())
     left = []
     for member in spec.members:
         if (Path(member.out_dir) / METRICS_FILE).is_file():
             metrics = read_metrics(member.out_dir)
-            if (settings(metrics.get("spec", {})) == mine and metrics.get("P") == member.P
+            try:
+                theirs = TrainSpec.from_dict({**metrics.get("spec", {}), "members": spec.members})
+            except (TypeError, ValueError):  # a spec of another format: train again
+                theirs = None
+            if (theirs is not None and spec.same_training(theirs) and metrics.get("P") == member.P
                     and metrics.get("seed") == member.seed):
                 continue
         left.append(member)
