@@ -120,7 +120,7 @@ def state_bytes(model: dict) -> int:
 def disk_bytes(plan: Plan) -> tuple[int, int]:
     """(weights, pools): bytes of the runs' model.pt files (two states each) and of the pools of `plan`."""
     weights, sizes = 0, {}
-    for ensemble in plan.ensembles.values():
+    for ensemble in training_jobs(plan).values():
         model = ensemble_spec(ensemble).model_kwargs()
         key = tuple(sorted(model.items()))
         if key not in sizes:

@@ -136,10 +136,10 @@ def test_a_searched_instance_plans_a_search_that_borrows_the_fixed_grids_runs():
     assert search.start == (prediction, 2 * prediction) and search.seeds == (0, 1)
     assert search.limit == 8 * prediction and search.floor == 16  # one batch: 4 per class x 4 classes
     assert {(run.P, run.seed) for run in search.borrowed} == {(256, 0), (1000, 0)}
-    # a round trains every seed at its P but the runs the fixed grid trains, on pools sized for the round
+    # a round trains every seed at its P but the runs the fixed grid trains, on the search's pools (its limit)
     ensemble = search.round_ensemble([256, 512])
     assert {(run.P, run.seed) for run in ensemble.runs} == {(256, 1), (512, 0), (512, 1)}
-    assert {dataset.pool_size for dataset in ensemble.datasets} == {500 + 512}
+    assert set(ensemble.datasets) == set(search.datasets) and {d.pool_size for d in search.datasets} == {500 + 8 * prediction}
     spec = search.spec("results", 0.1, "best")
     json.dumps(spec)
     assert spec["run_dirs"].format(P=512, seed=1) == "results/" + ensemble.runs[-1].dir

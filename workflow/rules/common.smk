@@ -57,8 +57,9 @@ def round_ensemble(wildcards):
     return PLAN.searches[wildcards.search].round_ensemble(search_plan(wildcards.search, int(wildcards.round))["train"])
 
 
-def round_pools(wildcards):
-    return [f"{RESULTS}/{dataset.path}" for dataset in round_ensemble(wildcards).datasets]
+def search_pools(wildcards):
+    """The pools every round of a search reads (srhm.plan.Search.datasets)."""
+    return [f"{RESULTS}/{dataset.path}" for dataset in PLAN.searches[wildcards.search].datasets]
 
 
 def previous_round_option(wildcards):
@@ -70,10 +71,12 @@ def previous_round_option(wildcards):
 
 
 def search_round_inputs(wildcards):
-    """What round r's plan reads: the runs fixed grids train on the search's family, and round r - 1's runs."""
+    """What round r's plan needs: the runs fixed grids train on the search's family, the search's pools (drawn
+    before its first round), and round r - 1's runs."""
     search, round_ = PLAN.searches[wildcards.search], int(wildcards.round)
     files = [f"{RESULTS}/{run.dir}/{name}" for run in search.borrowed
              for name in (paths.METRICS_FILE, paths.SENSITIVITY_FILE)]
+    files += search_pools(wildcards)
     if round_ > 0:
         files.append(f"{RESULTS}/{paths.search_round(wildcards.search, round_ - 1)}")
         files.append(f"{RESULTS}/{paths.search_marker(wildcards.search, round_ - 1, 'measured')}")

@@ -33,7 +33,7 @@ checkpoint search_round:
 rule search_train:
     input:
         plan=f"{RESULTS}/{paths.search_round('{search}', '{round}')}",
-        pools=round_pools,
+        pools=search_pools,
     output:
         touch(f"{RESULTS}/{paths.search_marker('{search}', '{round}', 'trained')}"),
     params:
@@ -64,7 +64,7 @@ rule search_train:
 rule search_measure:
     input:
         f"{RESULTS}/{paths.search_marker('{search}', '{round}', 'trained')}",
-        round_pools,
+        search_pools,
     output:
         touch(f"{RESULTS}/{paths.search_marker('{search}', '{round}', 'measured')}"),
     params:

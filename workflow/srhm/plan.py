@@ -14,8 +14,8 @@ dataset, never changes a run's data, its test set, its input files or its result
 An experiment may list several architectures (`arch: [lcn, vgg11]`): each trains on the same datasets and
 P grid, and the experiment's table holds them all.
 An instance whose P entry asks for a search (`P: {..., search: {...}}`, LCN, CNN and FCN only) is a Search
-instead: its P are chosen round by round (srhm.search, workflow/rules/search.smk), each round reading pools
-sized for its own largest P. Runs that fixed grids train on the same model and SRHM family are the search's
+instead: its P are chosen round by round (srhm.search, workflow/rules/search.smk), every round reading the
+search's own pools, sized for the largest P it may train. Runs that fixed grids train on the same model and SRHM family are the search's
 too (`borrowed`): it never trains them again.
 """
 
@@ -181,11 +181,19 @@ class Search:
                           n_test=self.n_test)
         return Run(dataset, self.arch, self.width, P, seed)
 
+    @property
+    def datasets(self) -> tuple[Dataset, ...]:
+        """The pools of every round, one per seed: n_test + limit samples, so that the largest P the search may
+        train fits. They are known before any round, so they are drawn before the first (a pool drawn only once a
+        checkpoint has run would regroup the grouped dataset jobs of a cluster run under way, which Snakemake 9
+        does not survive)."""
+        return tuple(self.run(self.limit, seed, self.n_test + self.limit).dataset for seed in self.seeds)
+
     def round_ensemble(self, P: list[int]) -> Ensemble:
-        """The training job of one round: every seed at every P of `P` that no fixed grid trains, on pools of
-        n_test + max(P) samples. ValueError when that leaves nothing to train."""
+        """The training job of one round: every seed at every P of `P` that no fixed grid trains, on the search's
+        pools (`datasets`). ValueError when that leaves nothing to train."""
         have = {(run.P, run.seed) for run in self.borrowed}
-        pool_size = self.n_test + max(P)
+        pool_size = self.n_test + self.limit
         runs = tuple(self.run(p, seed, pool_size) for seed in self.seeds for p in sorted(P) if (p, seed) not in have)
         if not runs:
             raise ValueError(f"search {self.id}: a round lists P = {sorted(P)}, which fixed grids train already")
@@ -269,6 +277,7 @@ class Plan:
         searches = {key: dataclasses.replace(search, borrowed=ensembles[key].runs if key in ensembles else ())
                     for key, (_, search) in sorted(searches.items())}
         datasets = {run.dataset.key: run.dataset for run in (run for e in ensembles.values() for run in e.runs)}
+        datasets |= {dataset.key: dataset for search in searches.values() for dataset in search.datasets}
         return cls(dict(sorted(datasets.items())), ensembles, experiments, searches)
 
 
@@ -401,7 +410,7 @@ def _search(name: str, exp: dict, arch: str, params: dict, n_test: int, p_max: i
     start = tuple(sorted({min(limit, max(floor, P)) for P in start}))
     search = Search(arch, _width(exp, arch, params["L"]), family_name(dataset_name(**params)), protocol, instance,
                     tuple(sorted(seeds)), n_test, config["sampling"], start, floor, limit, settings)
-    largest = search.run(limit, seeds[0], n_test + limit).dataset
+    largest = search.datasets[0]
     if largest.pool_size * largest.d > config["max_pool_gb"] * 1e9:
         raise ValueError(f"max_pool_gb: the search on {search.family} may train P up to {limit}, a pool of "
                          f"{largest.pool_size} samples x d = {largest.d} = {largest.pool_size * largest.d / 1e9:.1f} "
