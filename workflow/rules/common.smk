@@ -52,9 +52,11 @@ def last_round(wildcards):
     return f"{RESULTS}/{paths.search_round(wildcards.search, finished_search(wildcards.search)[-1]['round'])}"
 
 
-def round_ensemble(wildcards):
-    """The training job (srhm.plan.Ensemble) of one round of a search."""
-    return PLAN.searches[wildcards.search].round_ensemble(search_plan(wildcards.search, int(wildcards.round))["train"])
+def round_ensemble(wildcards, input):
+    """The training job (srhm.plan.Ensemble) of one round of a search, from its plan, an input of the job: read as a
+    file, not through the checkpoint, which a job run elsewhere (a SLURM job) does not see as finished."""
+    with open(input.plan) as plan:
+        return PLAN.searches[wildcards.search].round_ensemble(json.load(plan)["train"])
 
 
 def search_pools(wildcards):

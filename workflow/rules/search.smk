@@ -37,7 +37,7 @@ rule search_train:
     output:
         touch(f"{RESULTS}/{paths.search_marker('{search}', '{round}', 'trained')}"),
     params:
-        spec=lambda wildcards: json.dumps(train_spec(round_ensemble(wildcards), RESULTS)),
+        spec=lambda wildcards, input: json.dumps(train_spec(round_ensemble(wildcards, input), RESULTS)),
         checkpoint=lambda wildcards: f"{RESULTS}/{paths.checkpoint(f'{wildcards.search}_round{wildcards.round}')}",
     log:
         f"{RESULTS}/{paths.log('train', '{search}', 'round{round}')}",
@@ -63,12 +63,14 @@ rule search_train:
 
 rule search_measure:
     input:
-        f"{RESULTS}/{paths.search_marker('{search}', '{round}', 'trained')}",
-        search_pools,
+        # The plan is an input although the command does not read it: params.runs come from it.
+        plan=f"{RESULTS}/{paths.search_round('{search}', '{round}')}",
+        trained=f"{RESULTS}/{paths.search_marker('{search}', '{round}', 'trained')}",
+        pools=search_pools,
     output:
         touch(f"{RESULTS}/{paths.search_marker('{search}', '{round}', 'measured')}"),
     params:
-        runs=lambda wildcards: [f"{RESULTS}/{run.dir}" for run in round_ensemble(wildcards).runs],
+        runs=lambda wildcards, input: [f"{RESULTS}/{run.dir}" for run in round_ensemble(wildcards, input).runs],
         distinct="--distinct" if config["distinct_resample"] else "",
         probe_size=config["probe_size"],
         weights=config["error_convention"],
