@@ -15,6 +15,7 @@ from srhm.sensitivity import (
     NO_DIFFEO_NOTE,
     NO_SYNONYM_NOTE,
     TABLE_COLUMNS,
+    chunk_size_for,
     mean_pair_distance,
     measure_sensitivities,
     wide_sensitivities,
@@ -194,6 +195,24 @@ def test_chunk_size_does_not_change_the_result(arch):
     whole = measure_sensitivities(net, ds, probe, chunk_size=N_PROBE)
     chunked = measure_sensitivities(net, ds, probe, chunk_size=7)
     pd.testing.assert_frame_equal(whole, chunked, rtol=1e-5, atol=0)
+
+
+def test_chunk_size_for_holds_the_activations_of_a_pass_within_the_bound():
+    ds = small_dataset()
+    probe = ds.sample(N_PROBE, seed=1)
+    net = small_net("cnn", ds, init_seeds=(0, 1, 2))
+    x = ds.encode(probe.x[:1])
+    with torch.no_grad():
+        per_input = sum(f.numel() * f.element_size() for f in net.activations(x.expand(3, *x.shape)).values())
+    per_point = per_input * (1 + 2 * ds.L)  # the base point and its S and D copies at every level
+    assert chunk_size_for(net, ds, probe, pass_bytes=7 * per_point) == 7
+    assert chunk_size_for(net, ds, probe, pass_bytes=8 * per_point - 1) == 7
+    assert chunk_size_for(net, ds, probe, pass_bytes=1) == 1  # never fewer than one point
+    assert chunk_size_for(net, ds, probe, pass_bytes=10**12) == N_PROBE  # never more than the probe
+    wider = small_net("cnn", ds, init_seeds=(0, 1, 2), width=64)
+    assert chunk_size_for(wider, ds, probe, pass_bytes=7 * per_point) < 7  # wider activations, fewer points
+    with pytest.raises(ValueError, match="pass_bytes"):
+        chunk_size_for(net, ds, probe, pass_bytes=0)
 
 
 @pytest.mark.parametrize("arch", HIERARCHICAL)

@@ -9,3 +9,6 @@ N_BOOT = 1000
 """Seed resamples per SRHM instance behind the bootstrap intervals of P* and of the fits (config `bootstrap`)."""
 PROBE_SIZE = 1000
 """Base points per run on which S_{k,l} and D_{k,l} are measured, the head of its test set (config `probe_size`)."""
+PASS_BYTES = 256 * 2**20
+"""Bound on the layer activations one forward pass of the sensitivity measurement holds (srhm.sensitivity.chunk_size_for):
+256 MiB, so that the deepest network (EfficientNetB0, ~0.37 MB of activations per input) measures in well under 1 GB."""

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from srhm import theory
 from srhm.data import SRHM, Batch, parse_dataset_name
+from srhm.defaults import PASS_BYTES
 from srhm.io import write_csv
 from srhm.memory import reuse_freed_memory
 from srhm.paths import SENSITIVITY_FILE, model_id, pool_dataset
@@ -106,19 +107,19 @@ def run_pool(run_dir: str | os.PathLike, metrics: dict) -> Path:
 
 
 def measure_runs(run_dirs: Sequence[str], *, probe_size: int, weights: str = "best", distinct: bool = False,
-                 points_per_pass: int = 8192, device: str = "cpu") -> None:
+                 pass_bytes: int = PASS_BYTES, device: str = "cpu") -> None:
     """Write sensitivity.csv into every run directory.
 
     Runs trained on the same pool are loaded into one ensemble and measured in the same passes, on
     the same probe: the first `probe_size` test points of the pool (its head, never trained on), transformed
     with the resample streams of the pool's seed, so every run of a dataset sees the same copies.
     weights: which saved weights to measure ("best" matches the paper's best-test-error convention).
-    points_per_pass bounds memory: each forward pass takes points_per_pass / members probe points
-    (times the 1 + 2L transformed copies). device: where the networks run (srhm.train.resolve_device's
+    pass_bytes bounds memory: each forward pass holds at most about that many bytes of layer activations
+    (srhm.sensitivity.chunk_size_for), whatever the network and the number of runs. device: where the networks run (srhm.train.resolve_device's
     names: "auto", "cpu", "cuda", "cuda:N").
     """
     from srhm.models import build_model
-    from srhm.sensitivity import measure_sensitivities
+    from srhm.sensitivity import chunk_size_for, measure_sensitivities
     from srhm.train import resolve_device
 
     _check_weights("weights", weights)
@@ -136,8 +137,10 @@ def measure_runs(run_dirs: Sequence[str], *, probe_size: int, weights: str = "be
         net = build_model(**runs[0][1]["model"], init_seeds=(0,) * len(runs))
         net.load_member_states([_member_weights(net, read_weights(d, map_location="cpu"), weights) for d, _ in runs])
         net.to(device)
-        table = measure_sensitivities(net, ds, probe, encoding=runs[0][1]["spec"]["encoding"],
-                                      chunk_size=max(1, points_per_pass // len(runs)), seed=ds.seed, distinct=distinct)
+        encoding = runs[0][1]["spec"]["encoding"]
+        chunk_size = chunk_size_for(net, ds, probe, encoding=encoding, pass_bytes=pass_bytes)
+        table = measure_sensitivities(net, ds, probe, encoding=encoding, chunk_size=chunk_size, seed=ds.seed,
+                                      distinct=distinct)
         for member, (run_dir, _) in enumerate(runs):
             write_csv(Path(run_dir) / SENSITIVITY_FILE,
                       table[table["member"] == member].assign(member=0, weights=weights))

@@ -32,6 +32,7 @@ from torch import Tensor
 
 from srhm.checks import check_choice, check_int
 from srhm.data import ENCODINGS, SRHM, Batch
+from srhm.defaults import PASS_BYTES
 from srhm.models import EnsembleNet
 
 KINDS = (("S", "synonym"), ("D", "diffeo"))  # table label, SRHM.resample kind
@@ -155,6 +156,23 @@ def measure_sensitivities(net: EnsembleNet, ds: SRHM, probe: Batch, *, levels: I
                     stderr = np.sqrt(max(variance, 0.0) / n) / denominator
                 rows.append((member, layer, layer_index, level, kind, value, stderr, numerator, denominator, n, note))
     return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
+
+
+def chunk_size_for(net: EnsembleNet, ds: SRHM, probe: Batch, *, encoding: str = "whitened",
+                   pass_bytes: int = PASS_BYTES) -> int:
+    """The largest `chunk_size` of `measure_sensitivities` whose forward passes hold at most `pass_bytes` bytes of
+    layer activations (all members, all 1 + 2L copies of a probe point; the net's own transient buffers come on top).
+
+    The bytes per input are read from one forward pass on the first probe point. Returns an int in [1, len(probe)].
+    ValueError when pass_bytes is not a positive int.
+    """
+    pass_bytes = check_int("pass_bytes", pass_bytes, 1)
+    _check_compatible(net, ds, probe)
+    passes = _ChunkedPasses(net, ds, encoding, 1, None, net.n_members)
+    with _evaluation_mode(net):
+        activations = next(passes.chunks([probe.x[:1]]))
+    per_input = sum(f.numel() * f.element_size() for f in activations.values())
+    return int(min(len(probe), max(1, pass_bytes // (per_input * (1 + 2 * ds.L)))))
 
 
 def wide_sensitivities(table: pd.DataFrame, with_stderr: bool = False) -> pd.DataFrame:
