@@ -95,9 +95,30 @@ def test_an_inconclusive_claim_says_which_interval_says_nothing(tmp_path):
     slope = rows.loc["LCN: P* ≈ P*_S — exponent of P* vs P*_S (Eq. 8, Fig. 6C)"]
     ratio = rows.loc["LCN: P* ≈ P*_S — ratio P*/P*_S (Fig. 6C, y ∝ x)"]
     assert slope["verdict"] == ratio["verdict"] == INCONCLUSIVE
-    assert slope["note"] == "95 % interval wider than 1 (3 distinct x)"
+    assert slope["note"] == "95 % interval 4.00 wide, more than 1 (3 distinct x)"
     assert ratio["note"] == ("outside a factor 2 of the paper's value, with a 95 % interval wider than a factor 4 "
                              "(3 distinct x)")
+
+
+def test_an_inconclusive_slope_gives_its_lever_arm_seeds_degrees_of_freedom_and_cost(tmp_path):
+    (tmp_path / "fits").mkdir()
+    (tmp_path / "tables").mkdir()
+    fit = {"flag": "ok", "slope": 1.1, "slope_ci95": [0.1, 2.1], "slope_se": 0.15, "slope_dof": 1.0,
+           "n_distinct_x": 3}
+    (tmp_path / "fits" / "lcn.json").write_text(json.dumps({"fits": {"p_star_vs_p_star_S": fit}}))
+    pd.DataFrame({"v": [3, 4, 5], "L": 2, "s0": 1, "n_seeds": 2, "test_error_p_star": [100.0, 400.0, 1000.0],
+                  "S_p_star": [100.0, 300.0, 1000.0], "test_error_boot_lo95": [90.0, 380.0, 900.0],
+                  "test_error_boot_hi95": [108.0, 456.0, 1000.0]}).to_csv(tmp_path / "tables" / "lcn_pstar.csv",
+                                                                           index=False)
+    rows = claim_rows(tmp_path, {"fig06": {"experiments": ["lcn"]}}, costs={"lcn": 180.0}).set_index("claim")
+    slope = rows.loc["LCN: P* ≈ P*_S — exponent of P* vs P*_S (Eq. 8, Fig. 6C)"]
+    assert slope["verdict"] == INCONCLUSIVE
+    assert slope["note"] == (
+        "95 % interval 2.00 wide, more than 1 (3 distinct x). measured: 3 instances over 1.00 decades of x, 2 seeds "
+        "each, whose P* spans ×1.20 within an instance (median 95 % range); least-squares s.e. ±0.15; the "
+        "small-sample t correction at 1.0 degrees of freedom widens the interval 6.5 times. its trainings took "
+        "3.0 min. an interval 1 wide would take about 2.0 decades of x at this scatter (the largest x 10 times "
+        "larger, and P* with it), or more seeds per instance, each of which also adds degrees of freedom")
 
 
 def test_compute_summary_counts_jobs_and_hours():

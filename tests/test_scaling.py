@@ -15,7 +15,7 @@ from scipy import stats
 from srhm import scaling, theory
 from srhm.analysis import FITS, sample_complexities, scaling_fits
 from srhm.scaling import (MIN_DISTINCT_X, Crossing, ScalingFit, collapse, crossing, crossing_batch, fit_scaling,
-                          least_squares_band, local_slopes, p_star_table, paper_rule)
+                          least_squares_band, local_slopes, p_star_table, paper_rule, t_over_z)
 
 EMPTY = -1
 
@@ -431,6 +431,20 @@ def test_single_seed_instances_fall_back_to_least_squares_with_95_percent_covera
     covered = coverage(fits, "slope_ci95", 1.0)
     assert 0.92 <= covered <= 0.98, f"the 95 % interval covered the slope in {covered:.2%} of the experiments"
     assert 0.60 <= coverage(fits, "slope_ci68", 1.0) <= 0.76
+
+
+def test_the_fit_records_the_degrees_of_freedom_of_its_slope_interval():
+    x = np.array([1e2, 1e3, 1e4, 1e5, 1e6])
+    least_squares = fit_scaling(x, 2 * x * np.exp([0.1, -0.1, 0.05, 0.0, -0.05]))
+    assert least_squares.slope_dof == 3  # n - 2
+    low, high = least_squares.slope_ci95
+    assert (high - low) / 2 == pytest.approx(t_over_z(3) * 1.959964 * least_squares.slope_se)
+    assert t_over_z(1) == pytest.approx(12.7062 / 1.95996, rel=1e-4)
+    assert math.isnan(t_over_z(0))
+    runs = planted_power_law(x, 1, 3, np.random.default_rng(5))
+    (bootstrap,), _ = repeated_fits(x, runs, n_boot=200)
+    assert bootstrap.ci_method == "seed_bootstrap"
+    assert 1 <= bootstrap.slope_dof <= len(x) * (3 - 1)  # Welch-Satterthwaite: at most the seeds' own
 
 
 def test_two_distinct_x_measure_no_slope_but_the_slope_one_prefactor():

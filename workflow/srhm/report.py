@@ -41,7 +41,7 @@ from srhm.data import family_name
 from srhm.figures.tables import experiment_list, window_decades
 from srhm.plan import Plan
 from srhm.protocol import EPOCH_CAP_STOP
-from srhm.scaling import MIN_DISTINCT_X, fit_scaling
+from srhm.scaling import MIN_DISTINCT_X, fit_scaling, t_over_z
 from srhm.io import read_json
 from srhm.search import FOUND
 from srhm.text import MISSING, interval, number, table_row
@@ -149,24 +149,31 @@ FIT_METRICS = {"p_star_vs_prediction": None, "p_star_vs_p_star_S": "S", "p_star_
 
 
 def claim_rows(results: Path, figures: dict, authors: pd.DataFrame | None = None,
-               notes: dict[str, str] | None = None) -> pd.DataFrame:
+               notes: dict[str, str] | None = None, costs: dict[str, float] | None = None) -> pd.DataFrame:
     """One row per claim: the paper's value, the authors' data (from `authors`, srhm.authors' table; None:
     not compared), ours with its 95 % interval, ours by their rule (prefactors), the experiment, the
     verdict and a note saying why a claim is not measured, inconclusive or disagrees (`notes`: each
-    experiment's own note from the config)."""
+    experiment's own note from the config; `costs`: each experiment's training wall time in seconds,
+    compute_summary's wall_s, which an inconclusive slope's note gives)."""
     rows = []
+    costs = costs or {}
     for claim in CLAIMS:
         experiment = claim.experiment(figures)
         fit = read_fit(results, experiment, claim.fit)
         theirs = None if authors is None else authors_value(claim, authors)
         ours_rule = _ours_by_their_rule(results, experiment, claim) if claim.quantity != "slope" else None
         row = _row(claim.text, claim.paper, claim.quantity, fit, experiment, authors=theirs, ours_rule=ours_rule)
+        ours = _our_pairs(_pstar(results, experiment), claim)
+        theirs_pairs = None if authors is None or not claim.family else _authors_pairs(claim, authors)
         row["note"] = _note(results, claim, experiment, fit, row["verdict"], notes or {})
-        if authors is not None and claim.family and fit is not None:
-            row.update(same_instances(_our_pairs(_pstar(results, experiment), claim), _authors_pairs(claim, authors),
-                                      lambda pairs: _claimed(pairs, claim.quantity)))
+        if row["verdict"] == INCONCLUSIVE and claim.quantity == "slope":
+            row["note"] = _joined(interval_reason(ours, fit, costs.get(experiment)), row["note"])
+        if row["verdict"] == DISAGREES and ours_rule is not None and theirs is not None:
+            row["note"] = _joined(_prefactor_reason(ours_rule, theirs, ours, theirs_pairs), row["note"])
+        if theirs_pairs is not None and fit is not None:
+            row.update(same_instances(ours, theirs_pairs, lambda pairs: _claimed(pairs, claim.quantity)))
         rows.append(row)
-    rows.append(_s_factor_row(results, figures, authors, notes or {}))
+    rows.append(_s_factor_row(results, figures, authors, notes or {}, costs))
     rows.extend(_sparsity_rows(results, figures, notes or {}))
     return pd.DataFrame(rows)
 
@@ -274,10 +281,10 @@ def _note(results: Path, claim: Claim, experiment: str | None, fit: dict | None,
     if fit is None:
         return f"{experiment} has no fit {claim.fit} (its runs have no sensitivities, or have not run)"
     if verdict_ == INCONCLUSIVE:
-        why = (f"95 % interval wider than {MAX_SLOPE_CI_WIDTH:g}" if claim.quantity == "slope" else
-               f"outside a factor {PREFACTOR_FACTOR:g} of the paper's value, with a 95 % interval wider than a "
-               f"factor {MAX_PREFACTOR_CI_RATIO:g}")
-        return _joined(f"{why} ({fit.get('n_distinct_x')} distinct x)", own)
+        if claim.quantity == "slope":  # claim_rows puts interval_reason's measured numbers before it
+            return own
+        return _joined(f"outside a factor {PREFACTOR_FACTOR:g} of the paper's value, with a 95 % interval wider "
+                       f"than a factor {MAX_PREFACTOR_CI_RATIO:g} ({fit.get('n_distinct_x')} distinct x)", own)
     if verdict_ == DISAGREES and claim.quantity == "slope" and claim.fit == "p_star_vs_prediction":
         split = factor_exponents(_pstar(results, experiment))
         text = ("" if split is None else "fitted jointly, P* ∝ ((s0+1)^L)^a (prediction/(s0+1)^L)^b with "
@@ -298,6 +305,55 @@ def _note(results: Path, claim: Claim, experiment: str | None, fit: dict | None,
     found = fit.get("n_distinct_x") or 0
     text = f"{found} distinct x with a sample complexity (at least {MIN_DISTINCT_X} needed)"
     return _joined(text + (": no value for " + "; ".join(missing) if missing else ""), own)
+
+
+def interval_reason(pairs: pd.DataFrame, fit: dict, cost_s: float | None) -> str:
+    """Why a slope's 95 % interval is wider than MAX_SLOPE_CI_WIDTH, in this run's measured numbers.
+
+    pairs: the fitted points (rows of P* tables with x, n_seeds and test_error_boot_lo95/hi95, the spread of
+    each instance's P* over its seeds; may be empty); fit: the slope's fit (slope_ci95, slope_se, slope_dof,
+    n_distinct_x); cost_s: the training wall time behind the points (seconds), or None. Says the interval's
+    width; then, from the points, the lever arm (decades of x), the instances and seeds, the seeds' spread of
+    P*, the least-squares standard error and the small-sample t / z factor of the interval (srhm.scaling.t_over_z
+    at slope_dof: few seeds leave few degrees of freedom), the cost, and what narrowing the interval to
+    MAX_SLOPE_CI_WIDTH would take if it shrinks as 1 / lever arm at the same instance density: k times the
+    decades, k = width / MAX_SLOPE_CI_WIDTH; or more seeds.
+    """
+    low, high = (_float(v) for v in (fit.get("slope_ci95") or (np.nan, np.nan)))
+    parts = [f"95 % interval {high - low:.2f} wide, more than {MAX_SLOPE_CI_WIDTH:g} ({fit.get('n_distinct_x')} "
+             "distinct x)"]
+    x = pairs["x"].to_numpy(float) if "x" in pairs else np.array([])
+    if len(x) < 2 or not np.isfinite(high - low):
+        return parts[0]
+    decades = float(np.log10(x.max() / x.min()))
+    spread = (pairs["test_error_boot_hi95"] / pairs["test_error_boot_lo95"]).to_numpy(float)
+    spread = spread[np.isfinite(spread)]
+    dof = _float(fit.get("slope_dof"))
+    parts.append(f"measured: {len(x)} instances over {decades:.2f} decades of x, {pairs['n_seeds'].median():.0f} "
+                 "seeds each" + (f", whose P* spans ×{np.median(spread):.2f} within an instance (median 95 % range)"
+                                 if spread.size else "")
+                 + f"; least-squares s.e. ±{_float(fit.get('slope_se')):.2f}"
+                 + (f"; the small-sample t correction at {dof:.1f} degrees of freedom widens the interval "
+                    f"{t_over_z(dof):.1f} times" if np.isfinite(dof) else ""))
+    if cost_s is not None and np.isfinite(cost_s):
+        parts.append(f"its trainings took {_duration(cost_s)}")
+    k = (high - low) / MAX_SLOPE_CI_WIDTH
+    parts.append(f"an interval {MAX_SLOPE_CI_WIDTH:g} wide would take about {k * decades:.1f} decades of x at this "
+                 f"scatter (the largest x {10 ** ((k - 1) * decades):.0f} times larger, and P* with it), or more seeds "
+                 "per instance, each of which also adds degrees of freedom")
+    return _joined(*parts)
+
+
+def _prefactor_reason(ours_rule: float, theirs: float, ours: pd.DataFrame, theirs_pairs: pd.DataFrame | None) -> str:
+    """Why a prefactor disagrees with the authors' data: the two values by the same rule, their ratio, and the
+    range of x of each side's instances."""
+    ratio = max(ours_rule, theirs) / min(ours_rule, theirs)
+    text = f"ours by their rule {number(ours_rule)} against theirs {number(theirs)}: ×{ratio:.2f} (beyond ×{AUTHORS_FACTOR:g})"
+    if theirs_pairs is not None and not theirs_pairs.empty and not ours.empty:
+        text += (f"; their {len(theirs_pairs)} instances have x from {number(theirs_pairs['x'].min())} to "
+                 f"{number(theirs_pairs['x'].max())}, our {len(ours)} from {number(ours['x'].min())} to "
+                 f"{number(ours['x'].max())}")
+    return text
 
 
 def _joined(*parts: str) -> str:
@@ -355,7 +411,8 @@ def compute_summary(tables: list[pd.DataFrame]) -> pd.DataFrame:
     runs = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
     if runs.empty:
         return pd.DataFrame([["all", 0, 0, "", "", 0.0, 0.0, float("nan"), 0.0, 0.0]], columns=columns)
-    runs = runs.assign(**{column: runs.get(column) for column in ("job", "flops", "ensemble_wall_time_s", "precision")})
+    runs = runs.assign(**{column: runs.get(column) for column in ("job", "flops", "ensemble_wall_time_s",
+                                                                  "precision")}).copy()  # one block: no fragmentation
     family = runs["model"] + "__" + runs["dataset"].map(family_name)
     planned = family.where(runs["arch"].isin(HIERARCHICAL), runs["run"])
     runs["job"] = runs["job"].where(runs["job"].notna(), planned)
@@ -425,9 +482,11 @@ def _pstar(results: Path, experiment: str | None) -> pd.DataFrame:
     return pd.read_csv(path) if experiment is not None and path.is_file() else pd.DataFrame()
 
 
-def _s_factor_row(results: Path, figures: dict, authors: pd.DataFrame | None, notes: dict[str, str]) -> dict:
+def _s_factor_row(results: Path, figures: dict, authors: pd.DataFrame | None, notes: dict[str, str],
+                  costs: dict[str, float]) -> dict:
     """The extra s^{L/2} of the LCN (Fig. 10 right): P* / ((s0+1)^L n_c m^L) against s^{L/2} at s0 = 1, ours
-    (the experiments of Fig. 10) and the authors' (their printed LCN P* at s0 = 1), theirs also on our instances."""
+    (the experiments of Fig. 10) and the authors' (their printed LCN P* at s0 = 1), theirs also on our instances.
+    costs: the experiments' training wall times (seconds), for the note of an inconclusive slope."""
     names = figures.get("fig10", {}).get("experiments", [])
     table = pd.concat([_pstar(results, name) for name in names] or [pd.DataFrame()], ignore_index=True)
     fit, ours, note = None, None, "no experiment feeds fig10 in this preset" if not names else ""
@@ -446,6 +505,9 @@ def _s_factor_row(results: Path, figures: dict, authors: pd.DataFrame | None, no
     row = _row("LCN: the extra factor s^{L/2} — exponent of P*/((s0+1)^L n_c m^L) vs s^{L/2} at s0 = 1 "
                "(Fig. 10 right)", 1.0, "slope", fit, ", ".join(names),
                authors=None if theirs is None else _claimed(theirs, "slope"), note=note)
+    if row["verdict"] == INCONCLUSIVE and ours is not None:
+        cost = sum(costs[name] for name in names if name in costs) if any(name in costs for name in names) else None
+        row["note"] = _joined(interval_reason(ours, fit, cost), row["note"])
     if theirs is not None and ours is not None:
         row.update(same_instances(ours, theirs, lambda pairs: _claimed(pairs, "slope")))
     return row
@@ -496,11 +558,12 @@ def markdown(config: dict, results: Path) -> str:
     plan = Plan.from_config(config)
     results = Path(results)
     authors = load_authors_measurements(results / paths.AUTHORS_TABLE)
-    claims = claim_rows(results, config["figures"], authors,
-                        {name: exp.get("note", "") for name, exp in config["experiments"].items()})
     tables = [pd.read_csv(p) for name in config["experiments"]
               if (p := results / paths.run_table(name)).is_file()]
     compute = compute_summary(tables)
+    claims = claim_rows(results, config["figures"], authors,
+                        {name: exp.get("note", "") for name, exp in config["experiments"].items()},
+                        dict(zip(compute["experiment"], compute["wall_s"])))
     lines = [
         "# srhm-repro: reproduction report",
         "",

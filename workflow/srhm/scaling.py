@@ -275,7 +275,8 @@ class ScalingFit:
     log_unit_slope_prefactor_se of log C. n_points: pairs fitted; n_distinct_x: distinct x among them;
     n_dropped: pairs left out for a NaN; n_boot: seed-bootstrap replicates (0 for least squares);
     complete_fraction: fraction of the replicates in which every point crossed its threshold (NaN
-    for least squares). flag: "ok"; "too_few_points" (no pair); "too_few_distinct_x" (fewer than
+    for least squares). slope_dof: the degrees of freedom behind the slope's interval (the Welch-Satterthwaite
+    ones of the seed bootstrap, n - 2 for least squares; `t_over_z` gives how much they widen it). flag: "ok"; "too_few_points" (no pair); "too_few_distinct_x" (fewer than
     MIN_DISTINCT_X distinct x: slope, prefactor and their intervals NaN, the slope-1 law still given).
     """
 
@@ -297,6 +298,7 @@ class ScalingFit:
     n_dropped: int
     n_boot: int
     complete_fraction: float
+    slope_dof: float
     flag: str
 
     def to_dict(self) -> dict:
@@ -382,9 +384,9 @@ def fit_scaling(x, y, *, x_boot=None, y_boot=None, n_seeds=None) -> ScalingFit:
                                                                         (boot_intercept, intercept),
                                                                         (boot_log_c, log_c))))
                      for level in CI_LEVELS}
-        complete_fraction = float(complete.mean())
+        complete_fraction, slope_dof = float(complete.mean()), dof[0]
     else:
-        n_boot, complete_fraction = 0, math.nan
+        n_boot, complete_fraction, slope_dof = 0, math.nan, float(n - 2)
         intervals = {level: (_t_interval(slope, slope_se, n - 2, level),
                              _t_interval(intercept, intercept_se, n - 2, level),
                              _t_interval(log_c, log_c_se, n - 1, level)) for level in CI_LEVELS}
@@ -410,6 +412,7 @@ def fit_scaling(x, y, *, x_boot=None, y_boot=None, n_seeds=None) -> ScalingFit:
         n_dropped=int(kept.size - n),
         n_boot=n_boot,
         complete_fraction=complete_fraction,
+        slope_dof=slope_dof,
         flag="too_few_points" if n == 0 else "too_few_distinct_x" if n_distinct < MIN_DISTINCT_X else "ok",
     )
 
@@ -547,8 +550,17 @@ def _widened(interval: tuple[float, float], estimate: float, dof: float, level: 
     """A bootstrap interval with each side's distance from `estimate` times t_dof / z at `level` percent."""
     if not (math.isfinite(dof) and dof > 0 and math.isfinite(estimate)):
         return interval
-    scale = float(stats.t.ppf(0.5 + level / 200, dof) / stats.norm.ppf(0.5 + level / 200))
+    scale = t_over_z(dof, level)
     return (estimate - scale * (estimate - interval[0]), estimate + scale * (interval[1] - estimate))
+
+
+def t_over_z(dof: float, level: float = 95) -> float:
+    """Student's t quantile at `dof` degrees of freedom over the normal one, for a central `level` percent
+    interval: how much a small-sample interval is wider than a normal one (12.7 / 1.96 = 6.5 at 1 degree of
+    freedom and 95 %). NaN when dof is not positive."""
+    if not (math.isfinite(dof) and dof > 0):
+        return math.nan
+    return float(stats.t.ppf(0.5 + level / 200, dof) / stats.norm.ppf(0.5 + level / 200))
 
 
 def _distinct_counts(values: np.ndarray) -> np.ndarray:
