@@ -29,8 +29,6 @@ from typing import Callable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-
 from srhm.checks import check_int
 from srhm.defaults import N_BOOT
 from srhm.streams import stream
@@ -500,6 +498,8 @@ def _least_squares(log_x: np.ndarray, log_y: np.ndarray) -> tuple[float, float, 
     scipy.stats.linregress; all NaN with fewer than MIN_DISTINCT_X distinct x."""
     if _distinct_counts(log_x[None, :])[0] < MIN_DISTINCT_X:
         return (math.nan,) * 4
+    from scipy import stats  # here, not at the top: P* searches' rounds import this module and fit nothing
+
     result = stats.linregress(log_x, log_y)
     return float(result.slope), float(result.intercept), float(result.stderr), float(result.intercept_stderr)
 
@@ -558,6 +558,8 @@ def t_over_z(dof: float, level: float = 95) -> float:
     """Student's t quantile at `dof` degrees of freedom over the normal one, for a central `level` percent
     interval: how much a small-sample interval is wider than a normal one (12.7 / 1.96 = 6.5 at 1 degree of
     freedom and 95 %). NaN when dof is not positive."""
+    from scipy import stats
+
     if not (math.isfinite(dof) and dof > 0):
         return math.nan
     return float(stats.t.ppf(0.5 + level / 200, dof) / stats.norm.ppf(0.5 + level / 200))
@@ -586,6 +588,8 @@ def _t_interval(estimate: float, se: float, dof: int, level: float) -> tuple[flo
 
 def _t_quantile(level: float, dof: int) -> float:
     """The upper quantile of Student's t with `dof` degrees of freedom for a central `level` percent; NaN if dof < 1."""
+    from scipy import stats
+
     return float(stats.t.ppf(0.5 + level / 200, dof)) if dof >= 1 else math.nan
 
 
