@@ -36,13 +36,13 @@ def grid_points(ratios, resolution: float) -> int:
     return math.ceil(math.log(span) / math.log(resolution)) + 1
 
 
-def planted_table(start, settings: Settings, prediction: float = 1000.0) -> list[tuple[float, int, str]]:
-    """(ratio, P trained, status) of a search on each planted curve."""
+def planted_table(start, settings: Settings, prediction: float = 1000.0) -> list[tuple[float, int, int, str]]:
+    """(ratio, P trained, training rounds, status) of a search on each planted curve."""
     rows = []
     for ratio in RATIOS:
         plan, rounds = simulate({"test_error": planted_error(ratio * prediction)}, {"test_error": 0.1},
                                 [round(f * prediction) for f in start], settings, floor=16, limit=10**6)
-        rows.append((ratio, sum(map(len, rounds)), plan["metrics"]["test_error"]["status"]))
+        rows.append((ratio, sum(map(len, rounds)), len(rounds), plan["metrics"]["test_error"]["status"]))
     return rows
 
 
@@ -82,10 +82,11 @@ def main() -> None:
 
     rows = planted_table(args.start, settings)
     print(f"planted curves, search from {args.start} x prediction to resolution {args.resolution}:")
-    print("P*/prediction  P trained  status")
-    for ratio, count, status in rows:
-        print(f"{ratio:13.2f}  {count:9d}  {status}")
-    print(f"search: {np.mean([c for _, c, _ in rows]):.1f} P per P* on average, {max(c for _, c, _ in rows)} at most; "
+    print("P*/prediction  P trained  rounds  status")
+    for ratio, count, n_rounds, status in rows:
+        print(f"{ratio:13.2f}  {count:9d}  {n_rounds:6d}  {status}")
+    print(f"search: {np.mean([c for _, c, _, _ in rows]):.1f} P per P* on average, {max(c for _, c, _, _ in rows)} at "
+          f"most, in {np.mean([r for _, _, r, _ in rows]):.1f} training rounds; "
           f"a fixed grid bracketing all of them at the same resolution: {grid_points(RATIOS, args.resolution)} P "
           f"per instance")
     if args.results is None:

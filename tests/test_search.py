@@ -11,7 +11,7 @@ import pytest
 from srhm.config import resolve
 from srhm.plan import Plan
 from srhm.search import (ABOVE_AT_LIMIT, BELOW_AT_FLOOR, DIVERGED, FOUND, MAX_ROUNDS, Settings, plan_round,
-                         finished, planted_error, seed_mean_curves, simulate, step)
+                         finished, planted_error, refinement, seed_mean_curves, simulate, step)
 
 
 def search(curves, start, settings=None, *, floor=8, limit=10**6, thresholds=None):
@@ -179,3 +179,21 @@ def test_a_finished_search_lists_its_borrowed_runs_then_every_seed_at_every_p_it
     assert {run.rsplit("/", 1)[1] for run in runs} >= {"P362_seed0", "P362_seed1", "P256_seed1", "P1000_seed0"}
     with pytest.raises(ValueError, match="did not end"):
         finished(spec, {**last, "done": False})
+
+
+def test_a_refinement_spends_no_more_trainings_than_halving_and_ends_in_one_round_where_it_can():
+    resolution = 1.35
+    assert refinement(1000, 2000, resolution) == (1260, 1587)  # x2: two points, steps of 1.26, one round
+    assert refinement(1000, 1500, resolution) == (1225,)  # x1.5: the midpoint ends it
+    assert refinement(1000, 4000, resolution) == (2000,)  # x4: three points in one round, two halvings: halve
+    for lo in (7, 100, 1000):
+        for ratio in np.geomspace(1.36, 20, 40):
+            hi = int(round(lo * ratio))
+            points = refinement(lo, hi, resolution)
+            halvings = math.ceil(math.log2(math.log(hi / lo) / math.log(resolution)))
+            assert len(points) <= max(halvings, 1)
+            assert list(points) == sorted(set(points))
+            assert all(lo < p < hi for p in points) or points == (round(math.sqrt(lo * hi)),)
+            if len(points) > 1 and lo >= 100:  # (at small P rounding to integers stretches the steps)
+                ends = [lo, *points, hi]
+                assert max(b / a for a, b in zip(ends, ends[1:])) <= resolution * 1.01

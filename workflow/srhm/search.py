@@ -11,7 +11,8 @@ from the crossing. A search brackets each crossing instead, then refines it:
   - "above_at_max_P": still above at the largest P (or back above after a dip: the crossing that counts
     is the last one, as srhm.scaling.crossing reads it): adds P_max x factor;
   - "bracketed": above at one P and below at the next, apart by more than `resolution`: adds their
-    geometric mean;
+    geometric mean, or the two points that cut it into three steps within `resolution` where that costs
+    no more trainings than two halvings (`refinement`);
   and ends with a status (STATUSES): "found" (bracketed within `resolution`, or by two consecutive
   integers), "above_at_limit" (still above at the largest P the search may train: P_max minus the
   test set, or its `up_to`), "below_at_floor" (below at the smallest P it may train: one batch),
@@ -84,8 +85,8 @@ def step(P: Sequence[int], values: Sequence[float], threshold: float, settings: 
     """The next move for one seed-mean curve: values[i] at training-set size P[i] (P ascending, distinct).
 
     floor, limit: the smallest and largest P the search may train (1 <= floor <= limit). Non-finite values
-    are skipped, as srhm.scaling.crossing skips them; a bracket whose geometric mean rounds to a P already
-    trained (its ends or a skipped one) is found. ValueError when no value is finite.
+    are skipped, as srhm.scaling.crossing skips them; a bracket whose refinement (`refinement`) holds only P
+    already trained (its ends or skipped ones) is found. ValueError when no value is finite.
     """
     P = np.asarray(P, dtype=np.int64)
     values = np.asarray(values, dtype=np.float64)
@@ -107,10 +108,26 @@ def step(P: Sequence[int], values: Sequence[float], threshold: float, settings: 
             return Step(ABOVE_AT_LIMIT, (), None)
         return Step(None, (min(limit, int(round(P[-1] * settings.factor))),), None)
     lo, hi = int(P[last]), int(P[last + 1])
-    middle = int(round(math.sqrt(lo * hi)))
-    if hi / lo <= settings.resolution or middle in trained:
+    untrained = tuple(p for p in refinement(lo, hi, settings.resolution) if p not in trained)
+    if hi / lo <= settings.resolution or not untrained:
         return Step(FOUND, (), (lo, hi))
-    return Step(None, (middle,), (lo, hi))
+    return Step(None, untrained, (lo, hi))
+
+
+def refinement(lo: int, hi: int, resolution: float) -> tuple[int, ...]:
+    """The P that refine a bracket (lo, hi) of a crossing in one round: its geometric midpoint, or, where that
+    takes no more trainings than halving it round after round would, the k points that cut it into k + 1
+    geometric steps of at most `resolution` (k = 2 for a bracket of resolution^2 to resolution^3, e.g. x2 at
+    resolution 1.35: the same two trainings as two halvings, in one round instead of two).
+
+    Returns ascending integers strictly between lo and hi where they exist (rounding may merge them).
+    """
+    ratio = math.log(hi / lo) / math.log(resolution)  # the bracket in units of the resolution
+    one_round = math.ceil(ratio) - 1
+    halvings = math.ceil(math.log2(ratio)) if ratio > 1 else 0
+    k = one_round if 1 <= one_round <= halvings else 1
+    points = {int(round(lo * (hi / lo) ** (i / (k + 1)))) for i in range(1, k + 1)}
+    return tuple(sorted(p for p in points if lo < p < hi)) or (int(round(math.sqrt(lo * hi))),)
 
 
 def plan_round(round_: int, start: Sequence[int], complete: Sequence[int], curves: Mapping[str, Sequence[float]],
