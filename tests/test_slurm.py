@@ -26,7 +26,8 @@ from srhm.io import write_json
 SNAKEFILE = REPO / "tests/slurm_workflow/Snakefile"
 # Rules of the real workflow, as patterns (training and sensitivity rules are named per ensemble).
 # (collect, analyse, figure, report and cifar_digitised_table are local rules: they run outside SLURM.)
-SMOKE_RULES = frozenset({"dataset", r"train_\w+", r"sensitivity_\w+"})
+SMOKE_RULES = frozenset({"dataset", r"train_\w+", r"sensitivity_\w+", "search_train"})  # a P* search's rounds:
+# their plans are local checkpoints, their trainings SLURM jobs
 # Config and target of the failing run: training on dataset b fails on every attempt.
 # Its input is written beforehand, so the run holds nothing but the failing attempts.
 FAIL_CONFIG = ["datasets=b", "fail_train=b"]

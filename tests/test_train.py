@@ -696,3 +696,20 @@ def test_keep_trained_leaves_out_exactly_the_members_finished_with_this_training
     assert untrained(make_spec(tmp_path, pools, [(0, 60, 0)], **common)) is None
     changed = make_spec(tmp_path, pools, [(0, 60, 0)], **{**common, "max_epochs": 3})
     assert [member.P for member in untrained(changed).members] == [60]
+
+
+def test_train_measure_measures_every_member_as_srhm_measure_does(tmp_path, pools):
+    """`srhm train --keep-trained --measure` (a P* search's round) writes sensitivity.csv into every member's
+    folder, those it left out as trained already too, with the values `srhm measure` gives."""
+    from srhm.cli import main
+
+    common = dict(arch="lcn", width=8, max_epochs=2, eval_every=1)
+    train_ensemble(make_spec(tmp_path, pools, [(0, 60, 0)], **common))
+    spec = make_spec(tmp_path, pools, [(0, 60, 0), (0, 120, 0)], **common)
+    main(["train", "--spec", json.dumps(spec.to_dict()), "--keep-trained", "--measure", "--probe-size", "50"])
+    measured = {member.out_dir: (tmp_path / member.out_dir / "sensitivity.csv").read_text() for member in spec.members}
+    assert all(text for text in measured.values())
+    for member in spec.members:
+        (tmp_path / member.out_dir / "sensitivity.csv").unlink()
+    main(["measure", *measured, "--probe-size", "50"])
+    assert {out_dir: (tmp_path / out_dir / "sensitivity.csv").read_text() for out_dir in measured} == measured

@@ -31,12 +31,12 @@ def finished_search(search):
 
 
 def search_runs_inputs(wildcards):
-    """What a finished search's list of runs is written from: every round's plan and measuring marker, and the
+    """What a finished search's list of runs is written from: every round's plan and marker, and the
     files of every run (its borrowed runs and its own)."""
     search = wildcards.search
     plans = finished_search(search)
     rounds = [f"{RESULTS}/{paths.search_round(search, plan['round'])}" for plan in plans]
-    markers = [f"{RESULTS}/{paths.search_marker(search, plan['round'], 'measured')}" for plan in plans if plan["train"]]
+    markers = [f"{RESULTS}/{paths.search_marker(search, plan['round'])}" for plan in plans if plan["train"]]
     runs = [f"{path}/{name}" for path in search_run_dirs(search_spec(wildcards), plans[-1]["searched"])
             for name in (paths.METRICS_FILE, paths.SENSITIVITY_FILE)]
     return [*rounds, *markers, *runs]
@@ -81,7 +81,7 @@ def search_round_inputs(wildcards):
     files += search_pools(wildcards)
     if round_ > 0:
         files.append(f"{RESULTS}/{paths.search_round(wildcards.search, round_ - 1)}")
-        files.append(f"{RESULTS}/{paths.search_marker(wildcards.search, round_ - 1, 'measured')}")
+        files.append(f"{RESULTS}/{paths.search_marker(wildcards.search, round_ - 1)}")
     return files
 
 

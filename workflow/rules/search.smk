@@ -1,9 +1,10 @@
 # P* searches (srhm.search): the P of a searched instance are chosen round by round. Round r is a checkpoint
-# that writes its plan (the P to train next, from every run of the rounds before it); a training job and a
-# measuring job follow, whose runs round r + 1 reads. A search ends at the first round whose plan says done;
-# its list of runs (search_runs) is what the experiment's table (analyse.smk) reads. Runs keep the folders of srhm.paths,
-# so a fixed grid's runs of the same model and SRHM family count for the search (it never trains them), and a
-# round whose job is rerun leaves out the runs that exist (srhm train --keep-trained).
+# that writes its plan (the P to train next, from every run of the rounds before it); one job follows that
+# trains them and measures their sensitivities in the same process (srhm train --measure), and round r + 1
+# reads its runs. A search ends at the first round whose plan says done; its list of runs (search_runs) is
+# what the experiment's table (analyse.smk) reads. Runs keep the folders of srhm.paths, so a fixed grid's runs
+# of the same model and SRHM family count for the search (it never trains them), and a round whose job is
+# rerun leaves out the runs that exist (srhm train --keep-trained) and measures them all again.
 
 checkpoint search_round:
     input:
@@ -35,10 +36,13 @@ rule search_train:
         plan=f"{RESULTS}/{paths.search_round('{search}', '{round}')}",
         pools=search_pools,
     output:
-        touch(f"{RESULTS}/{paths.search_marker('{search}', '{round}', 'trained')}"),
+        touch(f"{RESULTS}/{paths.search_marker('{search}', '{round}')}"),
     params:
         spec=lambda wildcards, input: json.dumps(train_spec(round_ensemble(wildcards, input), RESULTS)),
         checkpoint=lambda wildcards: f"{RESULTS}/{paths.checkpoint(f'{wildcards.search}_round{wildcards.round}')}",
+        distinct="--distinct" if config["distinct_resample"] else "",
+        probe_size=config["probe_size"],
+        weights=config["error_convention"],
     log:
         f"{RESULTS}/{paths.log('train', '{search}', 'round{round}')}",
     benchmark:
@@ -58,38 +62,7 @@ rule search_train:
     shell:
         "python -m srhm train --spec {params.spec:q} --keep-trained --checkpoint {params.checkpoint:q}"
         " --checkpoint-every {resources.checkpoint_seconds} --device {resources.device} --threads {threads}"
-        " > {log:q} 2>&1"
-
-
-rule search_measure:
-    input:
-        # The plan is an input although the command does not read it: params.runs come from it.
-        plan=f"{RESULTS}/{paths.search_round('{search}', '{round}')}",
-        trained=f"{RESULTS}/{paths.search_marker('{search}', '{round}', 'trained')}",
-        pools=search_pools,
-    output:
-        touch(f"{RESULTS}/{paths.search_marker('{search}', '{round}', 'measured')}"),
-    params:
-        runs=lambda wildcards, input: [f"{RESULTS}/{run.dir}" for run in round_ensemble(wildcards, input).runs],
-        distinct="--distinct" if config["distinct_resample"] else "",
-        probe_size=config["probe_size"],
-        weights=config["error_convention"],
-    log:
-        f"{RESULTS}/{paths.log('sensitivity', '{search}', 'round{round}')}",
-    benchmark:
-        f"{RESULTS}/{paths.benchmark('sensitivity', '{search}', 'round{round}')}"
-    wildcard_constraints:
-        search=SEARCH_PATTERN,
-        round=r"\d+",
-    threads: config["threads"]
-    resources:
-        mem_mb=2000,
-        runtime=30,
-    conda:
-        "../../envs/srhm.yaml"
-    shell:
-        "python -m srhm measure {params.runs:q} --probe-size {params.probe_size} --weights {params.weights}"
-        " --threads {threads} {params.distinct} > {log:q} 2>&1"
+        " --measure --probe-size {params.probe_size} --weights {params.weights} {params.distinct} > {log:q} 2>&1"
 
 
 rule search_runs:

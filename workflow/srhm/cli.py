@@ -1,7 +1,7 @@
 """`srhm <verb>` (or `python -m srhm <verb>`): the operations the workflow rules run, usable by hand.
 
     srhm dataset v8_nc8_m8_s2_L3_s02_A_seed0 --size 20000 --out results/data/balanced/v8_nc8_m8_s2_L3_s02_A_seed0.npz
-    srhm train --spec spec.json
+    srhm train --spec spec.json                   (--measure: then measure the runs, as srhm measure)
     srhm measure RUN_DIR... --probe-size 1000
     srhm search --spec search.json --round 1 --previous round0.json --out round1.json
     srhm collect RUN_DIR... --experiment lcn_s2 --out results/tables/lcn_s2.csv
@@ -52,33 +52,40 @@ def train(args: argparse.Namespace) -> None:
                "checkpoint_every_s": args.checkpoint_every}
     spec = TrainSpec.from_dict({**_json_argument("--spec", args.spec),
                                 **{k: v for k, v in runtime.items() if v is not None}})
-    if args.keep_trained:
-        left = untrained(spec)
-        print(f"{len(spec.members) - (len(left.members) if left else 0)} of {len(spec.members)} members trained "
-              "already (--keep-trained)", flush=True)
-        if left is None:
-            return
-        spec = left
     device = job_device(spec.device)  # fails here, before any data, without CUDA
     if device != spec.device:
         print(f"device {spec.device!r} chose {device}", flush=True)
     spec = dataclasses.replace(spec, device=device)
-    for metrics in train_ensemble(spec):
+    left = untrained(spec) if args.keep_trained else spec
+    if args.keep_trained:
+        print(f"{len(spec.members) - (len(left.members) if left else 0)} of {len(spec.members)} members trained "
+              "already (--keep-trained)", flush=True)
+    for metrics in train_ensemble(left) if left is not None else ():
         print(f"{metrics['out_dir']}: best test error {metrics['best_test_error']:.4f}, "
               f"final {metrics['final_test_error']:.4f} after {metrics['epochs']} epochs ({metrics['stop_reason']})")
+    if args.measure:  # in this process: a P* search's round saves the start-up of a measuring job
+        if spec.threads is not None:
+            import torch
+
+            torch.set_num_threads(spec.threads)
+        _measure([member.out_dir for member in spec.members], args, device)
 
 
 def measure(args: argparse.Namespace) -> None:
     """Measure S_{k,l} and D_{k,l} of trained runs; writes sensitivity.csv into each run directory."""
     import torch
 
+    torch.set_num_threads(args.threads)
+    _measure(args.runs, args, args.device)
+
+
+def _measure(runs: list[str], args: argparse.Namespace, device: str) -> None:
+    """measure_runs on `runs` with the measuring options (_measure_options) of `args`."""
     from srhm.runs import measure_runs
 
-    torch.set_num_threads(args.threads)
     start = time.perf_counter()
-    measure_runs(args.runs, probe_size=args.probe_size, weights=args.weights, distinct=args.distinct,
-                 device=args.device)
-    print(f"measured {len(args.runs)} runs in {time.perf_counter() - start:.1f} s")
+    measure_runs(runs, probe_size=args.probe_size, weights=args.weights, distinct=args.distinct, device=device)
+    print(f"measured {len(runs)} runs in {time.perf_counter() - start:.1f} s")
 
 
 def search(args: argparse.Namespace) -> None:
@@ -243,6 +250,13 @@ def _json_argument(option: str, value: str):
         raise ValueError(f"{option}: {source} is not valid JSON ({error})") from None
 
 
+def _measure_options(p: argparse.ArgumentParser) -> None:
+    """The options of a sensitivity measurement (`srhm measure`, `srhm train --measure`)."""
+    p.add_argument("--probe-size", type=int, default=PROBE_SIZE, help="base points: the head of each test set")
+    p.add_argument("--weights", choices=("best", "final"), default="best", help="which saved weights to measure")
+    p.add_argument("--distinct", action="store_true", help="force every redrawn synonym/position to change")
+
+
 def _verb(verbs, name: str, function) -> argparse.ArgumentParser:
     """The parser of verb `name`, which `function` runs; the function's docstring is the verb's line in
     `srhm -h` and the description its own `-h` opens with."""
@@ -317,12 +331,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint-every", type=float, default=None, help="seconds between checkpoints (overrides the spec's)")
     p.add_argument("--keep-trained", action="store_true",
                    help="leave out members whose run folder holds a finished run of this very training")
+    p.add_argument("--measure", action="store_true",
+                   help="then measure every member's sensitivities, as `srhm measure` with the options below does")
+    _measure_options(p)
 
     p = _verb(verbs, "measure", measure)
     p.add_argument("runs", nargs="+", help="run directories (model.pt, metrics.json)")
-    p.add_argument("--probe-size", type=int, default=PROBE_SIZE, help="base points: the head of each test set")
-    p.add_argument("--weights", choices=("best", "final"), default="best", help="which saved weights to measure")
-    p.add_argument("--distinct", action="store_true", help="force every redrawn synonym/position to change")
+    _measure_options(p)
     p.add_argument("--device", default="cpu", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--threads", type=int, default=1, help="torch threads")
 

@@ -8,8 +8,8 @@
     tables/authors_measurements.csv              the authors' saved P* (srhm.authors)
     tables/cifar_stability{,_digitised}.csv      Fig. 1A-B (srhm.cifar)
     cifar/{net}/P{P}_seed{seed}/                 one CIFAR-10 run: MODEL_FILE, METRICS_FILE, TRAIN_LOG, STABILITY_FILE
-    search/{search}/round{r}.json                the P a P* search trains in round r (srhm.search), and the markers
-    search/{search}/round{r}.{trained,measured}  of that round's training and measuring jobs
+    search/{search}/round{r}.json                the P a P* search trains in round r (srhm.search), and the marker
+    search/{search}/round{r}.measured            of that round's job (trained and measured)
     search/{search}/runs.json                    the runs of a finished search (its statuses too)
     checkpoints/{job}.pt                         a training job's checkpoint while it runs
     figures/{figure}.{extension}                 figures (srhm.figures)
@@ -110,9 +110,9 @@ def search_round(search: str, round_: int | str) -> str:
     return f"search/{search}/round{round_}.json"
 
 
-def search_marker(search: str, round_: int | str, step: str) -> str:
-    """The empty file that says a round of a search has finished `step` ("trained" or "measured")."""
-    return f"search/{search}/round{round_}.{step}"
+def search_marker(search: str, round_: int | str) -> str:
+    """The empty file that says a round of a search has trained and measured its runs."""
+    return f"search/{search}/round{round_}.measured"
 
 
 def search_runs(search: str) -> str:

@@ -23,7 +23,7 @@ The P* themselves are read by srhm.analysis from the experiment's run table, lik
 the search only chooses where to train.
 
 The workflow (workflow/rules/search.smk) runs each round as a Snakemake checkpoint writing the round's
-plan (`plan_round`, JSON) and a training and a measuring job for the P it lists.
+plan (`plan_round`, JSON) and a job that trains and measures the P it lists.
 """
 
 from __future__ import annotations
