@@ -92,15 +92,27 @@ def main() -> None:
     if args.results is None:
         return
     print(f"\nsearches of {args.results}:")
+    every = []
     for experiment, searches in measured_table(args.results).items():
-        ratios = [s["ratio"] for s in searches if np.isfinite(s["ratio"])]
-        grid = grid_points(ratios, args.resolution) if len(ratios) else math.nan
+        every += searches
         print(f"{experiment}: {len(searches)} searches, {np.mean([s['P'] for s in searches]):.1f} P per instance "
-              f"(max {max(s['P'] for s in searches)}), {np.mean([s['rounds'] for s in searches]):.1f} rounds; P*/prediction "
-              f"{min(ratios, default=math.nan):.2f}-{max(ratios, default=math.nan):.2f}: a fixed grid at resolution "
-              f"{args.resolution} spanning it needs {grid} P per instance")
+              f"(max {max(s['P'] for s in searches)}), {np.mean([s['rounds'] for s in searches]):.1f} rounds; "
+              + _hindsight(searches, args.resolution))
         for search in searches:
             print("   ", json.dumps(search))
+    if every:
+        print(f"all: {len(every)} searches, {np.mean([s['P'] for s in every]):.1f} P per instance, "
+              f"{np.mean([s['rounds'] for s in every]):.1f} rounds; " + _hindsight(every, args.resolution))
+
+
+def _hindsight(searches: list[dict], resolution: float) -> str:
+    """The fixed grid in units of the prediction that brackets the searches' P* at `resolution`, chosen knowing
+    their P*/prediction in advance (which a search does not need)."""
+    ratios = [s["ratio"] for s in searches if np.isfinite(s["ratio"])]
+    if not ratios:
+        return "no prediction to place a fixed grid by"
+    return (f"P*/prediction {min(ratios):.2f}-{max(ratios):.2f}: a fixed grid at resolution {resolution} spanning "
+            f"it, placed knowing this range, needs {grid_points(ratios, resolution)} P per instance")
 
 
 if __name__ == "__main__":
