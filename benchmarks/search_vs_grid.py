@@ -47,8 +47,8 @@ def planted_table(start, settings: Settings, prediction: float = 1000.0) -> list
 
 
 def measured_table(results: Path) -> dict[str, list[dict]]:
-    """experiment -> one dict per finished search of a run: rounds, distinct P (its own and those fixed grids lent
-    it), statuses, P* / prediction."""
+    """experiment -> one dict per finished search of a run: training rounds, distinct P (its own and those fixed
+    grids lent it), statuses, P* / prediction."""
     import pandas as pd
 
     searches = {path.parent.name: read_json(path) for path in sorted((results / "search").glob("*/runs.json"))}
@@ -67,9 +67,15 @@ def measured_table(results: Path) -> dict[str, list[dict]]:
                           & (pstar["sparsity"] == first["sparsity"])]
             ratio = float(match["test_error_p_star"].iloc[0] / match["prediction"].iloc[0]) if len(match) else math.nan
             out.setdefault(experiment, []).append({
-                "search": search, "rounds": result["rounds"], "P": int(rows["P"].nunique()),
+                "search": search, "rounds": _training_rounds(results / "search" / search), "P": int(rows["P"].nunique()),
                 "status": {metric: entry["status"] for metric, entry in result["metrics"].items()}, "ratio": ratio})
     return out
+
+
+def _training_rounds(folder: Path) -> int:
+    """The rounds of a finished search whose plan trained something (the last plan, which ends it, trains nothing),
+    as the planted table counts them."""
+    return sum(1 for path in folder.glob("round*.json") if read_json(path)["train"])
 
 
 def main() -> None:

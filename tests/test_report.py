@@ -170,6 +170,17 @@ def test_claims_read_the_fits_of_the_configured_experiments(tmp_path):
     assert (rows[rows["experiment"] == "cnn_a"]["verdict"] == NOT_MEASURED).all(), "no fit file: not measured"
 
 
+def test_an_unmeasured_ratio_of_sparsity_prefactors_names_the_experiment_without_one(tmp_path):
+    (tmp_path / "fits").mkdir()
+    fit = {"flag": "ok", "slope": 1.0, "slope_ci95": [0.9, 1.1], "unit_slope_prefactor": 1.3,
+           "unit_slope_prefactor_ci95": [1.1, 1.5], "n_points": 8}
+    (tmp_path / "fits" / "lcn_a.json").write_text(json.dumps({"fits": {"p_star_vs_prediction": fit}}))
+    rows = claim_rows(tmp_path, {"fig04": {"lcn": ["lcn_a"]}, "fig07": {"experiments": ["lcn_b"]}})
+    ratio = rows[rows["claim"].str.startswith("Sparsity B vs A, LCN: ratio")].iloc[0]
+    assert ratio["verdict"] == NOT_MEASURED and pd.isna(ratio["ours"])
+    assert "no unit-slope prefactor of lcn_b" in ratio["note"] and "lcn_a" not in ratio["note"]
+
+
 def s_factor_tables(results, s_values, rng) -> None:
     """P* tables of Fig. 10's experiments with P* = 1.5 s^{L/2} (s0+1)^L n_c m^L, scattered by 10 %."""
     (results / "tables").mkdir()

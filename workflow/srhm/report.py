@@ -547,7 +547,12 @@ def _sparsity_rows(results: Path, figures: dict, notes: dict[str, str]) -> list[
         row = _row(f"Sparsity B vs A, {arch.upper()}: ratio of prefactors B/A (Figs. 4, {figure_b[3:]}: same scaling)",
                    1.0, "unit_slope_prefactor", None, f"{experiment_b} / {experiment_a}")
         row.update(ours=ratio, ci95=ci, se=se, verdict=verdict("prefactor", 1.0, ratio, ci))
-        if row["verdict"] != AGREES:
+        if row["verdict"] == NOT_MEASURED:
+            lacking = [str(name) for name, fit in ((experiment_a, fit_a), (experiment_b, fit_b))
+                       if not (fit and fit["unit_slope_prefactor"])]
+            row["note"] = _joined(f"no unit-slope prefactor of {' nor of '.join(lacking)} (its own rows say why)",
+                                  notes.get(experiment_b or "", ""))
+        elif row["verdict"] != AGREES:
             row["note"] = notes.get(experiment_b or "", "")
         rows.append(row)
     return rows
