@@ -101,24 +101,24 @@ def main() -> None:
     every = []
     for experiment, searches in measured_table(args.results).items():
         every += searches
-        print(f"{experiment}: {len(searches)} searches, {np.mean([s['P'] for s in searches]):.1f} P per instance "
-              f"(max {max(s['P'] for s in searches)}), {np.mean([s['rounds'] for s in searches]):.1f} rounds; "
-              + _hindsight(searches, args.resolution))
+        print(_summary(experiment, searches, args.resolution))
         for search in searches:
             print("   ", json.dumps(search))
     if every:
-        print(f"all: {len(every)} searches, {np.mean([s['P'] for s in every]):.1f} P per instance, "
-              f"{np.mean([s['rounds'] for s in every]):.1f} rounds; " + _hindsight(every, args.resolution))
+        print(_summary("all", every, args.resolution))
 
 
-def _hindsight(searches: list[dict], resolution: float) -> str:
-    """The fixed grid in units of the prediction that brackets the searches' P* at `resolution`, chosen knowing
-    their P*/prediction in advance (which a search does not need)."""
+def _summary(label: str, searches: list[dict], resolution: float) -> str:
+    """One line on `searches`: their count, distinct P per instance, training rounds, and the fixed grid in units
+    of the prediction that brackets their P* at `resolution`, chosen knowing their P*/prediction in advance
+    (which a search does not need)."""
+    line = (f"{label}: {len(searches)} searches, {np.mean([s['P'] for s in searches]):.1f} P per instance (max "
+            f"{max(s['P'] for s in searches)}), {np.mean([s['rounds'] for s in searches]):.1f} rounds; ")
     ratios = [s["ratio"] for s in searches if np.isfinite(s["ratio"])]
     if not ratios:
-        return "no prediction to place a fixed grid by"
-    return (f"P*/prediction {min(ratios):.2f}-{max(ratios):.2f}: a fixed grid at resolution {resolution} spanning "
-            f"it, placed knowing this range, needs {grid_points(ratios, resolution)} P per instance")
+        return line + "no prediction to place a fixed grid by"
+    return line + (f"P*/prediction {min(ratios):.2f}-{max(ratios):.2f}: a fixed grid at resolution {resolution} "
+                   f"spanning it, placed knowing this range, needs {grid_points(ratios, resolution)} P per instance")
 
 
 if __name__ == "__main__":

@@ -537,8 +537,11 @@ def _sparsity_rows(results: Path, figures: dict, notes: dict[str, str]) -> list[
         experiment_b = figure_experiment(figures, figure_b, "experiments")
         fit_a = read_fit(results, experiment_a, "p_star_vs_prediction")
         fit_b = read_fit(results, experiment_b, "p_star_vs_prediction")
+        lacking = [name or f"{figure} (no experiment in this preset)"
+                   for figure, name, fit in (("fig04", experiment_a, fit_a), (figure_b, experiment_b, fit_b))
+                   if not (fit and fit["unit_slope_prefactor"])]
         ratio, ci, se = None, None, None
-        if fit_a and fit_b and fit_a["unit_slope_prefactor"] and fit_b["unit_slope_prefactor"]:
+        if not lacking:
             ratio = fit_b["unit_slope_prefactor"] / fit_a["unit_slope_prefactor"]
             ci = (_float(fit_b["unit_slope_prefactor_ci95"][0]) / _float(fit_a["unit_slope_prefactor_ci95"][1]),
                   _float(fit_b["unit_slope_prefactor_ci95"][1]) / _float(fit_a["unit_slope_prefactor_ci95"][0]))
@@ -548,8 +551,6 @@ def _sparsity_rows(results: Path, figures: dict, notes: dict[str, str]) -> list[
                    1.0, "unit_slope_prefactor", None, f"{experiment_b} / {experiment_a}")
         row.update(ours=ratio, ci95=ci, se=se, verdict=verdict("prefactor", 1.0, ratio, ci))
         if row["verdict"] == NOT_MEASURED:
-            lacking = [str(name) for name, fit in ((experiment_a, fit_a), (experiment_b, fit_b))
-                       if not (fit and fit["unit_slope_prefactor"])]
             row["note"] = _joined(f"no unit-slope prefactor of {' nor of '.join(lacking)} (its own rows say why)",
                                   notes.get(experiment_b or "", ""))
         elif row["verdict"] != AGREES:
