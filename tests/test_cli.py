@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -93,6 +95,20 @@ def test_a_run_is_measured_from_any_working_directory(trained, tmp_path, monkeyp
     main(["measure", f"../moved/{RUN.removeprefix('results/')}", "--probe-size", "50"])
     assert (moved / RUN.removeprefix("results/") / "sensitivity.csv").is_file()
 
+
+def test_collecting_a_measured_run_does_not_import_torch(trained, tmp_path):
+    """A P* search's planning rounds and the collect steps only read tables; each is its own process, and
+    importing torch (more than a second) would cost more than their work. `srhm collect` of a measured run, in a
+    fresh interpreter, leaves torch out of sys.modules, and so do the modules a search's planning imports."""
+    run = trained / RUN
+    main(["measure", str(run), "--probe-size", "50"])
+    out = tmp_path / "table.csv"
+    script = ("import sys; from srhm.cli import main; import srhm.search, srhm.analysis, srhm.scaling; "
+              f"main(['collect', {str(run)!r}, '--experiment', 'x', '--out', {str(out)!r}]); "
+              "print('torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.split()[-1] == "False", done.stdout + done.stderr
+    assert "S_1_1" in out.read_text().splitlines()[0], "the collected row carries the measured sensitivities"
 
 def test_a_missing_pool_is_named_with_its_run(trained, capsys):
     pool = Path(read_metrics(RUN)["pool"])

@@ -14,12 +14,11 @@ from srhm.sensitivity import (
     CONSTANT_LAYER_NOTE,
     NO_DIFFEO_NOTE,
     NO_SYNONYM_NOTE,
-    TABLE_COLUMNS,
     chunk_size_for,
     mean_pair_distance,
     measure_sensitivities,
-    wide_sensitivities,
 )
+from srhm.sensitivity_table import TABLE_COLUMNS, wide_sensitivities
 
 HIERARCHICAL = ("lcn", "cnn", "fcn")
 SMALL = dict(v=4, n_classes=4, m=4, s=2, L=2, s0=1)  # d = 16, P_max = 4 (4 * 4)^3

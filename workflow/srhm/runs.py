@@ -2,7 +2,7 @@
 
 A run directory holds model.pt ({"final", "best": state dicts, "model": build_model kwargs}),
 metrics.json and train.log (written by srhm.train through srhm.run_files) and, once measured,
-sensitivity.csv (srhm.sensitivity's tidy table for that run). What metrics.json holds is defined here
+sensitivity.csv (srhm.sensitivity_table's tidy table for that run). What metrics.json holds is defined here
 once, with its two sides: `member_metrics` makes it (srhm.train) and `run_row` reads it into a run's
 columns of the collected table.
 """
@@ -213,7 +213,7 @@ def collect_runs(run_dirs: Sequence[str | os.PathLike], experiment: str, error_c
     sensitivity.csv that is not a whole measure of its run (read_sensitivity)."""
     import pandas as pd
 
-    from srhm.sensitivity import wide_sensitivities
+    from srhm.sensitivity_table import wide_sensitivities
 
     _check_weights("error_convention", error_convention)
     rows = []
@@ -230,14 +230,14 @@ def collect_runs(run_dirs: Sequence[str | os.PathLike], experiment: str, error_c
 
 
 def read_sensitivity(path: str | os.PathLike, L: int) -> pd.DataFrame:
-    """The sensitivity.csv at `path` of a run on an SRHM of depth L (srhm.sensitivity's tidy table).
+    """The sensitivity.csv at `path` of a run on an SRHM of depth L (srhm.sensitivity_table's tidy table).
 
     ValueError naming the file and how to rebuild it unless it is whole: a last line ended (measure writes
-    every line to its end) and every layer, kind and level of its network (srhm.sensitivity.check_complete).
+    every line to its end) and every layer, kind and level of its network (srhm.sensitivity_table.check_complete).
     """
     import pandas as pd
 
-    from srhm.sensitivity import check_complete
+    from srhm.sensitivity_table import check_complete
 
     text = Path(path).read_text()
     try:
