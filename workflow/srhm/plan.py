@@ -384,7 +384,8 @@ def _expand_experiment(name: str, exp: dict, config: dict
 def _search(name: str, exp: dict, arch: str, params: dict, n_test: int, p_max: int, grid: dict, seeds: list[int],
             protocol: tuple, config: dict) -> Search:
     """The Search of one searched instance of experiment `name` (ValueError naming the key for an architecture
-    without P* prediction, settings out of range or a largest pool beyond max_pool_gb)."""
+    without P* prediction, settings out of range, an up_to below the starting grid or a largest pool beyond
+    max_pool_gb)."""
     if arch not in HIERARCHICAL:
         raise ValueError(f"experiments.{name}.P.search: searches are for {', '.join(HIERARCHICAL)}; {arch} trains "
                          "one network per job, so give it a grid (values, or relative_to/from/to/points)")
@@ -402,6 +403,10 @@ def _search(name: str, exp: dict, arch: str, params: dict, n_test: int, p_max: i
     start = p_grid(grid, arch=arch, **srhm)
     scale = grid_scale(grid, **srhm)
     floor = dict(protocol)["batch_per_class"] * params["n_classes"]
+    if up_to is not None and max(start) > round(up_to * scale):  # p_grid rounds its P likewise
+        raise ValueError(f"experiments.{name}.P.search.up_to = {up_to} caps {dataset_name(**params)} at P = "
+                         f"{int(up_to * scale)}, below the largest P it starts from ({max(start)}): raise up_to above "
+                         "the grid's end")
     limit = p_max - n_test if up_to is None else min(p_max - n_test, int(up_to * scale))
     if limit < floor:
         raise ValueError(f"experiments.{name}.P.search: {dataset_name(**params)} may train P up to {limit} "
