@@ -21,7 +21,7 @@ from srhm.config import resolve
 from srhm.report import (AGREES, CLAIMS, DISAGREES, INCONCLUSIVE, NOT_MEASURED, authors_value, claim_rows,
                          compute_section, compute_summary, factor_exponents, markdown, same_instances_cell, verdict)
 from srhm.scaling import local_slopes
-from srhm.text import number
+from srhm.text import MISSING, interval, number
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -367,6 +367,23 @@ def test_the_authors_data_on_our_instances_fit_only_the_instances_both_hold(tmp_
     claim = next(line for line in markdown(config, tmp_path).splitlines() if line.startswith(f"| {CLAIMS[0].text}"))
     assert claim.split(" | ")[2:5] == [number(slope["authors"]), "1.2 (5 of our 7 instances; ours on them 0.8)", "0.8"]
 
+
+def test_an_instance_interval_over_part_of_the_resamples_says_the_share_that_crossed(tmp_path):
+    """An instance whose seed-mean curve never crossed eps* has no P*, yet the resamples that crossed give an
+    interval: the experiment's table prints it with the share of resamples behind it, and a full one bare."""
+    config = resolve(yaml.safe_load((ROOT / "config.yaml").read_text()), [("--config", {"preset": "smoke"})])
+    experiment = config["figures"]["fig04"]["lcn"][0]
+    planted_lcn(tmp_path, [(2, 4, 4, 1), (2, 4, 4, 2)], exponent=1.0, experiment=experiment)
+    path = tmp_path / "tables" / f"{experiment}_pstar.csv"
+    table = pd.read_csv(path).assign(test_error_cross_fraction=[0.18, 1.0])
+    table.loc[0, ["test_error_p_star", "test_error_flag"]] = [np.nan, "never_below"]
+    table.to_csv(path, index=False)
+    load_authors_measurements().to_csv(tmp_path / AUTHORS_TABLE, index=False)
+    rows = [line.split(" | ") for line in markdown(config, tmp_path).splitlines() if line.startswith("| lcn | 4 |")]
+    (partial, full) = sorted(rows, key=lambda cells: cells[6])  # by s0
+    low, high = table.loc[0, ["test_error_boot_lo68", "test_error_boot_hi68"]]
+    assert partial[9:11] == [f"{MISSING} (never_below)", f"{interval((low, high))} (the 18% of resamples that crossed)"]
+    assert full[10] == interval(tuple(table.loc[1, ["test_error_boot_lo68", "test_error_boot_hi68"]]))
 
 def test_fewer_than_three_distinct_x_in_common_give_no_slope_of_the_authors(tmp_path):
     planted_lcn(tmp_path, [(2, 4, 4, 1), (2, 6, 6, 1), (2, 5, 5, 1)], exponent=1.0)

@@ -698,9 +698,20 @@ def _experiment_section(results: Path, name: str, dropped: tuple[tuple[str, int]
         lines.append(table_row([
             *(row[column] for column in ("arch", "v", "n_classes", "m", "s", "L", "s0", "sparsity", "n_seeds")),
             f"{number(row['test_error_p_star'])} ({row['test_error_flag']})",
-            interval((row["test_error_boot_lo68"], row["test_error_boot_hi68"])),
-            number(row.get("S_p_star")), number(row.get("D_p_star")), number(row["prediction"])]))
+            _p_star_interval(row), number(row.get("S_p_star")), number(row.get("D_p_star")),
+            number(row["prediction"])]))
     return lines + [""]
+
+
+def _p_star_interval(row: dict) -> str:
+    """The 68 % seed-bootstrap interval of an instance's P* (srhm.scaling.p_star_table), taken over the resamples
+    whose seed-mean curve crossed eps*; where some did not (the point estimate may have no crossing at all), the
+    share that did is said beside it."""
+    text = interval((row["test_error_boot_lo68"], row["test_error_boot_hi68"]))
+    crossed = _float(row.get("test_error_cross_fraction"))
+    if text != MISSING and np.isfinite(crossed) and crossed < 1:
+        text += f" (the {crossed:.0%} of resamples that crossed)"
+    return text
 
 
 def _search_lines(results: Path, searches: tuple[str, ...]) -> list[str]:
