@@ -3,11 +3,20 @@
 import re
 
 from srhm import paths
+from srhm.architectures import HIERARCHICAL
 from srhm.data import parse_dataset_name
 from srhm.figures import figure_experiments, figure_module, figure_sources
 from srhm.sources import module_sources
 from srhm.search import run_dirs as search_run_dirs
 from srhm.theory import input_dim
+
+# Job order (Snakemake starts the ready jobs of highest priority first; the rest keep priority 0). On a few cores
+# the run ends when its last job does: the BatchNorm nets' trainings, the longest single jobs (minutes each),
+# start first, so that none is left running alone at the end; then a P* search's rounds, a chain in which
+# each round waits for the one before, go before the remaining fixed-grid trainings, which fill the cores
+# while the searches wait and are short enough to end together.
+LONGEST_JOB_PRIORITY = 2
+SEARCH_PRIORITY = 1
 
 # Only the experiments of the plan have tables (other tables, e.g. CIFAR's, come from other rules).
 EXPERIMENT_PATTERN = "|".join(map(re.escape, PLAN.experiments))

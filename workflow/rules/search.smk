@@ -20,6 +20,7 @@ checkpoint search_round:
         search=SEARCH_PATTERN,
         round=r"\d+",
     localrule: True
+    priority: SEARCH_PRIORITY
     threads: 1
     resources:
         mem_mb=1000,
@@ -50,6 +51,7 @@ rule search_train:
     wildcard_constraints:
         search=SEARCH_PATTERN,
         round=r"\d+",
+    priority: SEARCH_PRIORITY
     threads: config["threads"]
     resources:
         mem_mb=2000,

@@ -25,6 +25,7 @@ for ensemble in PLAN.ensembles.values():
             f"{RESULTS}/{paths.benchmark('train', ensemble.id)}"
         group:
             f"ensemble_{ensemble.id}"
+        priority: 0 if ensemble.arch in HIERARCHICAL else LONGEST_JOB_PRIORITY
         threads: config["threads"]
         resources:
             mem_mb=2000,
