@@ -404,9 +404,9 @@ def _search(name: str, exp: dict, arch: str, params: dict, n_test: int, p_max: i
     scale = grid_scale(grid, **srhm)
     floor = dict(protocol)["batch_per_class"] * params["n_classes"]
     if up_to is not None and max(start) > round(up_to * scale):  # p_grid rounds its P likewise
-        raise ValueError(f"experiments.{name}.P.search.up_to = {up_to} caps {dataset_name(**params)} at P = "
-                         f"{int(up_to * scale)}, below the largest P it starts from ({max(start)}): raise up_to above "
-                         "the grid's end")
+        raise ValueError(f"experiments.{name}.P.search.up_to = {up_to} caps {family_name(dataset_name(**params))} at "
+                         f"P = {int(up_to * scale)} ({up_to} x {scale:g}, the P that up_to multiplies), below the largest "
+                         f"P it starts from ({max(start)}): raise up_to above the grid's end")
     limit = p_max - n_test if up_to is None else min(p_max - n_test, int(up_to * scale))
     if limit < floor:
         raise ValueError(f"experiments.{name}.P.search: {dataset_name(**params)} may train P up to {limit} "

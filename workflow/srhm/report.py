@@ -606,7 +606,10 @@ def markdown(config: dict, results: Path) -> str:
     lines += ["", *local_slopes_section(results, config["figures"], authors)]
     lines += comparison.markdown_section(comparison.compare(runs, authors))
     lines += compute_section(compute)
-    lines += ["## Experiments", ""]
+    lines += ["## Experiments", "",
+              "Each table gives an instance's P* (its flag where the seed-mean test error does not cross eps*) and "
+              "its 68 % CI: the 16th to 84th percentiles of P* over the seed resamples whose mean curve crosses "
+              "eps*, with the share of resamples that do where it is below 100 %.", ""]
     for name, experiment in plan.experiments.items():
         lines += _experiment_section(results, name, experiment.dropped, experiment.searches)
     return "\n".join(lines) + "\n"
@@ -727,7 +730,7 @@ def _search_lines(results: Path, searches: tuple[str, ...]) -> list[str]:
                for metric, entry in result["metrics"].items() if entry["status"] != FOUND]
     return [f"P* searches (srhm.search): {len(finished)} of {len(searches)} instances finished, "
             f"{sum(result['rounds'] for result in finished)} rounds, {sum(len(result['runs']) for result in finished)} "
-            "runs (with those lent by fixed grids); "
+            "runs (including any lent by fixed grids); "
             + (f"not found: {', '.join(unfound)}." if unfound else "every searched crossing found."), ""]
 
 
