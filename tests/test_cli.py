@@ -110,6 +110,8 @@ def test_collecting_a_measured_run_does_not_import_torch(trained, tmp_path):
     assert done.stdout.split()[-1] == "False", done.stdout + done.stderr
     assert "S_1_1" in out.read_text().splitlines()[0], "the collected row carries the measured sensitivities"
 
+
+
 def test_a_missing_pool_is_named_with_its_run(trained, capsys):
     pool = Path(read_metrics(RUN)["pool"])
     pool.unlink()

@@ -41,7 +41,7 @@ from srhm.data import family_name
 from srhm.figures.tables import experiment_list, window_decades
 from srhm.plan import Plan
 from srhm.protocol import EPOCH_CAP_STOP
-from srhm.scaling import MIN_DISTINCT_X, fit_scaling, t_over_z
+from srhm.scaling import MIN_DISTINCT_X, PERCENTILES, fit_scaling, t_over_z
 from srhm.io import read_json
 from srhm.search import FOUND
 from srhm.text import MISSING, interval, number, table_row
@@ -608,7 +608,8 @@ def markdown(config: dict, results: Path) -> str:
     lines += compute_section(compute)
     lines += ["## Experiments", "",
               "Each table gives an instance's P* (its flag where the seed-mean test error does not cross eps*) and "
-              "its 68 % CI: the 16th to 84th percentiles of P* over the seed resamples whose mean curve crosses "
+              f"its 68 % CI: the {PERCENTILES['lo68']:g}th to {PERCENTILES['hi68']:g}th percentiles of P* over the seed "
+              "resamples whose mean curve crosses "
               "eps*, with the share of resamples that do where it is below 100 %.", ""]
     for name, experiment in plan.experiments.items():
         lines += _experiment_section(results, name, experiment.dropped, experiment.searches)
