@@ -67,15 +67,9 @@ def measured_table(results: Path) -> dict[str, list[dict]]:
                           & (pstar["sparsity"] == first["sparsity"])]
             ratio = float(match["test_error_p_star"].iloc[0] / match["prediction"].iloc[0]) if len(match) else math.nan
             out.setdefault(experiment, []).append({
-                "search": search, "rounds": _training_rounds(results / "search" / search), "P": int(rows["P"].nunique()),
+                "search": search, "rounds": result["rounds"], "P": int(rows["P"].nunique()),
                 "status": {metric: entry["status"] for metric, entry in result["metrics"].items()}, "ratio": ratio})
     return out
-
-
-def _training_rounds(folder: Path) -> int:
-    """The rounds of a finished search whose plan trained something (the last plan, which ends it, trains nothing),
-    as the planted table counts them."""
-    return sum(1 for path in folder.glob("round*.json") if read_json(path)["train"])
 
 
 def main() -> None:

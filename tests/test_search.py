@@ -177,7 +177,7 @@ def test_a_finished_search_lists_its_borrowed_runs_then_every_seed_at_every_p_it
             "metrics": {"test_error": {"status": FOUND, "bracket": [256, 362], "threshold": 0.1}}}
     result = finished(spec, last)
     runs = result["runs"]
-    assert result["rounds"] == 4 and runs[:2] == spec["borrowed"] and len(runs) == len(set(runs)) == 2 + 3 * 2 - 1
+    assert result["rounds"] == 3 and runs[:2] == spec["borrowed"] and len(runs) == len(set(runs)) == 2 + 3 * 2 - 1
     assert {run.rsplit("/", 1)[1] for run in runs} >= {"P362_seed0", "P362_seed1", "P256_seed1", "P1000_seed0"}
     with pytest.raises(ValueError, match="did not end"):
         finished(spec, {**last, "done": False})

@@ -98,7 +98,7 @@ def search(args: argparse.Namespace) -> None:
     if args.finished is not None:
         result = finished(spec, read_json(args.finished))
         write_json(args.out, result)
-        print(f"{result['search']}: {len(result['runs'])} runs in {result['rounds']} rounds -> {args.out}")
+        print(f"{result['search']}: {len(result['runs'])} runs in {result['rounds']} training rounds -> {args.out}")
         return
     if args.round is None:
         raise ValueError("--round is required unless --finished is given")

@@ -730,7 +730,7 @@ def _search_lines(results: Path, searches: tuple[str, ...]) -> list[str]:
     unfound = [f"{result['search']} ({metric}: {entry['status']})" for result in finished
                for metric, entry in result["metrics"].items() if entry["status"] != FOUND]
     return [f"P* searches (srhm.search): {len(finished)} of {len(searches)} instances finished, "
-            f"{sum(result['rounds'] for result in finished)} rounds, {sum(len(result['runs']) for result in finished)} "
+            f"{sum(result['rounds'] for result in finished)} training rounds, {sum(len(result['runs']) for result in finished)} "
             "runs (including any lent by fixed grids); "
             + (f"not found: {', '.join(unfound)}." if unfound else "every searched crossing found."), ""]
 

@@ -249,12 +249,13 @@ def run_dirs(spec: Mapping, P: Sequence[int]) -> list[str]:
 
 
 def finished(spec: Mapping, last: Mapping) -> dict:
-    """The runs of a finished search (what an experiment's table reads): {"search", "rounds", "metrics" (the
-    last plan's statuses and brackets), "runs": run directories, borrowed first}. ValueError unless `last` is
-    the plan that ended the search `spec`."""
+    """The runs of a finished search (what an experiment's table reads): {"search", "rounds" (the rounds that
+    trained: every round before `last`, which ends the search and trains nothing), "metrics" (the last plan's
+    statuses and brackets), "runs": run directories, borrowed first}. ValueError unless `last` is the plan that
+    ended the search `spec`."""
     if last["search"] != spec["id"] or not last["done"]:
         raise ValueError(f"round {last['round']} of search {last['search']} did not end search {spec['id']}")
-    return {"search": spec["id"], "rounds": last["round"] + 1, "metrics": last["metrics"],
+    return {"search": spec["id"], "rounds": last["round"], "metrics": last["metrics"],
             "runs": run_dirs(spec, last["searched"])}
 
 
