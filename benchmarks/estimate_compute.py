@@ -2,7 +2,7 @@
 calibration on finished runs of this machine.
 
     python benchmarks/estimate_compute.py --preset smoke --calibrate results
-    python benchmarks/estimate_compute.py --preset paper --calibrate results --stop-factor lcn=3.3
+    python benchmarks/estimate_compute.py --preset paper --calibrate results --stop-factor lcn=3.3 cnn=2.1
 
 FLOPs. The plan (srhm.plan) lists every training job (an ensemble) and its runs. One run's training costs
 
