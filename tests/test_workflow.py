@@ -220,8 +220,11 @@ def test_the_smoke_search_ended_its_table_holds_every_round_and_a_rerun_plans_no
     assert plans[-1]["metrics"]["test_error"]["status"] in ("found", "above_at_limit", "max_rounds")
     table = pd.read_csv(smoke_run.workdir / "results/tables/cnn_s2.csv")
     assert sorted(table["P"].unique()) == sorted(trained) and len(table) == 2 * len(trained)
+    training_rounds = [plan for plan in plans if plan["train"]]
+    assert training_rounds == plans[:-1], "every round trains but the last, which ends the search"
     report = (smoke_run.workdir / "results/report.md").read_text()
-    assert f"P* searches (srhm.search): 1 of 1 instances finished, {len(plans)} rounds, {len(table)} runs" in report
+    assert (f"P* searches (srhm.search): 1 of 1 instances finished, {len(training_rounds)} training rounds, "
+            f"{len(table)} runs") in report
     result = snakemake("-n", *SMOKE_CONFIG, "--forcerun", "collect", "--until", "results/tables/cnn_s2.csv",
                        cwd=smoke_run.workdir)
     assert not [rule for rule in job_counts(result.stdout) if rule.startswith(("train", "search_"))], result.stdout
