@@ -1,22 +1,25 @@
 """How far a change of protocol moves P*, instance by instance: the same experiments run with and without it.
 
-The CNN's stopping loss in the default preset (README, "Reductions"): the default stops the CNN at a training
-loss of 3e-3; cnn_stop_paper.yaml runs its CNN experiments at the paper's 1e-3 and cnn_stop_loose.yaml at 1e-2
-(about 9 and 4 minutes on 2 cores):
+The CNN's stopping loss in the default preset (README, "Reductions"): the default stops its scaling experiments'
+CNN at a training loss of 3e-3; cnn_stop_paper.yaml runs them at the paper's 1e-3 and cnn_stop_loose.yaml at
+1e-2 (about 9 and 4 minutes on 2 cores), and the default's own runs (in `results/`, already there after a
+default run) are the third:
 
+    targets=$(python benchmarks/pstar_shift.py --targets cnn_s2 cnn_curves cnn_s3 cnn_B)
     for stop in paper loose; do
-        snakemake --cores all --directory /tmp/cnn_stop_$stop --configfile benchmarks/cnn_stop_$stop.yaml \\
-            -- $(python benchmarks/pstar_shift.py --targets cnn_s2 cnn_curves cnn_s3 cnn_B)
+        snakemake --cores all --directory /tmp/cnn_stop_$stop --configfile benchmarks/cnn_stop_$stop.yaml -- $targets
     done
+    snakemake --cores all -- $targets
     python benchmarks/pstar_shift.py /tmp/cnn_stop_paper/results results /tmp/cnn_stop_loose/results \\
         --labels 1e-3 3e-3 1e-2 --experiments cnn_s2 cnn_curves cnn_s3 cnn_B --figure /tmp/cnn_stop.png
 
-The first results folder is the reference (here the paper's protocol) and `results` the default run's. For
-each other folder, instance (a row of results/tables/{experiment}_pstar.csv) and measured crossing (test
-error, S, D) it prints the shift log(P*/P*_ref) beside the reference's seed noise, half the log-width of its
-68 % seed-bootstrap interval; then, per folder and crossing, the mean ratio P*/P*_ref and how many shifts
-exceed their noise; then each experiment's fit of P* against the prediction (results/fits/{experiment}.json)
-and the training FLOPs of its runs. `--figure` draws the shifts with the noise as bars around zero.
+The first results folder is the reference. For each other folder, instance (a row of
+results/tables/{experiment}_pstar.csv) and crossing that both measure (test error, S, D) it prints the shift
+log(P*/P*_ref) beside the reference's seed noise, half the log-width of its 68 % seed-bootstrap interval ("—"
+where a folder has no P* there); then, per folder and crossing, the geometric mean of P*/P*_ref with its range
+and how many shifts exceed their noise; then each experiment's fit of P* against the prediction
+(results/fits/{experiment}.json) and the training FLOPs and epochs of the folder's distinct runs of these
+experiments. `--figure` draws the shifts with the noise as bars around zero.
 """
 
 from __future__ import annotations
@@ -35,22 +38,38 @@ INSTANCE = ["arch", "v", "m", "s", "L", "s0", "sparsity"]
 
 
 def shifts(reference: Path, other: Path, experiments: list[str]) -> pd.DataFrame:
-    """One row per (experiment, instance, metric) where both folders have P*: P*_ref, P*, shift, noise (log)."""
+    """One row per (experiment, instance, metric) where both folders have P*: P*_ref, P*, shift, noise (log).
+    A crossing that either table does not measure (a column it lacks, or NaN) gives no row."""
     rows = []
     for experiment in experiments:
         ref = pd.read_csv(reference / "tables" / f"{experiment}_pstar.csv")
         new = pd.read_csv(other / "tables" / f"{experiment}_pstar.csv")
         both = ref.merge(new, on=INSTANCE, suffixes=("_ref", ""))
+        measured = [metric for metric in METRICS if f"{metric}_p_star" in ref and f"{metric}_p_star" in new]
         for _, row in both.iterrows():
-            for metric in METRICS:
+            for metric in measured:
                 p_ref, p = row[f"{metric}_p_star_ref"], row[f"{metric}_p_star"]
                 lo, hi = row[f"{metric}_boot_lo68_ref"], row[f"{metric}_boot_hi68_ref"]
                 if not (np.isfinite(p_ref) and np.isfinite(p)):
                     continue
                 rows.append({"experiment": experiment, "metric": metric, "P*_ref": p_ref, "P*": p,
-                             "instance": f"{experiment}: v={row['v']} m={row['m']} s={row['s']} s0={row['s0']}",
+                             "instance": f"v={row['v']} m={row['m']} s={row['s']} s0={row['s0']}",
                              "shift": math.log(p / p_ref), "noise": math.log(hi / lo) / 2})
     return pd.DataFrame(rows)
+
+
+def markdown_table(table: pd.DataFrame, labels: list[str]) -> list[str]:
+    """The shifts of `table` (rows of `shifts` with a "label" column) as Markdown lines: a row per experiment,
+    instance and crossing, a column per label in `labels` ("—" where that label has no P*), then the noise."""
+    lines = ["| experiment | instance | crossing | P*_ref | " + " | ".join(f"{label}: P*, shift" for label in labels)
+             + " | noise |", "|---|---|---|---|" + "---|" * len(labels) + "---|"]
+    for (experiment, instance, metric), group in table.groupby(["experiment", "instance", "metric"], sort=False):
+        by_label = group.set_index("label")
+        cells = [f"{by_label.at[label, 'P*']:.0f}, {by_label.at[label, 'shift']:+.3f}" if label in by_label.index
+                 else "—" for label in labels]
+        lines.append(f"| {experiment} | {instance} | {metric} | {group['P*_ref'].iloc[0]:.0f} | {' | '.join(cells)} | "
+                     f"{group['noise'].iloc[0]:.3f} |")
+    return lines
 
 
 def fit_line(results: Path, experiment: str) -> str:
@@ -64,19 +83,28 @@ def fit_line(results: Path, experiment: str) -> str:
             f"[{plo:.2f}, {phi:.2f}]")
 
 
-def training_flops(results: Path, experiments: list[str]) -> float:
-    """The training FLOPs of the distinct runs of `experiments` (results/tables/{experiment}.csv)."""
-    tables = [pd.read_csv(results / "tables" / f"{experiment}.csv") for experiment in experiments]
-    return float(pd.concat(tables).drop_duplicates("run")["flops"].sum())
+def training_cost(results: Path, experiments: list[str]) -> tuple[float, int]:
+    """(FLOPs, epochs) of training of the distinct runs of `experiments` (results/tables/{experiment}.csv)."""
+    runs = pd.concat([pd.read_csv(results / "tables" / f"{experiment}.csv") for experiment in experiments])
+    runs = runs.drop_duplicates("run")
+    return float(runs["flops"].sum()), int(runs["epochs"].sum())
 
 
-def draw(table: pd.DataFrame, path: Path) -> None:
+def missing_inputs(folders: list[Path], experiments: list[str]) -> list[str]:
+    """The tables that the comparison reads and that are absent, as paths."""
+    return [str(path) for folder in folders for experiment in experiments
+            for path in (folder / "tables" / f"{experiment}_pstar.csv", folder / "tables" / f"{experiment}.csv")
+            if not path.is_file()]
+
+
+def draw(table: pd.DataFrame, reference: str, path: Path) -> None:
     """Shifts per instance (rows) and crossing (columns), one marker per folder, the seed noise as grey bars."""
     import matplotlib
 
     matplotlib.use("Agg")
     import seaborn as sns
 
+    table = table.assign(instance=table["experiment"] + ": " + table["instance"])
     order = list(dict.fromkeys(table["instance"]))
     grid = sns.catplot(table, kind="strip", x="shift", y="instance", hue="label", col="metric", order=order,
                        col_order=[m for m in METRICS if m in set(table["metric"])], jitter=False, height=0.3 * len(order) + 1.5,
@@ -87,9 +115,10 @@ def draw(table: pd.DataFrame, path: Path) -> None:
             if (metric, instance) in noise.index:
                 ax.plot([-noise[metric, instance], noise[metric, instance]], [y, y], color="0.75", lw=4, zorder=0)
         ax.axvline(0, color="0.4", lw=0.8)
-    grid.set_axis_labels("log(P* / P*_ref)", "")
+    grid.set_axis_labels(f"log(P* / P* of {reference})", "")
     grid.set_titles("P* of {col_name}")
-    grid.figure.suptitle("Shift of P* against the reference; grey: the reference's 68 % seed noise", y=1.01)
+    grid.legend.set_title("run")
+    grid.figure.suptitle(f"Shift of P* against {reference}; grey: its 68 % seed noise", y=1.01)
     grid.savefig(path, dpi=120)
 
 
@@ -110,6 +139,10 @@ def main() -> None:
     labels = args.labels or [str(path) for path in args.results]
     if len(labels) != len(args.results):
         parser.error(f"--labels: {len(labels)} names for {len(args.results)} results folders")
+    missing = missing_inputs(args.results, args.experiments)
+    if missing:
+        parser.error(f"no such table: {', '.join(missing)} (a finished run's results folder holds "
+                     "tables/{experiment}.csv and tables/{experiment}_pstar.csv)")
     reference, others = args.results[0], args.results[1:]
     table = pd.concat([shifts(reference, other, args.experiments).assign(label=label)
                        for other, label in zip(others, labels[1:])], ignore_index=True)
@@ -117,26 +150,21 @@ def main() -> None:
         raise SystemExit("no instance has P* in both the reference and another folder")
 
     print(f"shift log(P*/P*_ref) against {labels[0]} ({reference}); noise: half the log-width of its 68 % interval")
-    print("| experiment | instance | crossing | P*_ref | " + " | ".join(f"{label}: P*, shift" for label in labels[1:])
-          + " | noise |")
-    print("|---|---|---|---|" + "---|" * len(others) + "---|")
-    for (experiment, instance, metric), group in table.groupby(["experiment", "instance", "metric"], sort=False):
-        cells = [f"{row['P*']:.0f}, {row['shift']:+.3f}" for _, row in group.iterrows()]
-        print(f"| {experiment} | {instance} | {metric} | {group['P*_ref'].iloc[0]:.0f} | {' | '.join(cells)} | "
-              f"{group['noise'].iloc[0]:.3f} |")
+    print("\n".join(markdown_table(table, labels[1:])))
     print()
     for (label, metric), group in table.groupby(["label", "metric"], sort=False):
         beyond = int((group["shift"].abs() > group["noise"]).sum())
-        print(f"{label}, {metric}: mean P*/P*_ref {math.exp(group['shift'].mean()):.3f} over {len(group)} instances "
-              f"(range {math.exp(group['shift'].min()):.3f}-{math.exp(group['shift'].max()):.3f}), {beyond} beyond "
+        print(f"{label}, {metric}: geometric mean P*/P*_ref {math.exp(group['shift'].mean()):.3f} over {len(group)} "
+              f"instances (range {math.exp(group['shift'].min()):.3f}-{math.exp(group['shift'].max()):.3f}), {beyond} beyond "
               f"the noise (median noise {group['noise'].median():.3f})")
     print()
     for results, label in zip(args.results, labels):
         for experiment in args.experiments:
             print(f"{label}, {experiment}: {fit_line(results, experiment)}")
-        print(f"{label}: {training_flops(results, args.experiments) / 1e12:.2f} TFLOP of training")
+        flops, epochs = training_cost(results, args.experiments)
+        print(f"{label}: {flops / 1e12:.2f} TFLOP of training in {epochs} epochs")
     if args.figure:
-        draw(table, args.figure)
+        draw(table, labels[0], args.figure)
         print(f"figure: {args.figure}")
 
 
