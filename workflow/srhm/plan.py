@@ -403,11 +403,12 @@ def _search(name: str, exp: dict, arch: str, params: dict, n_test: int, p_max: i
     start = p_grid(grid, arch=arch, **srhm)
     scale = grid_scale(grid, **srhm)
     floor = dict(protocol)["batch_per_class"] * params["n_classes"]
-    if up_to is not None and max(start) > round(up_to * scale):  # p_grid rounds its P likewise
+    cap = None if up_to is None else int(up_to * scale)
+    if cap is not None and max(start) > cap:
         raise ValueError(f"experiments.{name}.P.search.up_to = {up_to} caps {family_name(dataset_name(**params))} at "
-                         f"P = {int(up_to * scale)} ({up_to} x {scale:g}, the P that up_to multiplies), below the largest "
-                         f"P it starts from ({max(start)}): raise up_to above the grid's end")
-    limit = p_max - n_test if up_to is None else min(p_max - n_test, int(up_to * scale))
+                         f"P = {cap} ({up_to} x {scale:g}, the P that up_to multiplies), below the largest P it "
+                         f"starts from ({max(start)}): raise up_to above the grid's end")
+    limit = p_max - n_test if cap is None else min(p_max - n_test, cap)
     if limit < floor:
         raise ValueError(f"experiments.{name}.P.search: {dataset_name(**params)} may train P up to {limit} "
                          f"(P_max - test size, or up_to), less than one batch ({floor}); raise up_to")
