@@ -107,8 +107,8 @@ def draw(table: pd.DataFrame, reference: str, path: Path) -> None:
     table = table.assign(instance=table["experiment"] + ": " + table["instance"])
     order = list(dict.fromkeys(table["instance"]))
     grid = sns.catplot(table, kind="strip", x="shift", y="instance", hue="label", col="metric", order=order,
-                       col_order=[m for m in METRICS if m in set(table["metric"])], jitter=False, height=0.3 * len(order) + 1.5,
-                       aspect=0.6)
+                       col_order=[m for m in METRICS if m in set(table["metric"])], jitter=False,
+                       height=0.3 * len(order) + 1.5, aspect=0.6)
     noise = table.drop_duplicates(["metric", "instance"]).set_index(["metric", "instance"])["noise"]
     for metric, ax in grid.axes_dict.items():
         for y, instance in enumerate(order):
@@ -154,9 +154,10 @@ def main() -> None:
     print()
     for (label, metric), group in table.groupby(["label", "metric"], sort=False):
         beyond = int((group["shift"].abs() > group["noise"]).sum())
+        low, high = math.exp(group["shift"].min()), math.exp(group["shift"].max())
         print(f"{label}, {metric}: geometric mean P*/P*_ref {math.exp(group['shift'].mean()):.3f} over {len(group)} "
-              f"instances (range {math.exp(group['shift'].min()):.3f}-{math.exp(group['shift'].max()):.3f}), {beyond} beyond "
-              f"the noise (median noise {group['noise'].median():.3f})")
+              f"instances (range {low:.3f}-{high:.3f}), {beyond} beyond the noise (median noise "
+              f"{group['noise'].median():.3f})")
     print()
     for results, label in zip(args.results, labels):
         for experiment in args.experiments:

@@ -45,13 +45,16 @@ def test_shifts_are_log_ratios_beside_half_the_reference_interval_and_skip_missi
 
 
 def test_the_table_keeps_each_run_in_its_column_where_one_run_lacks_an_instance(tmp_path):
-    _table(tmp_path / "ref", [{"v": 4, "test_error": (100.0, 90.0, 110.0)}, {"v": 6, "test_error": (500.0, 450.0, 550.0)}])
+    _table(tmp_path / "ref", [{"v": 4, "test_error": (100.0, 90.0, 110.0)},
+                              {"v": 6, "test_error": (500.0, 450.0, 550.0)}])
     _table(tmp_path / "a", [{"v": 6, "test_error": (510.0, 460.0, 560.0)}])
-    _table(tmp_path / "b", [{"v": 4, "test_error": (120.0, 100.0, 130.0)}, {"v": 6, "test_error": (400.0, 380.0, 420.0)}])
+    _table(tmp_path / "b", [{"v": 4, "test_error": (120.0, 100.0, 130.0)},
+                            {"v": 6, "test_error": (400.0, 380.0, 420.0)}])
     table = pd.concat([pstar_shift.shifts(tmp_path / "ref", tmp_path / other, ["exp"]).assign(label=other)
                        for other in ("a", "b")])
-    rows = {line.split(" | ")[1]: line.split(" | ")[4:6] for line in pstar_shift.markdown_table(table, ["a", "b"])[2:]}
-    assert rows["v=4 m=4 s=2 s0=1"] == ["—", "120, +0.182"], "run a has no P* at v = 4: its cell is empty, b's stays b's"
+    lines = pstar_shift.markdown_table(table, ["a", "b"])[2:]
+    rows = {line.split(" | ")[1]: line.split(" | ")[4:6] for line in lines}
+    assert rows["v=4 m=4 s=2 s0=1"] == ["—", "120, +0.182"], "run a has no P* at v = 4: its cell is empty"
     assert rows["v=6 m=6 s=2 s0=1"] == ["510, +0.020", "400, -0.223"]
 
 

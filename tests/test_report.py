@@ -386,7 +386,6 @@ def test_an_instance_interval_over_part_of_the_resamples_says_the_share_that_cro
     assert full[10] == interval(tuple(table.loc[1, ["test_error_boot_lo68", "test_error_boot_hi68"]]))
 
 
-
 def test_fewer_than_three_distinct_x_in_common_give_no_slope_of_the_authors(tmp_path):
     planted_lcn(tmp_path, [(2, 4, 4, 1), (2, 6, 6, 1), (2, 5, 5, 1)], exponent=1.0)
     rows = claim_rows(tmp_path, {"fig04": {"lcn": ["lcn_x"]}}, load_authors_measurements()).set_index("claim")

@@ -608,9 +608,9 @@ def markdown(config: dict, results: Path) -> str:
     lines += compute_section(compute)
     lines += ["## Experiments", "",
               "Each table gives an instance's P* (its flag where the seed-mean test error does not cross eps*) and "
-              f"its 68 % CI: the {PERCENTILES['lo68']:g}th to {PERCENTILES['hi68']:g}th percentiles of P* over the seed "
-              "resamples whose mean curve crosses "
-              "eps*, with the share of resamples that do where it is below 100 %.", ""]
+              f"its 68 % CI: the {PERCENTILES['lo68']:g}th to {PERCENTILES['hi68']:g}th percentiles of P* over the "
+              "seed resamples whose mean curve crosses eps*, with the share of resamples that do where it is below "
+              "100 %.", ""]
     for name, experiment in plan.experiments.items():
         lines += _experiment_section(results, name, experiment.dropped, experiment.searches)
     return "\n".join(lines) + "\n"
@@ -730,8 +730,8 @@ def _search_lines(results: Path, searches: tuple[str, ...]) -> list[str]:
     unfound = [f"{result['search']} ({metric}: {entry['status']})" for result in finished
                for metric, entry in result["metrics"].items() if entry["status"] != FOUND]
     return [f"P* searches (srhm.search): {len(finished)} of {len(searches)} instances finished, "
-            f"{sum(result['rounds'] for result in finished)} training rounds, {sum(len(result['runs']) for result in finished)} "
-            "runs (including any lent by fixed grids); "
+            f"{sum(result['rounds'] for result in finished)} training rounds, "
+            f"{sum(len(result['runs']) for result in finished)} runs (including any lent by fixed grids); "
             + (f"not found: {', '.join(unfound)}." if unfound else "every searched crossing found."), ""]
 
 
