@@ -160,6 +160,7 @@ def test_a_search_without_sparsity_brackets_no_diffeomorphism_crossing():
     (lambda c: c["experiments"]["cnn"].update(s=4, v=2), "thresholds"),
     (lambda c: c["experiments"]["cnn"]["P"]["search"].update(up_to=1.5), r"up_to = 1.5 caps v4_nc4_m4_s2_L2_s01_A at P = 384 "
      r"\(1.5 x 256, the P that up_to multiplies\), below the largest P it starts from \(512\)"),
+    (lambda c: c["experiments"]["cnn"]["P"]["search"].update(up_to=1.999), r"at P = 511 \(1.999 x 256.*\(512\)"),
     (lambda c: c["experiments"]["curve"].update(P={"values": [256], "search": {}}, seeds=[0, 1]),
      "other seeds or search settings"),
 ])
